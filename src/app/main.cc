@@ -1,0 +1,139 @@
+// lakestream's command line: argv/env -> settings -> library. Nothing else lives here.
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "config/settings.h"
+#include "pipeline/runner.h"
+
+using namespace lakestream;
+
+namespace {
+
+bool Applies(const SettingDef& d, const std::string& command) {
+  std::string cmds = d.commands;
+  if (cmds == "all") return true;
+  size_t pos = 0;
+  while (pos < cmds.size()) {
+    size_t comma = cmds.find(',', pos);
+    std::string c = cmds.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    while (!c.empty() && c.front() == ' ') c.erase(0, 1);
+    if (c == command) return true;
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  return false;
+}
+
+struct CommandOptions {
+  std::map<std::string, std::string> values;  // setting name -> value given on the command line
+  std::map<std::string, bool> flags;          // boolean settings given as flags
+  std::vector<std::string> kafka_props;
+};
+
+void AddSettings(CLI::App* app, const std::string& command, CommandOptions* opts) {
+  for (const auto& d : AllSettings()) {
+    if (!Applies(d, command)) continue;
+    std::string help = std::string(d.description) + " [env " + d.EnvVar() + "]";
+    if (*d.default_value) help += std::string(" [default ") + d.default_value + "]";
+    if (d.type == SettingType::kBool) {
+      app->add_flag(d.flag, opts->flags[d.name], help);
+    } else {
+      app->add_option(d.flag, opts->values[d.name], help)->type_name(*d.unit ? d.unit : "VALUE");
+    }
+  }
+  if (command != "broker") {
+    app->add_option("-K,--kafka-property", opts->kafka_props,
+                    "librdkafka property key=value, passed through unchanged (repeatable), e.g. "
+                    "-K security.protocol=SASL_SSL -K sasl.mechanism=PLAIN");
+  }
+}
+
+bool Resolve(const CommandOptions& opts, Settings* settings, KafkaProperties* props) {
+  for (const auto& [name, value] : opts.values) {
+    if (!value.empty()) settings->Set(name, value);
+  }
+  for (const auto& [name, on] : opts.flags) {
+    if (on) settings->Set(name, "true");
+  }
+  if (Status st = settings->Validate(); !st.ok()) {
+    std::fprintf(stderr, "lakestream: %s\n", st.message().c_str());
+    return false;
+  }
+  for (const auto& kv : opts.kafka_props) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::fprintf(stderr, "lakestream: -K '%s' is not key=value; write e.g. -K security.protocol=SASL_SSL\n",
+                   kv.c_str());
+      return false;
+    }
+    (*props)[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  std::string level = settings->GetString("log.level");
+  auto lvl = spdlog::level::from_str(level);
+  if (lvl == spdlog::level::off && level != "off") {
+    std::fprintf(stderr, "lakestream: invalid --log-level '%s': use trace, debug, info, warn or error\n",
+                 level.c_str());
+    return false;
+  }
+  spdlog::set_level(lvl);
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto logger = spdlog::stderr_color_mt("lakestream");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  CLI::App app{"lakestream: real-time Kafka -> Delta Lake medallion pipelines (bronze, silver, gold)"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "lakestream 0.1.0");
+
+  CommandOptions run_opts, broker_opts, produce_opts, ingest_opts;
+  auto* run = app.add_subcommand(
+      "run", "The main job: embedded Kafka broker, replay of the bundled Online Retail data, and the "
+             "bronze/silver/gold pipeline, in one process");
+  AddSettings(run, "run", &run_opts);
+  auto* broker = app.add_subcommand("broker", "Run the embedded Kafka-protocol broker alone, until Ctrl-C");
+  AddSettings(broker, "broker", &broker_opts);
+  auto* produce = app.add_subcommand("produce", "Replay a CSV as order-line events to Kafka (the replay alone)");
+  AddSettings(produce, "produce", &produce_opts);
+  auto* ingest = app.add_subcommand("ingest", "Consume order-line events from Kafka into the Delta tables (the pipeline alone)");
+  AddSettings(ingest, "ingest", &ingest_opts);
+  auto* config = app.add_subcommand("config", "Settings");
+  config->require_subcommand(1);
+  auto* config_docs = config->add_subcommand("docs", "Print CONFIGURATION.md, generated from the settings table");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    if (code != 0) std::fprintf(stderr, "Run 'lakestream --help' or 'lakestream COMMAND --help' for the options.\n");
+    return code == 0 ? 0 : 2;
+  }
+
+  if (config_docs->parsed()) {
+    std::fputs(GenerateConfigurationMarkdown().c_str(), stdout);
+    return 0;
+  }
+  Settings settings = Settings::FromEnvironment();
+  KafkaProperties props;
+  InstallStopSignalHandlers();
+  try {
+    if (run->parsed()) return Resolve(run_opts, &settings, &props) ? RunMain(settings, props) : 2;
+    if (broker->parsed()) return Resolve(broker_opts, &settings, &props) ? RunBroker(settings) : 2;
+    if (produce->parsed()) return Resolve(produce_opts, &settings, &props) ? RunProduce(settings, props) : 2;
+    if (ingest->parsed()) return Resolve(ingest_opts, &settings, &props) ? RunIngest(settings, props) : 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lakestream: internal error: %s\n", e.what());
+    return 1;
+  }
+  return 2;
+}

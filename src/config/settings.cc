@@ -1,0 +1,187 @@
+#include "config/settings.h"
+
+#include <cstdlib>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace lakestream {
+
+std::string SettingDef::EnvVar() const {
+  std::string s = "LAKESTREAM_";
+  for (const char* p = name; *p; ++p) {
+    char c = *p;
+    s.push_back(c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  }
+  return s;
+}
+
+const std::vector<SettingDef>& AllSettings() {
+  static const std::vector<SettingDef> kSettings = {
+      {"lake.root", "--lakehouse", SettingType::kString, "./lakehouse", "path", "run, ingest",
+       "Root of the lakehouse: tables are written under bronze/, silver/ and gold/ below it."},
+      {"kafka.brokers", "--brokers", SettingType::kString, "", "host:port[,…]", "run, produce, ingest",
+       "Bootstrap servers of an external Kafka cluster (Kafka, Confluent, Event Hubs). Empty: `run` starts the "
+       "embedded broker; `produce`/`ingest` read the address from the broker file."},
+      {"kafka.topic", "--topic", SettingType::kString, "orders", "", "run, produce, ingest, broker",
+       "Topic carrying the order-line events."},
+      {"kafka.partitions", "--partitions", SettingType::kInt, "4", "partitions", "run, broker",
+       "Partitions of the topic on the embedded broker.", 1},
+      {"kafka.group_id", "--group", SettingType::kString, "lakestream-orders", "", "run, ingest, produce",
+       "Consumer group of the pipeline (produce uses it to measure lag for backpressure)."},
+      {"kafka.broker_file", "--broker-file", SettingType::kString, "", "path", "run, broker, produce, ingest",
+       "File where the embedded broker's address is written (and read by produce/ingest). Default: "
+       "<lake.root>/_broker."},
+      {"source.epoch", "--source-epoch", SettingType::kString, "", "", "ingest",
+       "Scope of the Kafka offsets stored in the Delta txn actions. Change it only when the topic was recreated "
+       "and offsets restarted; `run` sets it to the embedded broker's epoch."},
+      {"replay.input", "--input", SettingType::kString,
+       "data/online-shop/online_retail.combined-305-by-day-files.FULL-541909-rows.csv.gz", "path", "run, produce",
+       "CSV (or .csv.gz) in the online-shop model to replay; either header dialect (Kaggle or UCI)."},
+      {"replay.source_name", "--source-name", SettingType::kString, "", "", "run, produce",
+       "Name of the replayed source in each event; event ids derive from it and the line number. Default: the "
+       "input file's name."},
+      {"replay.rate", "--rate", SettingType::kRate, "", "events/s", "run, produce",
+       "Replay pace: events per second, or `max` for as fast as backpressure allows. Overrides --speedup."},
+      {"replay.speedup", "--speedup", SettingType::kDouble, "250000", "factor", "run, produce",
+       "Replay pace over event time: 250000 plays a year in about two minutes (gaps without orders, such as "
+       "nights, pass at the same speed)."},
+      {"replay.timezone", "--timezone", SettingType::kString, "Europe/London", "", "run, produce, ingest",
+       "Time zone of local date-times in the source (UTC, Europe/London or +HH:MM)."},
+      {"replay.max_lag_bytes", "--max-lag-bytes", SettingType::kInt, "2097152", "bytes", "run, produce",
+       "Backpressure: the replay waits while any partition holds more than this many bytes not yet committed to "
+       "bronze. Keep it well under the embedded broker's 5 MiB per partition.", 65536},
+      {"pipeline.commit_interval_ms", "--commit-interval-ms", SettingType::kInt, "1000", "ms", "run, ingest",
+       "Micro-batch length: bronze and silver commit at least this often while data flows.", 10},
+      {"pipeline.max_batch_bytes", "--max-batch-bytes", SettingType::kInt, "8388608", "bytes", "run, ingest",
+       "A micro-batch is committed early once it holds this many payload bytes.", 1024},
+      {"pipeline.gold_interval_ms", "--gold-interval-ms", SettingType::kInt, "5000", "ms", "run, ingest",
+       "Gold tables are recomputed from silver at most this often (and once at the end).", 0},
+      {"run.follow", "--follow", SettingType::kBool, "false", "", "run, ingest",
+       "Keep consuming after the replay ends, until Ctrl-C (SIGINT/SIGTERM), then commit and exit cleanly."},
+      {"run.idle_exit_ms", "--idle-exit-ms", SettingType::kInt, "0", "ms", "ingest",
+       "`ingest` without --follow exits after this long without new records (0: 5000 ms).", 0},
+      {"progress.interval_ms", "--progress-interval-ms", SettingType::kInt, "1000", "ms", "run, produce, ingest",
+       "How often a progress line is printed.", 100},
+      {"duckdb.threads", "--duckdb-threads", SettingType::kInt, "1", "threads", "run, ingest",
+       "DuckDB worker threads used to write Parquet and recompute gold.", 1},
+      {"duckdb.memory_limit", "--duckdb-memory-limit", SettingType::kString, "1GB", "bytes (DuckDB syntax)",
+       "run, ingest", "DuckDB memory limit."},
+      {"log.level", "--log-level", SettingType::kString, "info", "", "all",
+       "Log level: trace, debug, info, warn, error."},
+  };
+  return kSettings;
+}
+
+namespace {
+const SettingDef& Find(const std::string& name) {
+  for (const auto& d : AllSettings()) {
+    if (name == d.name) return d;
+  }
+  throw std::logic_error("unknown setting " + name);
+}
+}  // namespace
+
+Settings Settings::FromEnvironment() {
+  Settings s;
+  for (const auto& d : AllSettings()) {
+    s.values_[d.name] = d.default_value;
+    if (const char* v = std::getenv(d.EnvVar().c_str())) s.values_[d.name] = v;
+  }
+  return s;
+}
+
+void Settings::Set(const std::string& name, const std::string& value) {
+  Find(name);
+  values_[name] = value;
+}
+
+bool Settings::IsSet(const std::string& name) const {
+  auto it = values_.find(name);
+  return it != values_.end() && !it->second.empty();
+}
+
+Status Settings::Validate() const {
+  for (const auto& d : AllSettings()) {
+    const std::string& v = values_.at(d.name);
+    auto bad = [&](const std::string& expect) {
+      return InvalidArgument("invalid value '{}' for {} ({}, env {}): expected {}", v, d.flag, d.name, d.EnvVar(),
+                             expect);
+    };
+    if (v.empty()) continue;
+    switch (d.type) {
+      case SettingType::kInt: {
+        char* end = nullptr;
+        long long x = std::strtoll(v.c_str(), &end, 10);
+        if (*end != '\0') return bad("a whole number");
+        if (x < d.min_int) return bad(fmt::format("a whole number >= {}", d.min_int));
+        break;
+      }
+      case SettingType::kDouble: {
+        char* end = nullptr;
+        double x = std::strtod(v.c_str(), &end);
+        if (*end != '\0' || !(x > 0)) return bad("a positive number");
+        break;
+      }
+      case SettingType::kRate: {
+        if (v == "max") break;
+        char* end = nullptr;
+        double x = std::strtod(v.c_str(), &end);
+        if (*end != '\0' || !(x > 0)) return bad("events per second (a positive number) or 'max'");
+        break;
+      }
+      case SettingType::kBool:
+        if (v != "true" && v != "false" && v != "1" && v != "0") return bad("true or false");
+        break;
+      case SettingType::kString: break;
+    }
+  }
+  return Status::OK();
+}
+
+std::string Settings::GetString(const std::string& name) const { Find(name); return values_.at(name); }
+int64_t Settings::GetInt(const std::string& name) const { return std::stoll(GetString(name)); }
+double Settings::GetDouble(const std::string& name) const { return std::stod(GetString(name)); }
+bool Settings::GetBool(const std::string& name) const {
+  std::string v = GetString(name);
+  return v == "true" || v == "1";
+}
+std::optional<double> Settings::GetRate(const std::string& name) const {
+  std::string v = GetString(name);
+  if (v == "max") return std::nullopt;
+  if (v.empty()) return 0.0;
+  return std::stod(v);
+}
+
+std::string GenerateConfigurationMarkdown() {
+  std::string out =
+      "# Configuration\n\n"
+      "<!-- Generated by `lakestream config docs` from src/config/settings.cc; do not edit by hand. "
+      "A test fails when this file is stale. -->\n\n"
+      "Every setting has a command-line flag and an environment variable. Precedence: flag > environment > "
+      "default. A bad value stops the process at start-up with a message naming the flag and the expected "
+      "form.\n\n"
+      "Kafka client properties (librdkafka's, e.g. `security.protocol`, `sasl.mechanism`, `sasl.username`, "
+      "`ssl.ca.location`) pass through unchanged with `-K key=value` (repeatable), as kcat and "
+      "kafka-delta-ingest do. Secrets given that way are never logged.\n\n"
+      "| Setting | Flag | Environment variable | Type | Default | Unit | Commands | Description |\n"
+      "|---|---|---|---|---|---|---|---|\n";
+  auto type_name = [](SettingType t) {
+    switch (t) {
+      case SettingType::kString: return "string";
+      case SettingType::kInt: return "integer";
+      case SettingType::kDouble: return "number";
+      case SettingType::kBool: return "boolean";
+      case SettingType::kRate: return "number or `max`";
+    }
+    return "string";
+  };
+  for (const auto& d : AllSettings()) {
+    std::string def = *d.default_value ? fmt::format("`{}`", d.default_value) : "(unset)";
+    out += fmt::format("| `{}` | `{}` | `{}` | {} | {} | {} | {} | {} |\n", d.name, d.flag, d.EnvVar(),
+                       type_name(d.type), def, *d.unit ? d.unit : "", d.commands, d.description);
+  }
+  return out;
+}
+
+}  // namespace lakestream

@@ -1,0 +1,105 @@
+// Columnar data: RecordBatch (rows to be written) and ColumnarEngine, our small interface over
+// DuckDB's C API for writing Parquet files and running SQL. DuckDB's headers stay inside
+// columnar_engine.cc (STYLE.md "Build hygiene").
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace lakestream {
+
+enum class ColumnType { kString, kBinary, kInt32, kInt64, kDouble, kBool, kTimestampMicros, kDate, kDecimal };
+
+/// One column. kTimestampMicros is UTC microseconds (Parquet INT64 TIMESTAMP(isAdjustedToUTC=true,
+/// MICROS)); kDate is days since 1970-01-01 (INT32 DATE); kDecimal holds the unscaled integer of a
+/// decimal(precision, scale) with precision <= 18 (INT32/INT64 DECIMAL). Delta PROTOCOL.md,
+/// "Primitive Types" and "Delta Data Type to Parquet Type Mappings".
+struct ColumnSpec {
+  std::string name;
+  ColumnType type = ColumnType::kString;
+  bool nullable = true;
+  int precision = 0, scale = 0;
+  /// The Delta schemaString type name: "string", "binary", "integer", "long", "double", "boolean",
+  /// "timestamp", "date", "decimal(p,s)".
+  std::string DeltaType() const;
+};
+
+/// Rows to be written to one Parquet file, stored column by column. Append a value (or null) to every
+/// column for each row, in column order. Single-threaded.
+class RecordBatch {
+ public:
+  explicit RecordBatch(std::vector<ColumnSpec> schema);
+  const std::vector<ColumnSpec>& schema() const { return schema_; }
+  size_t num_rows() const;
+
+  void AppendString(size_t col, std::string_view v);  // kString and kBinary
+  void AppendInt(size_t col, int64_t v);               // integer kinds, timestamps, dates, decimals
+  void AppendDouble(size_t col, double v);
+  void AppendBool(size_t col, bool v);
+  void AppendNull(size_t col);
+  void Clear();
+
+  struct Column {
+    std::vector<int64_t> ints;
+    std::vector<double> doubles;
+    std::vector<std::string> strings;
+    std::vector<uint8_t> is_null;
+  };
+  const Column& column(size_t i) const { return columns_[i]; }
+
+ private:
+  std::vector<ColumnSpec> schema_;
+  std::vector<Column> columns_;
+};
+
+/// A written Parquet file: size and Delta per-file statistics (Delta PROTOCOL.md, "Per-file Statistics").
+struct ParquetFileInfo {
+  int64_t size_bytes = 0;
+  int64_t num_records = 0;
+  std::string stats_json;  // {"numRecords":N,"minValues":{…},"maxValues":{…},"nullCount":{…}}
+};
+
+/// The rows of a query, every value as text (BLOB values as their raw bytes); nullopt is SQL NULL.
+struct QueryResult {
+  std::vector<std::string> columns;
+  std::vector<std::vector<std::optional<std::string>>> rows;
+};
+
+/// One in-process DuckDB database (in memory, TimeZone UTC). Thread-safe: calls are serialised.
+class ColumnarEngine {
+ public:
+  ~ColumnarEngine();
+  /// `threads`: DuckDB worker threads; `memory_limit`: e.g. "1GB". Errors: Internal when DuckDB fails to open.
+  static Result<std::unique_ptr<ColumnarEngine>> Open(int threads, const std::string& memory_limit);
+
+  /// Writes `batch` as a zstd-compressed Parquet file at `local_path` and computes its Delta stats:
+  /// min/max for numbers, dates, timestamps (milliseconds, UTC 'Z') and strings of at most 32
+  /// characters; nullCount for every column. Errors: IoError naming the path.
+  Result<ParquetFileInfo> WriteParquet(const RecordBatch& batch, const std::string& local_path);
+
+  /// Runs `select_sql` (a SELECT whose columns match `schema` in order), writes its rows as Parquet at
+  /// `local_path` with the same statistics as WriteParquet. Errors: InvalidArgument with DuckDB's message.
+  Result<ParquetFileInfo> WriteQueryToParquet(const std::string& select_sql, const std::vector<ColumnSpec>& schema,
+                                              const std::string& local_path);
+
+  /// Runs `sql`. Errors: InvalidArgument with DuckDB's message.
+  Result<QueryResult> Query(const std::string& sql);
+
+  /// A SQL list literal of quoted paths for read_parquet(): ['a.parquet', 'b.parquet'].
+  static std::string PathList(const std::vector<std::string>& paths);
+  /// Quotes a SQL string literal.
+  static std::string Quote(std::string_view s);
+
+ private:
+  ColumnarEngine();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lakestream

@@ -1,0 +1,121 @@
+// OrdersPipeline: the orders medallion — bronze, silver (+ quarantine) and gold Delta tables — and
+// the exactly-once rules that tie them together (docs/exactly-once.md).
+//
+//   Kafka records ──► bronze/orders            one row per record, raw bytes + Kafka coordinates;
+//                                              txn per partition: (appId "<prefix>-<topic>-<p>[@epoch]", last offset)
+//   bronze version V ─► silver/orders           typed order lines;         txn ("…silver<-bronze", V)
+//                   └─► silver/orders_quarantine rejected records + rule; txn ("…quarantine<-bronze", V)
+//   silver version S ─► gold/sales_daily_by_country, gold/sales_by_product
+//                                              recomputed from the silver snapshot; txn ("…gold<-silver", S)
+//
+// Silver and quarantine are derived from bronze versions, not from Kafka, so a crash between the
+// commits of two layers is repaired at start-up by re-deriving the missing bronze versions
+// (CatchUp), whatever happened to the topic meanwhile.
+//
+// Thread model: one thread calls Open/ProcessBatch/RefreshGold/Close; counters() may be read from any
+// thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "common/time.h"
+#include "lake/columnar/columnar.h"
+#include "lake/delta/delta_table.h"
+#include "source/kafka/kafka_client.h"
+
+namespace lakestream {
+
+struct OrdersPipelineOptions {
+  std::string lake_root = "./lakehouse";
+  std::string topic = "orders";
+  /// Scope of the Kafka offsets in bronze's txn appIds: the embedded broker's epoch, or "".
+  std::string source_epoch;
+  std::string timezone = "Europe/London";
+  int64_t gold_interval_ms = 5000;
+  int duckdb_threads = 1;
+  std::string duckdb_memory_limit = "1GB";
+};
+
+/// Live counters, readable from any thread.
+struct PipelineCounters {
+  std::atomic<int64_t> bronze_rows{0}, silver_rows{0}, quarantine_rows{0}, batches{0};
+  std::atomic<int64_t> bronze_version{-1}, silver_version{-1}, quarantine_version{-1}, gold_version{-1};
+  std::atomic<int64_t> last_commit_ms{0};
+};
+
+struct TableSummary {
+  std::string name;  // "bronze/orders"
+  std::string uri;
+  int64_t version = -1;
+  int64_t rows = 0;
+  int64_t files = 0;
+  int64_t size_bytes = 0;
+};
+
+class OrdersPipeline {
+ public:
+  ~OrdersPipeline();
+  /// Creates the tables when missing, checks existing ones, and catches silver, quarantine and gold up
+  /// with bronze. Errors: from storage and Delta (names the table).
+  static Result<std::unique_ptr<OrdersPipeline>> Open(const OrdersPipelineOptions& options);
+
+  /// Where to resume `partition` of `topic`: the offset after the one recorded in bronze's txn for
+  /// this topic/partition/epoch, or nullopt (start at the beginning). Refreshes bronze first.
+  std::optional<int64_t> StartOffset(const std::string& topic, int32_t partition);
+
+  /// Commits one micro-batch: bronze (with a txn per partition), then silver and quarantine; gold
+  /// when gold_interval_ms has passed. Records at or below bronze's txn offset are skipped (a
+  /// redelivery after a rebalance). Errors: Conflict when another writer owns a partition.
+  Status ProcessBatch(const std::vector<KafkaRecord>& records);
+
+  /// Recomputes gold from the current silver snapshot when silver moved (or `force`).
+  Status RefreshGold(bool force);
+  /// Fences silver/quarantine txns to the latest bronze version and refreshes gold: call before exit.
+  Status Close();
+
+  /// The set of source lines of `source_name` already in bronze (from the events' source.line).
+  Result<std::set<int64_t>> CommittedSourceLines(const std::string& source_name);
+  /// Payload bytes committed to bronze per partition by this process (for backpressure).
+  int64_t CommittedBytes(int32_t partition) const;
+
+  std::vector<TableSummary> Summary();
+  const PipelineCounters& counters() const { return counters_; }
+  ColumnarEngine& engine() { return *engine_; }
+  /// Local paths of the active files of a table ("bronze/orders", "silver/orders", …).
+  std::vector<std::string> ActiveFilePaths(const std::string& table);
+
+  /// Table names, as paths under the lake root.
+  static constexpr const char* kBronze = "bronze/orders";
+  static constexpr const char* kSilver = "silver/orders";
+  static constexpr const char* kQuarantine = "silver/orders_quarantine";
+  static constexpr const char* kGoldDaily = "gold/sales_daily_by_country";
+  static constexpr const char* kGoldProduct = "gold/sales_by_product";
+
+ private:
+  OrdersPipeline() = default;
+  std::string BronzeAppId(const std::string& topic, int32_t partition) const;
+  Status DeriveSilver(const std::vector<KafkaRecord>& records, const std::vector<int64_t>& ingest_us,
+                      int64_t bronze_version, bool fence);
+  Status CatchUp();
+  Result<AddFile> WriteDataFile(DeltaTable& table, const RecordBatch& batch);
+
+  OrdersPipelineOptions options_;
+  std::unique_ptr<ColumnarEngine> engine_;
+  std::map<std::string, std::unique_ptr<DeltaTable>> tables_;
+  std::unique_ptr<class OrderEventDecoder> decoder_;
+  PipelineCounters counters_;
+  mutable std::mutex bytes_mu_;
+  std::map<int32_t, int64_t> committed_bytes_;
+  int64_t last_gold_ms_ = 0;
+  int64_t gold_silver_version_ = -1;
+};
+
+}  // namespace lakestream

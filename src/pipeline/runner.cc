@@ -1,0 +1,396 @@
+#include "pipeline/runner.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/time.h"
+#include "pipeline/orders_pipeline.h"
+#include "pipeline/replay.h"
+#include "source/kafka/embedded_broker.h"
+
+namespace lakestream {
+
+std::atomic<bool>& StopRequested() {
+  static std::atomic<bool> stop{false};
+  return stop;
+}
+
+namespace {
+
+extern "C" void OnStopSignal(int) { StopRequested().store(true); }
+
+std::string Thousands(int64_t v) {
+  const std::string digits = std::to_string(v < 0 ? -v : v);
+  std::string out = v < 0 ? "-" : "";
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
+    out.push_back(digits[i]);
+  }
+  return out;
+}
+
+std::string BrokerFile(const Settings& s) {
+  if (s.IsSet("kafka.broker_file")) return s.GetString("kafka.broker_file");
+  return (std::filesystem::path(s.GetString("lake.root")) / "_broker").string();
+}
+
+int Fail(const Status& st) {
+  std::fprintf(stderr, "lakestream: error: %s\n", st.ToString().c_str());
+  return 1;
+}
+
+OrdersPipelineOptions PipelineOptionsFrom(const Settings& s, const std::string& epoch) {
+  OrdersPipelineOptions o;
+  o.lake_root = s.GetString("lake.root");
+  o.topic = s.GetString("kafka.topic");
+  o.source_epoch = epoch;
+  o.timezone = s.GetString("replay.timezone");
+  o.gold_interval_ms = s.GetInt("pipeline.gold_interval_ms");
+  o.duckdb_threads = static_cast<int>(s.GetInt("duckdb.threads"));
+  o.duckdb_memory_limit = s.GetString("duckdb.memory_limit");
+  return o;
+}
+
+ReplayOptions ReplayOptionsFrom(const Settings& s) {
+  ReplayOptions o;
+  o.input = s.GetString("replay.input");
+  o.source_name = s.GetString("replay.source_name");
+  o.rate = s.GetRate("replay.rate");
+  o.speedup = s.GetDouble("replay.speedup");
+  o.timezone = s.GetString("replay.timezone");
+  o.max_lag_bytes = s.GetInt("replay.max_lag_bytes");
+  return o;
+}
+
+// The consume → commit loop shared by `run` and `ingest`. Returns when `should_finish()` says the
+// work is done, when stop is requested (after committing what it holds), or on an error.
+Status IngestLoop(const Settings& s, OrdersPipeline& pipeline, PipelineConsumer& consumer,
+                  const std::function<bool()>& should_finish) {
+  const int64_t commit_interval_ms = s.GetInt("pipeline.commit_interval_ms");
+  const int64_t max_batch_bytes = s.GetInt("pipeline.max_batch_bytes");
+  std::vector<KafkaRecord> pending;
+  int64_t pending_bytes = 0;
+  int64_t batch_started_ms = MonotonicMillis();
+  auto flush = [&]() -> Status {
+    if (pending.empty()) return Status::OK();
+    std::map<int32_t, int64_t> next;
+    for (const auto& r : pending) next[r.partition] = std::max(next[r.partition], r.offset + 1);
+    RETURN_IF_ERROR(pipeline.ProcessBatch(pending));
+    consumer.CommitAdvisory(next);
+    pending.clear();
+    pending_bytes = 0;
+    return Status::OK();
+  };
+  for (;;) {
+    if (StopRequested().load()) {
+      RETURN_IF_ERROR(flush());
+      return Status::OK();
+    }
+    size_t before = pending.size();
+    RETURN_IF_ERROR(consumer.Poll(50, 10000, &pending));
+    if (before == 0 && !pending.empty()) batch_started_ms = MonotonicMillis();
+    for (size_t i = before; i < pending.size(); ++i) pending_bytes += static_cast<int64_t>(pending[i].value.size());
+    bool due = !pending.empty() && MonotonicMillis() - batch_started_ms >= commit_interval_ms;
+    if (due || pending_bytes >= max_batch_bytes) RETURN_IF_ERROR(flush());
+    if (pending.empty() && should_finish()) return Status::OK();
+  }
+}
+
+// Prints one progress line per interval until `done` is set.
+class ProgressPrinter {
+ public:
+  ProgressPrinter(int64_t interval_ms, std::function<std::string(double)> line)
+      : interval_ms_(interval_ms), line_(std::move(line)), start_ms_(MonotonicMillis()) {
+    thread_ = std::thread([this] {
+      while (!done_.load()) {
+        for (int64_t waited = 0; waited < interval_ms_ && !done_.load(); waited += 50) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        if (done_.load()) break;
+        std::fprintf(stderr, "%s\n", line_((MonotonicMillis() - start_ms_) / 1000.0).c_str());
+      }
+    });
+  }
+  ~ProgressPrinter() { Stop(); }
+  void Stop() {
+    done_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  double elapsed_s() const { return (MonotonicMillis() - start_ms_) / 1000.0; }
+
+ private:
+  int64_t interval_ms_;
+  std::function<std::string(double)> line_;
+  int64_t start_ms_;
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+void PrintSummary(OrdersPipeline& pipeline, double elapsed_s, int64_t produced) {
+  std::printf("\nlakestream summary (%.1f s%s)\n", elapsed_s,
+              produced >= 0 ? fmt::format(", {} events produced", Thousands(produced)).c_str() : "");
+  std::printf("  %-30s %10s %8s %6s %12s  %s\n", "table", "rows", "version", "files", "bytes", "location");
+  for (const auto& t : pipeline.Summary()) {
+    std::printf("  %-30s %10s %8lld %6lld %12s  %s\n", t.name.c_str(), Thousands(t.rows).c_str(),
+                static_cast<long long>(t.version), static_cast<long long>(t.files), Thousands(t.size_bytes).c_str(),
+                t.uri.c_str());
+  }
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+void InstallStopSignalHandlers() {
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+int RunMain(const Settings& s, const KafkaProperties& kafka_props) {
+  const std::string topic = s.GetString("kafka.topic");
+  KafkaProperties props = kafka_props;
+  std::unique_ptr<EmbeddedBroker> broker;
+  std::string epoch;
+  if (s.IsSet("kafka.brokers")) {
+    props["bootstrap.servers"] = s.GetString("kafka.brokers");
+    epoch = s.GetString("source.epoch");
+  } else {
+    auto b = EmbeddedBroker::Start(topic, static_cast<int>(s.GetInt("kafka.partitions")));
+    if (!b.ok()) return Fail(b.status());
+    broker = std::move(b).value();
+    props["bootstrap.servers"] = broker->bootstrap_servers();
+    epoch = broker->epoch();
+    if (Status st = broker->WriteBrokerFile(BrokerFile(s)); !st.ok()) return Fail(st);
+    std::printf("embedded Kafka broker: %s (topic '%s', %lld partitions); address written to %s\n",
+                broker->bootstrap_servers().c_str(), topic.c_str(),
+                static_cast<long long>(s.GetInt("kafka.partitions")), BrokerFile(s).c_str());
+    std::fflush(stdout);
+  }
+  auto pipeline_or = OrdersPipeline::Open(PipelineOptionsFrom(s, epoch));
+  if (!pipeline_or.ok()) return Fail(pipeline_or.status());
+  auto pipeline = std::move(pipeline_or).value();
+
+  ReplayOptions ropts = ReplayOptionsFrom(s);
+  if (ropts.source_name.empty()) ropts.source_name = DefaultSourceName(ropts.input);
+  auto skip = pipeline->CommittedSourceLines(ropts.source_name);
+  if (!skip.ok()) return Fail(skip.status());
+  if (!skip->empty()) {
+    std::printf("resuming: %s lines of %s are already in bronze and will not be produced again\n",
+                Thousands(static_cast<int64_t>(skip->size())).c_str(), ropts.source_name.c_str());
+  }
+  auto producer_or = OrderProducer::Create(props, topic);
+  if (!producer_or.ok()) return Fail(producer_or.status());
+  auto producer = std::move(producer_or).value();
+  OrderProducer* prod = producer.get();
+  OrdersPipeline* pipe = pipeline.get();
+  const int partitions = static_cast<int>(s.IsSet("kafka.brokers") ? 64 : s.GetInt("kafka.partitions"));
+  auto lag_bytes = [prod, pipe, partitions]() {
+    int64_t worst = 0;
+    for (int32_t p = 0; p < partitions; ++p) worst = std::max(worst, prod->DeliveredBytes(p) - pipe->CommittedBytes(p));
+    return worst;
+  };
+  Replay replay(ropts, prod, lag_bytes, std::move(skip).value());
+  const int64_t bronze_at_start = pipeline->counters().bronze_rows.load();
+
+  auto consumer_or = PipelineConsumer::Create(
+      props, topic, s.GetString("kafka.group_id"),
+      [pipe](const std::string& t, int32_t p) { return pipe->StartOffset(t, p); });
+  if (!consumer_or.ok()) return Fail(consumer_or.status());
+  auto consumer = std::move(consumer_or).value();
+
+  Status replay_status;
+  std::atomic<bool> replay_stop{false};
+  std::thread replay_thread([&] {
+    replay_status = replay.Run(replay_stop);
+    if (!replay_status.ok()) StopRequested() = true;
+  });
+
+  const auto& rc = replay.counters();
+  const auto& pc = pipeline->counters();
+  int64_t last_produced = 0, last_bronze = bronze_at_start;
+  double last_t = 0;
+  PipelineConsumer* cons = consumer.get();
+  ProgressPrinter progress(s.GetInt("progress.interval_ms"), [&](double t) {
+    double dt = std::max(1e-3, t - last_t);
+    int64_t produced = rc.produced.load(), bronze = pc.bronze_rows.load();
+    std::string line = fmt::format(
+        "[{:7.1f}s] produced {:>9} ({:>7}/s) | bronze {:>9} ({:>7}/s) v{} | silver {:>9} | quarantine {:>5} | gold v{} "
+        "| uncommitted {:>6} | event time {}",
+        t, Thousands(produced), Thousands(static_cast<int64_t>((produced - last_produced) / dt)), Thousands(bronze),
+        Thousands(static_cast<int64_t>((bronze - last_bronze) / dt)), pc.bronze_version.load(),
+        Thousands(pc.silver_rows.load()), Thousands(pc.quarantine_rows.load()), pc.gold_version.load(),
+        Thousands(std::max<int64_t>(0, produced - (bronze - bronze_at_start))),
+        rc.event_time_us.load() ? FormatTimestampIso(rc.event_time_us.load()).substr(0, 16) : std::string("-"));
+    last_produced = produced;
+    last_bronze = bronze;
+    last_t = t;
+    (void)cons;
+    return line;
+  });
+
+  const bool follow = s.GetBool("run.follow");
+  Status st = IngestLoop(s, *pipeline, *consumer, [&] {
+    if (follow) return false;
+    return rc.done.load() && pc.bronze_rows.load() - bronze_at_start >= rc.produced.load();
+  });
+  replay_stop = true;
+  replay_thread.join();
+  progress.Stop();
+  if (st.ok() && !replay_status.ok()) st = replay_status;
+  Status close = pipeline->Close();
+  if (st.ok()) st = close;
+  consumer->Close();
+  if (!st.ok()) return Fail(st);
+  PrintSummary(*pipeline, progress.elapsed_s(), rc.produced.load());
+  if (rc.contract_violations.load() > 0) {
+    std::printf("  note: %s source lines broke the CSV layout and went to quarantine\n",
+                Thousands(rc.contract_violations.load()).c_str());
+  }
+  return 0;
+}
+
+int RunBroker(const Settings& s) {
+  auto b = EmbeddedBroker::Start(s.GetString("kafka.topic"), static_cast<int>(s.GetInt("kafka.partitions")));
+  if (!b.ok()) return Fail(b.status());
+  if (Status st = (*b)->WriteBrokerFile(BrokerFile(s)); !st.ok()) return Fail(st);
+  std::printf("embedded Kafka broker listening on %s (topic '%s', %lld partitions)\n", (*b)->bootstrap_servers().c_str(),
+              s.GetString("kafka.topic").c_str(), static_cast<long long>(s.GetInt("kafka.partitions")));
+  std::printf("bootstrap address written to %s; Ctrl-C stops the broker (its topics are lost)\n",
+              BrokerFile(s).c_str());
+  std::fflush(stdout);
+  while (!StopRequested().load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  return 0;
+}
+
+namespace {
+Status ResolveBrokers(const Settings& s, KafkaProperties* props, std::string* epoch) {
+  if (s.IsSet("kafka.brokers")) {
+    (*props)["bootstrap.servers"] = s.GetString("kafka.brokers");
+    *epoch = s.GetString("source.epoch");
+    return Status::OK();
+  }
+  if (props->count("bootstrap.servers") != 0) {
+    *epoch = s.GetString("source.epoch");
+    return Status::OK();
+  }
+  std::string bootstrap, file_epoch;
+  RETURN_IF_ERROR(ReadBrokerFile(BrokerFile(s), &bootstrap, &file_epoch)
+                      .WithContext("no --brokers given and no embedded broker found"));
+  (*props)["bootstrap.servers"] = bootstrap;
+  // The `broker` process keeps its topic across client restarts, so its offsets are stable: no epoch
+  // unless the user sets one.
+  *epoch = s.GetString("source.epoch");
+  return Status::OK();
+}
+}  // namespace
+
+int RunProduce(const Settings& s, const KafkaProperties& kafka_props) {
+  KafkaProperties props = kafka_props;
+  std::string epoch;
+  if (Status st = ResolveBrokers(s, &props, &epoch); !st.ok()) return Fail(st);
+  const std::string topic = s.GetString("kafka.topic");
+  auto producer_or = OrderProducer::Create(props, topic);
+  if (!producer_or.ok()) return Fail(producer_or.status());
+  auto producer = std::move(producer_or).value();
+  auto probe_or = GroupLagProbe::Create(props, topic, s.GetString("kafka.group_id"));
+  if (!probe_or.ok()) return Fail(probe_or.status());
+  auto probe = std::move(probe_or).value();
+  ReplayOptions ropts = ReplayOptionsFrom(s);
+  // Lag from the group's committed offsets, converted to bytes with the mean event size so far.
+  int64_t cached = 0, checked_ms = 0;
+  OrderProducer* prod = producer.get();
+  std::atomic<int64_t> produced_bytes_estimate{0};
+  auto lag_bytes = [&]() -> int64_t {
+    if (MonotonicMillis() - checked_ms < 200) return cached;
+    checked_ms = MonotonicMillis();
+    auto lag = probe->LagMessages();
+    if (!lag.ok()) return cached;
+    int64_t delivered = std::max<int64_t>(1, prod->delivered());
+    int64_t total_bytes = 0;
+    for (int32_t p = 0; p < 256; ++p) total_bytes += prod->DeliveredBytes(p);
+    int64_t mean = total_bytes > 0 ? total_bytes / delivered : 512;
+    int64_t worst = 0;
+    for (const auto& [p, msgs] : *lag) worst = std::max(worst, msgs * mean);
+    cached = worst;
+    return cached;
+  };
+  (void)produced_bytes_estimate;
+  Replay replay(ropts, prod, lag_bytes, {});
+  const auto& rc = replay.counters();
+  int64_t last = 0;
+  double last_t = 0;
+  ProgressPrinter progress(s.GetInt("progress.interval_ms"), [&](double t) {
+    int64_t n = rc.produced.load();
+    std::string line = fmt::format("[{:7.1f}s] produced {:>9} ({:>7}/s) | group lag {:>9} bytes | waited {:.1f}s", t,
+                                   Thousands(n), Thousands(static_cast<int64_t>((n - last) / std::max(1e-3, t - last_t))),
+                                   Thousands(cached), rc.backpressure_ms.load() / 1000.0);
+    last = n;
+    last_t = t;
+    return line;
+  });
+  Status st = replay.Run(StopRequested());
+  progress.Stop();
+  if (!st.ok()) return Fail(st);
+  std::printf("produced %s events from %s to %s\n", Thousands(rc.produced.load()).c_str(), ropts.input.c_str(),
+              topic.c_str());
+  return 0;
+}
+
+int RunIngest(const Settings& s, const KafkaProperties& kafka_props) {
+  KafkaProperties props = kafka_props;
+  std::string epoch;
+  if (Status st = ResolveBrokers(s, &props, &epoch); !st.ok()) return Fail(st);
+  auto pipeline_or = OrdersPipeline::Open(PipelineOptionsFrom(s, epoch));
+  if (!pipeline_or.ok()) return Fail(pipeline_or.status());
+  auto pipeline = std::move(pipeline_or).value();
+  OrdersPipeline* pipe = pipeline.get();
+  auto consumer_or = PipelineConsumer::Create(props, s.GetString("kafka.topic"), s.GetString("kafka.group_id"),
+                                              [pipe](const std::string& t, int32_t p) { return pipe->StartOffset(t, p); });
+  if (!consumer_or.ok()) return Fail(consumer_or.status());
+  auto consumer = std::move(consumer_or).value();
+  const auto& pc = pipeline->counters();
+  int64_t last_bronze = pc.bronze_rows.load();
+  double last_t = 0;
+  PipelineConsumer* cons = consumer.get();
+  ProgressPrinter progress(s.GetInt("progress.interval_ms"), [&](double t) {
+    int64_t bronze = pc.bronze_rows.load();
+    std::string line = fmt::format(
+        "[{:7.1f}s] bronze {:>9} ({:>7}/s) v{} | silver {:>9} | quarantine {:>5} | gold v{}", t, Thousands(bronze),
+        Thousands(static_cast<int64_t>((bronze - last_bronze) / std::max(1e-3, t - last_t))), pc.bronze_version.load(),
+        Thousands(pc.silver_rows.load()), Thousands(pc.quarantine_rows.load()), pc.gold_version.load());
+    last_bronze = bronze;
+    last_t = t;
+    (void)cons;
+    return line;
+  });
+  const bool follow = s.GetBool("run.follow");
+  int64_t idle_exit_ms = s.GetInt("run.idle_exit_ms");
+  if (idle_exit_ms == 0) idle_exit_ms = 5000;
+  int64_t last_rows = pc.bronze_rows.load(), last_change_ms = MonotonicMillis();
+  Status st = IngestLoop(s, *pipeline, *consumer, [&] {
+    if (follow) return false;
+    if (pc.bronze_rows.load() != last_rows) {
+      last_rows = pc.bronze_rows.load();
+      last_change_ms = MonotonicMillis();
+    }
+    return MonotonicMillis() - last_change_ms >= idle_exit_ms;
+  });
+  progress.Stop();
+  Status close = pipeline->Close();
+  if (st.ok()) st = close;
+  consumer->Close();
+  if (!st.ok()) return Fail(st);
+  PrintSummary(*pipeline, progress.elapsed_s(), -1);
+  return 0;
+}
+
+}  // namespace lakestream
