@@ -1,1 +1,154 @@
+#include "format/order_event.h"
+
 #include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include "format/json_schema.h"
+
+namespace lakestream {
+namespace {
+
+OrderLine Line() {
+  return {"536365", "2010-12-01 08:26:00", "85123A", "WHITE HANGING HEART T-LIGHT HOLDER", "2.55", "6", "17850",
+          "United Kingdom"};
+}
+
+OrderEnvelope Env(const OrderLine& l, int64_t line_no = 1) {
+  OrderEnvelope e;
+  e.event_id = EventIdForSourceLine("test.csv", line_no);
+  e.event_time_us = ParseEventTimeMicros(l.date, *TimeZoneRule::Parse("Europe/London"));
+  e.source_name = "test.csv";
+  e.source_line = line_no;
+  return e;
+}
+
+struct Decoded {
+  bool ok;
+  OrderRecord rec;
+  Rejection why;
+};
+
+Decoded Decode(const std::string& payload) {
+  OrderEventDecoder d(*TimeZoneRule::Parse("Europe/London"));
+  Decoded out;
+  out.ok = d.Decode(payload, &out.rec, &out.why);
+  return out;
+}
+
+TEST(OrderEvent, EventIdIsStableAndUniquePerSourceLine) {
+  EXPECT_EQ(EventIdForSourceLine("a.csv", 7), EventIdForSourceLine("a.csv", 7));
+  EXPECT_NE(EventIdForSourceLine("a.csv", 7), EventIdForSourceLine("a.csv", 8));
+  EXPECT_NE(EventIdForSourceLine("a.csv", 7), EventIdForSourceLine("b.csv", 7));
+  EXPECT_EQ(EventIdForSourceLine("a.csv", 7).size(), 36u);
+  EXPECT_EQ(EventIdForSourceLine("a.csv", 7)[14], '8');  // RFC 9562 version 8
+}
+
+TEST(OrderEvent, RoundTripsThroughTheContract) {
+  OrderLine l = Line();
+  std::string json = EncodeOrderEvent(l, Env(l));
+  auto d = Decode(json);
+  ASSERT_TRUE(d.ok) << d.why.rule << ": " << d.why.message;
+  EXPECT_EQ(d.rec.event_id, EventIdForSourceLine("test.csv", 1));
+  EXPECT_EQ(FormatTimestampIso(d.rec.event_time_us), "2010-12-01T08:26:00Z");
+  EXPECT_EQ(FormatDate(d.rec.order_date_days), "2010-12-01");
+  EXPECT_EQ(d.rec.quantity, 6);
+  EXPECT_EQ(d.rec.unit_price_milli_gbp, 2550);
+  EXPECT_EQ(d.rec.line_revenue_milli_gbp, 15300);
+  EXPECT_EQ(d.rec.customer_no, "17850");
+  EXPECT_FALSE(d.rec.is_cancellation);
+}
+
+TEST(OrderEvent, EncodesNumbersExactlyAndMissingCustomerAsNull) {
+  OrderLine l = Line();
+  l.customer_no = "";
+  l.price = "0.001";
+  std::string json = EncodeOrderEvent(l, Env(l));
+  EXPECT_NE(json.find(R"("Price":0.001)"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("CustomerNo":null)"), std::string::npos) << json;
+  auto d = Decode(json);
+  ASSERT_TRUE(d.ok) << d.why.message;
+  EXPECT_FALSE(d.rec.customer_no.has_value());
+  EXPECT_EQ(d.rec.unit_price_milli_gbp, 1);
+}
+
+TEST(OrderEvent, FlagsCancellationsByPrefix) {
+  OrderLine l = Line();
+  l.transaction_no = "C536379";
+  l.quantity = "-1";
+  auto d = Decode(EncodeOrderEvent(l, Env(l)));
+  ASSERT_TRUE(d.ok);
+  EXPECT_TRUE(d.rec.is_cancellation);
+  EXPECT_EQ(d.rec.line_revenue_milli_gbp, -2550);
+}
+
+TEST(OrderEvent, QuarantinesANonNumericPriceUnderTheContractRuleNamingTheField) {
+  OrderLine l = Line();
+  l.price = "two pounds";
+  auto d = Decode(EncodeOrderEvent(l, Env(l)));
+  ASSERT_FALSE(d.ok);
+  EXPECT_EQ(d.why.rule, "contract");
+  EXPECT_NE(d.why.message.find("/Price"), std::string::npos) << d.why.message;
+}
+
+TEST(OrderEvent, QuarantinesANegativePrice) {
+  OrderLine l = Line();
+  l.transaction_no = "A563186";
+  l.price = "-11062.06";
+  auto d = Decode(EncodeOrderEvent(l, Env(l)));
+  ASSERT_FALSE(d.ok);
+  EXPECT_EQ(d.why.rule, "price_non_negative");
+}
+
+TEST(OrderEvent, QuarantinesAnUnparseableDate) {
+  OrderLine l = Line();
+  l.date = "31/31/2011";
+  auto d = Decode(EncodeOrderEvent(l, Env(l)));
+  ASSERT_FALSE(d.ok);
+  EXPECT_EQ(d.why.rule, "contract");  // event_time is null: the producer could not parse it either
+  EXPECT_NE(d.why.message.find("/event_time"), std::string::npos) << d.why.message;
+}
+
+TEST(OrderEvent, QuarantinesInvalidJsonAndMissingFields) {
+  EXPECT_EQ(Decode("{not json").why.rule, "valid_json");
+  auto d = Decode(R"({"event_type":"order_line","schema_version":1})");
+  EXPECT_EQ(d.why.rule, "contract");
+  EXPECT_NE(d.why.message.find("required"), std::string::npos);
+}
+
+TEST(OrderEvent, QuarantinesMorePriceDecimalsThanSilverStores) {
+  OrderLine l = Line();
+  l.price = "1.2345";
+  auto d = Decode(EncodeOrderEvent(l, Env(l)));
+  ASSERT_FALSE(d.ok);
+  EXPECT_EQ(d.why.rule, "price_scale");
+}
+
+TEST(Decimal, ParsesAndFormatsScaledIntegers) {
+  EXPECT_EQ(ParseScaledDecimal("2.55", 3), 2550);
+  EXPECT_EQ(ParseScaledDecimal("-1", 3), -1000);
+  EXPECT_EQ(ParseScaledDecimal("2.5500", 3), 2550);
+  EXPECT_FALSE(ParseScaledDecimal("1e3", 3));
+  EXPECT_FALSE(ParseScaledDecimal("", 3));
+  EXPECT_FALSE(ParseScaledDecimal("99999999999999999999", 3));
+  EXPECT_EQ(FormatScaledDecimal(2550, 3), "2.550");
+  EXPECT_EQ(FormatScaledDecimal(-5, 3), "-0.005");
+}
+
+TEST(JsonSchema, ValidatesTypesPatternsAndRequiredFields) {
+  auto schema = JsonSchema::Parse(
+      R"({"type":"object","required":["a"],"additionalProperties":false,
+          "properties":{"a":{"type":["string","null"],"pattern":"^[0-9]+$"},"b":{"type":"integer","minimum":1}}})");
+  ASSERT_TRUE(schema.ok()) << schema.status().ToString();
+  simdjson::dom::parser p;
+  auto check = [&](const char* doc) { return schema->Validate(p.parse(std::string(doc)).value()); };
+  EXPECT_TRUE(check(R"({"a":"12"})").ok());
+  EXPECT_TRUE(check(R"({"a":null,"b":3})").ok());
+  EXPECT_FALSE(check(R"({"a":"x1"})").ok());
+  EXPECT_FALSE(check(R"({"b":3})").ok());
+  EXPECT_FALSE(check(R"({"a":"1","b":0})").ok());
+  EXPECT_FALSE(check(R"({"a":"1","c":0})").ok());
+  EXPECT_NE(check(R"({"a":"1","b":"x"})").message().find("/b: expected type integer"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace lakestream

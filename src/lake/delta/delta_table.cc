@@ -398,6 +398,33 @@ std::string DeltaTable::SerializeCommit(const Transaction& txn, int64_t read_ver
   return out;
 }
 
+Status DeltaTable::CheckWinner(const CommitActions& winner, const Transaction& txn,
+                               const std::set<std::string>& our_apps, const std::set<std::string>& our_removes) {
+  if (winner.has_metadata || winner.has_protocol) {
+    return Conflict("{} version {}: a concurrent commit changed the table's metadata or protocol "
+                    "(MetadataChanged); reload the table and retry",
+                    storage_->uri(), winner.version);
+  }
+  for (const auto& t : winner.txns) {
+    if (our_apps.count(t.app_id) != 0) {
+      return Conflict("{} version {}: a concurrent commit wrote txn appId '{}' (ConcurrentTransaction): "
+                      "another writer owns this stream",
+                      storage_->uri(), winner.version, t.app_id);
+    }
+  }
+  for (const auto& r : winner.removes) {
+    if (our_removes.count(r.path) != 0) {
+      return Conflict("{} version {}: a concurrent commit removed {} too (ConcurrentDeleteDelete)", storage_->uri(),
+                      winner.version, r.path);
+    }
+  }
+  if (txn.read_whole_table && (!winner.adds.empty() || !winner.removes.empty())) {
+    return Conflict("{} version {}: a concurrent commit changed files this transaction read (ConcurrentAppend)",
+                    storage_->uri(), winner.version);
+  }
+  return Status::OK();
+}
+
 Result<int64_t> DeltaTable::Commit(const Transaction& txn) {
   if (snapshot_.version < 0) return InvalidArgument("table {} does not exist yet", storage_->uri());
   const int64_t read_version = snapshot_.version;
@@ -415,32 +442,17 @@ Result<int64_t> DeltaTable::Commit(const Transaction& txn) {
       return attempt_version;
     }
     if (st.code() != StatusCode::kAlreadyExists) return st.WithContext("commit to " + storage_->uri());
-    // Lost the race for attempt_version: check the winner against what we did.
-    ASSIGN_OR_RETURN(CommitActions winner, ReadCommit(attempt_version));
-    if (winner.has_metadata || winner.has_protocol) {
-      return Conflict("{} version {}: a concurrent commit changed the table's metadata or protocol "
-                      "(MetadataChanged); reload the table and retry",
-                      storage_->uri(), attempt_version);
-    }
-    for (const auto& t : winner.txns) {
-      if (our_apps.count(t.app_id) != 0) {
-        return Conflict("{} version {}: a concurrent commit wrote txn appId '{}' (ConcurrentTransaction): "
-                        "another writer owns this stream",
-                        storage_->uri(), attempt_version, t.app_id);
+    // Lost the race: check every winning commit from attempt_version on against what we did, then
+    // try again after the last one. One attempt per lost race, however many winners it had.
+    for (;;) {
+      auto winner_or = ReadCommit(attempt_version);
+      if (!winner_or.ok()) {
+        if (winner_or.status().code() == StatusCode::kNotFound) break;
+        return winner_or.status();
       }
+      RETURN_IF_ERROR(CheckWinner(*winner_or, txn, our_apps, our_removes));
+      ++attempt_version;
     }
-    for (const auto& r : winner.removes) {
-      if (our_removes.count(r.path) != 0) {
-        return Conflict("{} version {}: a concurrent commit removed {} too (ConcurrentDeleteDelete)",
-                        storage_->uri(), attempt_version, r.path);
-      }
-    }
-    if (txn.read_whole_table && (!winner.adds.empty() || !winner.removes.empty())) {
-      return Conflict("{} version {}: a concurrent commit changed files this transaction read "
-                      "(ConcurrentAppend)",
-                      storage_->uri(), attempt_version);
-    }
-    ++attempt_version;
   }
   return Conflict("{}: gave up after {} attempts to commit (too many concurrent writers)", storage_->uri(),
                   kMaxCommitAttempts);

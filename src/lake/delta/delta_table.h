@@ -127,8 +127,8 @@ class DeltaTable {
   /// winning commit (Delta PROTOCOL.md, "Creation of New Log Entries"; conflict rules as in
   /// Spark's ConflictChecker): a winner with metaData or protocol → Conflict; a winner with a txn
   /// for one of our appIds → Conflict (another writer owns that stream); for a transaction that read
-  /// the table, a winner that added or removed files → Conflict; otherwise retry at the next version,
-  /// up to 15 times. Returns the committed version.
+  /// the table, a winner that added or removed files → Conflict; otherwise retry after the last winner,
+  /// up to 15 lost races. Returns the committed version.
   Result<int64_t> Commit(const Transaction& txn);
 
   /// Parses one commit file. Errors: NotFound, Corruption.
@@ -144,6 +144,8 @@ class DeltaTable {
       : storage_(std::move(storage)), name_(std::move(name)) {}
   Status Apply(const CommitActions& c, const std::string& raw);
   std::string SerializeCommit(const Transaction& txn, int64_t read_version) const;
+  Status CheckWinner(const CommitActions& winner, const Transaction& txn, const std::set<std::string>& our_apps,
+                     const std::set<std::string>& our_removes);
 
   std::shared_ptr<Storage> storage_;
   std::string name_;

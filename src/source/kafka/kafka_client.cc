@@ -169,7 +169,8 @@ Result<std::unique_ptr<PipelineConsumer>> PipelineConsumer::Create(const KafkaPr
 Status PipelineConsumer::Poll(int timeout_ms, size_t max_records, std::vector<KafkaRecord>* out) {
   auto& c = *impl_->consumer;
   int wait = timeout_ms;
-  while (out->size() < max_records) {
+  const size_t limit = out->size() + max_records;
+  while (out->size() < limit) {
     std::unique_ptr<RdKafka::Message> m(c.consume(wait));
     wait = 0;
     if (!m) return Status::OK();

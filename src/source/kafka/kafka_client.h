@@ -78,7 +78,7 @@ class PipelineConsumer {
   ~PipelineConsumer();
   static Result<std::unique_ptr<PipelineConsumer>> Create(const KafkaProperties& props, const std::string& topic,
                                                           const std::string& group_id, StartOffsetFn start_offset);
-  /// Polls up to `max_records` records, waiting up to `timeout_ms` for the first. Errors: DataLoss for
+  /// Appends up to `max_records` more records to `out`, waiting up to `timeout_ms` for the first. Errors: DataLoss for
   /// an offset gap or an out-of-range position (names topic, partition and offsets); IoError for a
   /// fatal client error.
   Status Poll(int timeout_ms, size_t max_records, std::vector<KafkaRecord>* out);
