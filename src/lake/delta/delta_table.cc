@@ -3,7 +3,10 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <random>
+#include <thread>
 
 #include "common/ids.h"
 #include "common/json_writer.h"
@@ -453,6 +456,10 @@ Result<int64_t> DeltaTable::Commit(const Transaction& txn) {
       RETURN_IF_ERROR(CheckWinner(*winner_or, txn, our_apps, our_removes));
       ++attempt_version;
     }
+    // Back off with full jitter so that a writer that keeps losing to faster ones is not starved.
+    thread_local std::mt19937 rng(std::random_device{}());
+    const int cap_ms = std::min(100, 1 << std::min(attempt, 6));
+    std::this_thread::sleep_for(std::chrono::microseconds(std::uniform_int_distribution<int>(0, cap_ms * 1000)(rng)));
   }
   return Conflict("{}: gave up after {} attempts to commit (too many concurrent writers)", storage_->uri(),
                   kMaxCommitAttempts);

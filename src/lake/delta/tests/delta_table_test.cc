@@ -163,7 +163,11 @@ TEST(DeltaTable, ParallelProcessesLoseNoCommit) {
       for (int i = 0; i < kCommits; ++i) {
         Transaction a;
         a.adds = {Add("p" + std::to_string(p) + "-" + std::to_string(i) + ".parquet", 1)};
-        if (!t->Commit(a).ok()) _exit(1);
+        auto r = t->Commit(a);
+        if (!r.ok()) {
+          std::fprintf(stderr, "child %d: %s\n", p, r.status().ToString().c_str());
+          _exit(1);
+        }
       }
       _exit(0);
     }
