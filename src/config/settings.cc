@@ -18,8 +18,9 @@ std::string SettingDef::EnvVar() const {
 
 const std::vector<SettingDef>& AllSettings() {
   static const std::vector<SettingDef> kSettings = {
-      {"lake.root", "--lakehouse", SettingType::kString, "./lakehouse", "path", "run, ingest",
-       "Root of the lakehouse: tables are written under bronze/, silver/ and gold/ below it."},
+      {"lake.root", "--lakehouse", SettingType::kString, "./lakehouse", "path", "run, ingest, broker, produce",
+       "Root of the lakehouse: tables are written under bronze/, silver/ and gold/ below it; the broker file "
+       "(_broker) lives there too."},
       {"kafka.brokers", "--brokers", SettingType::kString, "", "host:port[,…]", "run, produce, ingest",
        "Bootstrap servers of an external Kafka cluster (Kafka, Confluent, Event Hubs). Empty: `run` starts the "
        "embedded broker; `produce`/`ingest` read the address from the broker file."},

@@ -252,7 +252,8 @@ int RunMain(const Settings& s, const KafkaProperties& kafka_props) {
   if (!st.ok()) return Fail(st);
   PrintSummary(*pipeline, progress.elapsed_s(), rc.produced.load());
   if (rc.contract_violations.load() > 0) {
-    std::printf("  note: %s source lines broke the CSV layout and went to quarantine\n",
+    std::printf("  note: %s source lines broke the event contract or the CSV layout; they were published and "
+                "quarantined by silver\n",
                 Thousands(rc.contract_violations.load()).c_str());
   }
   return 0;
@@ -378,7 +379,8 @@ int RunIngest(const Settings& s, const KafkaProperties& kafka_props) {
   int64_t last_rows = pc.bronze_rows.load(), last_change_ms = MonotonicMillis();
   Status st = IngestLoop(s, *pipeline, *consumer, [&] {
     if (follow) return false;
-    if (pc.bronze_rows.load() != last_rows) {
+    // The idle clock starts once the group has assigned partitions (joining takes a few seconds).
+    if (pc.bronze_rows.load() != last_rows || consumer->Assignment().empty()) {
       last_rows = pc.bronze_rows.load();
       last_change_ms = MonotonicMillis();
     }

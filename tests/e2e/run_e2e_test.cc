@@ -221,6 +221,59 @@ TEST(EndToEnd, KilledRunResumesWithoutLossOrDuplicates) {
   ExpectGoldMatchesRecount(lake, kUci, false);
 }
 
+TEST(EndToEnd, BrokerProduceAndIngestRunAsSeparateProcessesAndAnOutOfRangeResumeStops) {
+  std::string dir = TempDir();
+  Lake lake(dir);
+  auto broker_ready = [&] {
+    for (int i = 0; i < 100 && ReadFile(dir + "/_broker").find("bootstrap.servers=") == std::string::npos; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  };
+  pid_t broker = Spawn({"broker", "--lakehouse", dir}, dir + "/broker.txt");
+  broker_ready();
+  ASSERT_EQ(Wait(Spawn({"produce", "--lakehouse", dir, "--input", kKaggle, "--rate", "max", "-K", "client.id=e2e"},
+                       dir + "/produce.txt")),
+            0)
+      << ReadFile(dir + "/produce.txt");
+  ASSERT_EQ(Wait(Spawn({"ingest", "--lakehouse", dir, "--idle-exit-ms", "1500", "-K", "client.id=e2e", "-K",
+                              "session.timeout.ms=6000"},
+                       dir + "/ingest.txt")),
+            0)
+      << ReadFile(dir + "/ingest.txt");
+  ExpectEveryBronzeRowAccountedFor(lake, 1305);
+  // The broker keeps its topic: a second ingest resumes after the committed offsets and adds nothing.
+  // (The mock broker only lets a new member in once the previous one's session expires: hence the
+  // short session timeout.)
+  ASSERT_EQ(Wait(Spawn({"ingest", "--lakehouse", dir, "--idle-exit-ms", "1500", "-K", "session.timeout.ms=6000"}, dir + "/ingest2.txt")), 0)
+      << ReadFile(dir + "/ingest2.txt");
+  ExpectEveryBronzeRowAccountedFor(lake, 1305);
+  // A new broker has a new, shorter topic: resuming at the stored offsets must stop with DataLoss,
+  // never skip silently.
+  kill(broker, SIGINT);
+  ASSERT_EQ(Wait(broker), 0);
+  std::filesystem::remove(dir + "/_broker");
+  broker = Spawn({"broker", "--lakehouse", dir}, dir + "/broker2.txt");
+  broker_ready();
+  std::string bootstrap = ReadFile(dir + "/_broker");
+  bootstrap = bootstrap.substr(18, bootstrap.find('\n') - 18);
+  std::string cmd = "/usr/bin/python3 " + kSource + "/tests/e2e/produce_external.py " + bootstrap + " orders";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  int rc = Wait(Spawn({"ingest", "--lakehouse", dir, "--idle-exit-ms", "3000"}, dir + "/ingest3.txt"));
+  kill(broker, SIGINT);
+  Wait(broker);
+  EXPECT_EQ(rc, 1) << ReadFile(dir + "/ingest3.txt");
+  EXPECT_NE(ReadFile(dir + "/ingest3.txt").find("DataLoss"), std::string::npos) << ReadFile(dir + "/ingest3.txt");
+  ExpectEveryBronzeRowAccountedFor(lake, 1305);
+}
+
+TEST(Cli, BadKafkaPropertyStopsAtStartup) {
+  std::string dir = TempDir();
+  int rc = Wait(Spawn({"run", "--lakehouse", dir, "-K", "no.such.property=1"}, dir + "/log.txt"));
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(ReadFile(dir + "/log.txt").find("Kafka property no.such.property=1"), std::string::npos)
+      << ReadFile(dir + "/log.txt");
+}
+
 TEST(Cli, BadFlagStopsAtStartupWithAHowToFixMessage) {
   std::string dir = TempDir();
   int rc = Wait(Spawn({"run", "--lakehouse", dir, "--rate", "fast"}, dir + "/log.txt"));
