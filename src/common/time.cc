@@ -1,4 +1,5 @@
 #include "common/time.h"
+#include "common/strings.h"
 
 #include <chrono>
 #include <cstdio>
@@ -158,16 +159,11 @@ struct Cursor {
   }
 };
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 }  // namespace
 
 std::optional<int64_t> ParseEventTimeMicros(std::string_view text, const TimeZoneRule& zone,
                                             int64_t* local_days) {
-  Cursor c{Trim(text)};
+  Cursor c{TrimBlanks(text)};
   int64_t y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, frac_us = 0;
   bool iso = false;
   if (c.s.size() >= 10 && c.s[4] == '-') {  // YYYY-MM-DD

@@ -7,6 +7,7 @@
 
 #include "common/ids.h"
 #include "common/json_writer.h"
+#include "common/strings.h"
 #include "format/json_schema.h"
 #include "format/order_line_schema_embed.h"
 
@@ -19,11 +20,6 @@ std::string EventIdForSourceLine(std::string_view source_name, int64_t line) {
 }
 
 namespace {
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // JSON number grammar (RFC 8259 §6).
 bool IsJsonNumber(std::string_view s, bool integer_only) {
@@ -76,14 +72,14 @@ std::string EncodeOrderEvent(const OrderLine& line, const OrderEnvelope& env) {
   w.Key("Date").String(line.date);
   w.Key("ProductNo").String(line.product_no);
   w.Key("ProductName").String(line.product_name);
-  std::string_view price = Trim(line.price);
+  std::string_view price = TrimBlanks(line.price);
   w.Key("Price");
   if (IsJsonNumber(price, false)) {
     w.Raw(price);
   } else {
     w.String(line.price);
   }
-  std::string_view qty = Trim(line.quantity);
+  std::string_view qty = TrimBlanks(line.quantity);
   w.Key("Quantity");
   if (IsJsonNumber(qty, true)) {
     w.Raw(qty);
@@ -102,7 +98,7 @@ std::string EncodeOrderEvent(const OrderLine& line, const OrderEnvelope& env) {
 }
 
 std::optional<int64_t> ParseScaledDecimal(std::string_view s, int scale) {
-  s = Trim(s);
+  s = TrimBlanks(s);
   bool neg = false;
   size_t i = 0;
   if (i < s.size() && (s[i] == '-' || s[i] == '+')) {
@@ -201,10 +197,10 @@ bool OrderEventDecoder::Decode(std::string_view payload, OrderRecord* out, Rejec
     return false;
   }
   out->order_date_days = local_days;
-  out->transaction_no = std::string(Trim(str("TransactionNo")));
-  out->product_no = std::string(Trim(str("ProductNo")));
-  out->product_name = std::string(Trim(str("ProductName")));
-  out->country = std::string(Trim(str("Country")));
+  out->transaction_no = std::string(TrimBlanks(str("TransactionNo")));
+  out->product_no = std::string(TrimBlanks(str("ProductNo")));
+  out->product_name = std::string(TrimBlanks(str("ProductName")));
+  out->country = std::string(TrimBlanks(str("Country")));
   auto cust = doc["CustomerNo"];
   if (cust.is_null()) {
     out->customer_no.reset();

@@ -211,6 +211,13 @@ Result<ParquetFileInfo> FinishStaging(duckdb_connection conn, const std::string&
   info.size_bytes = st.st_size;
   return info;
 }
+// Drops a staging table when the write that created it ends, however it ends.
+struct StagingTableDropper {
+  duckdb_connection c;
+  std::string t;
+  ~StagingTableDropper() { (void)Exec(c, "DROP TABLE IF EXISTS " + t); }
+};
+
 std::string StagingDdl(const std::string& table, const std::vector<ColumnSpec>& schema) {
   std::string ddl = "CREATE TEMP TABLE " + table + " (";
   for (size_t i = 0; i < schema.size(); ++i) {
@@ -246,11 +253,7 @@ Result<ParquetFileInfo> ColumnarEngine::WriteParquet(const RecordBatch& batch, c
   const auto& schema = batch.schema();
   std::string table = fmt::format("staging_{}", impl_->seq++);
   RETURN_IF_ERROR(Exec(conn, StagingDdl(table, schema)).WithContext("create staging table"));
-  struct Dropper {
-    duckdb_connection c;
-    std::string t;
-    ~Dropper() { (void)Exec(c, "DROP TABLE IF EXISTS " + t); }
-  } dropper{conn, table};
+  StagingTableDropper dropper{conn, table};
 
   duckdb_appender app;
   if (duckdb_appender_create(conn, nullptr, table.c_str(), &app) != DuckDBSuccess) {
@@ -319,11 +322,7 @@ Result<ParquetFileInfo> ColumnarEngine::WriteQueryToParquet(const std::string& s
   duckdb_connection conn = impl_->conn;
   std::string table = fmt::format("staging_{}", impl_->seq++);
   RETURN_IF_ERROR(Exec(conn, StagingDdl(table, schema)).WithContext("create staging table"));
-  struct Dropper {
-    duckdb_connection c;
-    std::string t;
-    ~Dropper() { (void)Exec(c, "DROP TABLE IF EXISTS " + t); }
-  } dropper{conn, table};
+  StagingTableDropper dropper{conn, table};
   RETURN_IF_ERROR(Exec(conn, "INSERT INTO " + table + " " + select_sql).WithContext("query for " + local_path));
   return FinishStaging(conn, table, schema, local_path);
 }

@@ -1,5 +1,7 @@
 #include "source/file/order_csv.h"
 
+#include "common/strings.h"
+
 #include <algorithm>
 #include <cctype>
 #include <vector>
@@ -35,15 +37,10 @@ std::string Normalize(std::string_view s) {
   return out;
 }
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 }  // namespace
 
 std::string NormalizeCustomerNo(std::string_view text) {
-  std::string_view t = Trim(text);
+  std::string_view t = TrimBlanks(text);
   auto dot = t.find('.');
   if (dot != std::string_view::npos && dot > 0) {
     std::string_view whole = t.substr(0, dot), frac = t.substr(dot + 1);

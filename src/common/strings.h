@@ -1,0 +1,15 @@
+// Small string helpers shared by the parsers.
+#pragma once
+
+#include <string_view>
+
+namespace lakestream {
+
+/// `s` without leading and trailing spaces and tabs (CSV fields, date and number text).
+inline std::string_view TrimBlanks(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace lakestream
