@@ -192,10 +192,11 @@ int RunMain(const Settings& s, const KafkaProperties& kafka_props) {
   auto producer = std::move(producer_or).value();
   OrderProducer* prod = producer.get();
   OrdersPipeline* pipe = pipeline.get();
-  const int partitions = static_cast<int>(s.IsSet("kafka.brokers") ? 64 : s.GetInt("kafka.partitions"));
-  auto lag_bytes = [prod, pipe, partitions]() {
+  auto lag_bytes = [prod, pipe]() {
     int64_t worst = 0;
-    for (int32_t p = 0; p < partitions; ++p) worst = std::max(worst, prod->DeliveredBytes(p) - pipe->CommittedBytes(p));
+    for (const auto& [p, delivered] : prod->DeliveredBytesByPartition()) {
+      worst = std::max(worst, delivered - pipe->CommittedBytes(p));
+    }
     return worst;
   };
   Replay replay(ropts, prod, lag_bytes, std::move(skip).value());
@@ -317,7 +318,7 @@ int RunProduce(const Settings& s, const KafkaProperties& kafka_props) {
     if (!lag.ok()) return cached;
     int64_t delivered = std::max<int64_t>(1, prod->delivered());
     int64_t total_bytes = 0;
-    for (int32_t p = 0; p < 256; ++p) total_bytes += prod->DeliveredBytes(p);
+    for (const auto& [p, bytes] : prod->DeliveredBytesByPartition()) total_bytes += bytes;
     int64_t mean = total_bytes > 0 ? total_bytes / delivered : 512;
     int64_t worst = 0;
     for (const auto& [p, msgs] : *lag) worst = std::max(worst, msgs * mean);

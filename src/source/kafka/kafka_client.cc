@@ -103,10 +103,9 @@ Status OrderProducer::status() const {
   return impl_->first_error;
 }
 
-int64_t OrderProducer::DeliveredBytes(int32_t partition) const {
+std::map<int32_t, int64_t> OrderProducer::DeliveredBytesByPartition() const {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  auto it = impl_->delivered_bytes.find(partition);
-  return it == impl_->delivered_bytes.end() ? 0 : it->second;
+  return impl_->delivered_bytes;
 }
 
 int64_t OrderProducer::in_flight() const { return impl_->producer->outq_len(); }

@@ -57,8 +57,8 @@ class OrderProducer {
   /// First delivery error, or OK.
   Status status() const;
   int64_t delivered() const { return delivered_.load(); }
-  /// Bytes delivered to `partition` so far (payload sizes).
-  int64_t DeliveredBytes(int32_t partition) const;
+  /// Payload bytes delivered so far, per partition that received any (a snapshot copy).
+  std::map<int32_t, int64_t> DeliveredBytesByPartition() const;
   int64_t in_flight() const;
 
   struct Impl;
