@@ -423,7 +423,6 @@ Status OrdersPipeline::RefreshGold(bool force) {
     ASSIGN_OR_RETURN(int64_t v, gold.Commit(txn));
     counters_.gold_version = v;
   }
-  gold_silver_version_ = sv;
   return Status::OK();
 }
 

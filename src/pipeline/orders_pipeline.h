@@ -115,7 +115,6 @@ class OrdersPipeline {
   mutable std::mutex bytes_mu_;
   std::map<int32_t, int64_t> committed_bytes_;
   int64_t last_gold_ms_ = 0;
-  int64_t gold_silver_version_ = -1;
 };
 
 }  // namespace lakestream

@@ -219,7 +219,6 @@ int RunMain(const Settings& s, const KafkaProperties& kafka_props) {
   const auto& pc = pipeline->counters();
   int64_t last_produced = 0, last_bronze = bronze_at_start;
   double last_t = 0;
-  PipelineConsumer* cons = consumer.get();
   ProgressPrinter progress(s.GetInt("progress.interval_ms"), [&](double t) {
     double dt = std::max(1e-3, t - last_t);
     int64_t produced = rc.produced.load(), bronze = pc.bronze_rows.load();
@@ -234,7 +233,6 @@ int RunMain(const Settings& s, const KafkaProperties& kafka_props) {
     last_produced = produced;
     last_bronze = bronze;
     last_t = t;
-    (void)cons;
     return line;
   });
 
@@ -275,22 +273,18 @@ int RunBroker(const Settings& s) {
 
 namespace {
 Status ResolveBrokers(const Settings& s, KafkaProperties* props, std::string* epoch) {
+  // Offsets on an external cluster and on a `lakestream broker` process are stable across client
+  // restarts, so no epoch unless the user sets one.
+  *epoch = s.GetString("source.epoch");
   if (s.IsSet("kafka.brokers")) {
     (*props)["bootstrap.servers"] = s.GetString("kafka.brokers");
-    *epoch = s.GetString("source.epoch");
     return Status::OK();
   }
-  if (props->count("bootstrap.servers") != 0) {
-    *epoch = s.GetString("source.epoch");
-    return Status::OK();
-  }
-  std::string bootstrap, file_epoch;
-  RETURN_IF_ERROR(ReadBrokerFile(BrokerFile(s), &bootstrap, &file_epoch)
+  if (props->count("bootstrap.servers") != 0) return Status::OK();
+  std::string bootstrap, broker_epoch;
+  RETURN_IF_ERROR(ReadBrokerFile(BrokerFile(s), &bootstrap, &broker_epoch)
                       .WithContext("no --brokers given and no embedded broker found"));
   (*props)["bootstrap.servers"] = bootstrap;
-  // The `broker` process keeps its topic across client restarts, so its offsets are stable: no epoch
-  // unless the user sets one.
-  *epoch = s.GetString("source.epoch");
   return Status::OK();
 }
 }  // namespace
@@ -310,7 +304,6 @@ int RunProduce(const Settings& s, const KafkaProperties& kafka_props) {
   // Lag from the group's committed offsets, converted to bytes with the mean event size so far.
   int64_t cached = 0, checked_ms = 0;
   OrderProducer* prod = producer.get();
-  std::atomic<int64_t> produced_bytes_estimate{0};
   auto lag_bytes = [&]() -> int64_t {
     if (MonotonicMillis() - checked_ms < 200) return cached;
     checked_ms = MonotonicMillis();
@@ -325,7 +318,6 @@ int RunProduce(const Settings& s, const KafkaProperties& kafka_props) {
     cached = worst;
     return cached;
   };
-  (void)produced_bytes_estimate;
   Replay replay(ropts, prod, lag_bytes, {});
   const auto& rc = replay.counters();
   int64_t last = 0;
@@ -362,7 +354,6 @@ int RunIngest(const Settings& s, const KafkaProperties& kafka_props) {
   const auto& pc = pipeline->counters();
   int64_t last_bronze = pc.bronze_rows.load();
   double last_t = 0;
-  PipelineConsumer* cons = consumer.get();
   ProgressPrinter progress(s.GetInt("progress.interval_ms"), [&](double t) {
     int64_t bronze = pc.bronze_rows.load();
     std::string line = fmt::format(
@@ -371,7 +362,6 @@ int RunIngest(const Settings& s, const KafkaProperties& kafka_props) {
         Thousands(pc.silver_rows.load()), Thousands(pc.quarantine_rows.load()), pc.gold_version.load());
     last_bronze = bronze;
     last_t = t;
-    (void)cons;
     return line;
   });
   const bool follow = s.GetBool("run.follow");

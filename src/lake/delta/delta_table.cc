@@ -258,14 +258,12 @@ Result<std::unique_ptr<DeltaTable>> DeltaTable::Open(std::shared_ptr<Storage> st
   return t;
 }
 
-Status DeltaTable::Apply(const CommitActions& c, const std::string& raw) {
-  (void)raw;
+void DeltaTable::Apply(const CommitActions& c) {
   for (const auto& r : c.removes) snapshot_.files.erase(r.path);
   for (const auto& a : c.adds) snapshot_.files[a.path] = a;
   for (const auto& t : c.txns) snapshot_.txns[t.app_id] = t;
   snapshot_.version = c.version;
   if (c.timestamp_ms > 0) snapshot_.last_commit_timestamp_ms = c.timestamp_ms;
-  return Status::OK();
 }
 
 Status DeltaTable::Refresh() {
@@ -278,7 +276,7 @@ Status DeltaTable::Refresh() {
       return raw.status();
     }
     ASSIGN_OR_RETURN(CommitActions c, ParseCommit(next, *raw, storage_->uri() + "/" + file, &snapshot_));
-    RETURN_IF_ERROR(Apply(c, *raw));
+    Apply(c);
   }
   if (snapshot_.version >= 0) {
     if (snapshot_.min_reader_version == 0 || snapshot_.schema_string.empty()) {

@@ -142,7 +142,7 @@ class DeltaTable {
  private:
   DeltaTable(std::shared_ptr<Storage> storage, std::string name)
       : storage_(std::move(storage)), name_(std::move(name)) {}
-  Status Apply(const CommitActions& c, const std::string& raw);
+  void Apply(const CommitActions& c);
   std::string SerializeCommit(const Transaction& txn, int64_t read_version) const;
   Status CheckWinner(const CommitActions& winner, const Transaction& txn, const std::set<std::string>& our_apps,
                      const std::set<std::string>& our_removes);
