@@ -409,9 +409,7 @@ Status OrdersPipeline::RefreshGold(bool force) {
     txn.operation = "WRITE";
     txn.operation_parameters_json = R"({"mode":"Overwrite"})";
     txn.read_whole_table = true;
-    for (const auto& [path, f] : gold.snapshot().files) {
-      txn.removes.push_back({path, NowMillis(), true, f.size_bytes});
-    }
+    for (const auto& [key, f] : gold.snapshot().files) txn.removes.push_back(RemoveOf(f, NowMillis(), true));
     AddFile add;
     add.path = EncodeDeltaPath(rel);
     add.size_bytes = info.size_bytes;
@@ -439,8 +437,8 @@ std::vector<std::string> OrdersPipeline::ActiveFilePaths(const std::string& name
   std::vector<std::string> out;
   auto it = tables_.find(name);
   if (it == tables_.end()) return out;
-  for (const auto& [path, f] : it->second->snapshot().files) {
-    out.push_back(it->second->storage().LocalPath(DecodeDeltaPath(path)));
+  for (const auto& [key, f] : it->second->snapshot().files) {
+    out.push_back(it->second->storage().LocalPath(key));
   }
   return out;
 }

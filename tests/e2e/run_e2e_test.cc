@@ -68,11 +68,11 @@ class Lake {
     auto t = DeltaTable::Open(*storage, table);
     EXPECT_TRUE(t.ok()) << t.status().ToString();
     std::vector<std::string> files;
-    for (const auto& [path, f] : (*t)->snapshot().files) files.push_back((*t)->storage().LocalPath(DecodeDeltaPath(path)));
+    for (const auto& [key, f] : (*t)->snapshot().files) files.push_back((*t)->storage().LocalPath(key));
     if (!files.empty()) return "read_parquet(" + ColumnarEngine::PathList(files) + ")";
     // An empty table: no files, but its columns, typed from the Delta schema.
     std::string cols;
-    for (const auto& f : (*t)->snapshot().schema.fields) {
+    for (const auto& f : (*t)->snapshot().schema().fields) {
       std::string type = f.type == "string" ? "VARCHAR" : f.type == "binary" ? "BLOB" : f.type == "integer" ? "INTEGER"
                          : f.type == "long" ? "BIGINT" : f.type == "timestamp" ? "TIMESTAMPTZ" : f.type;
       cols += (cols.empty() ? "" : ", ") + ("NULL::" + type + " AS \"" + f.name + "\"");

@@ -50,7 +50,7 @@ TEST(DeltaTable, FirstCommitHasCommitInfoMetadataAndProtocol12) {
       << *raw;
   EXPECT_EQ(raw->find("{\"commitInfo\""), 0u);
   EXPECT_EQ(t->snapshot().version, 0);
-  EXPECT_EQ(t->snapshot().configuration.at("delta.appendOnly"), "true");
+  EXPECT_EQ(t->snapshot().configuration().at("delta.appendOnly"), "true");
   // Every line is a JSON object.
   simdjson::dom::parser p;
   size_t start = 0;
@@ -70,7 +70,7 @@ TEST(DeltaTable, SnapshotReconcilesAddsRemovesAndLatestTxnPerAppId) {
   a.txns = {{"app-0", 41, 0}};
   ASSERT_EQ(*t->Commit(a), 1);
   Transaction b;
-  b.removes = {{"a.parquet", 0, true, 100}};
+  b.removes = {RemoveFile{"a.parquet", 0, true, 100, false, {}}};
   b.adds = {Add("c%20d.parquet", 7)};
   b.txns = {{"app-0", 99, 0}, {"app-1", 3, 0}};
   ASSERT_EQ(*t->Commit(b), 2);
@@ -95,7 +95,7 @@ TEST(DeltaTable, BlindAppendsAreMarkedAndOverwritesAreNot) {
   a.adds = {Add("a.parquet", 1)};
   ASSERT_TRUE(t->Commit(a).ok());
   Transaction o;
-  o.removes = {{"a.parquet", 0, true, 100}};
+  o.removes = {RemoveFile{"a.parquet", 0, true, 100, false, {}}};
   o.adds = {Add("b.parquet", 1)};
   o.read_whole_table = true;
   ASSERT_TRUE(t->Commit(o).ok());
