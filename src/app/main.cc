@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "app/table_command.h"
 #include "config/settings.h"
 #include "pipeline/runner.h"
 
@@ -107,6 +108,7 @@ int main(int argc, char** argv) {
   AddSettings(produce, "produce", &produce_opts);
   auto* ingest = app.add_subcommand("ingest", "Consume order-line events from Kafka into the Delta tables (the pipeline alone)");
   AddSettings(ingest, "ingest", &ingest_opts);
+  auto* table = AddTableCommand(app);
   auto* config = app.add_subcommand("config", "Settings");
   config->require_subcommand(1);
   auto* config_docs = config->add_subcommand("docs", "Print CONFIGURATION.md, generated from the settings table");
@@ -119,6 +121,7 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
 
+  if (table->parsed()) return RunTableCommand();
   if (config_docs->parsed()) {
     std::fputs(GenerateConfigurationMarkdown().c_str(), stdout);
     return 0;

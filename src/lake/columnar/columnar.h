@@ -14,20 +14,28 @@
 
 namespace lakestream {
 
-enum class ColumnType { kString, kBinary, kInt32, kInt64, kDouble, kBool, kTimestampMicros, kDate, kDecimal };
+enum class ColumnType {
+  kString, kBinary, kInt8, kInt16, kInt32, kInt64, kFloat, kDouble, kBool, kTimestampMicros, kDate, kDecimal,
+  kNested,
+};
 
 /// One column. kTimestampMicros is UTC microseconds (Parquet INT64 TIMESTAMP(isAdjustedToUTC=true,
-/// MICROS)); kDate is days since 1970-01-01 (INT32 DATE); kDecimal holds the unscaled integer of a
-/// decimal(precision, scale) with precision <= 18 (INT32/INT64 DECIMAL). Delta PROTOCOL.md,
-/// "Primitive Types" and "Delta Data Type to Parquet Type Mappings".
+/// MICROS)); kDate is days since 1970-01-01 (INT32 DATE); kDecimal is decimal(precision, scale): in a
+/// RecordBatch it holds the unscaled integer (precision <= 18, Parquet INT32/INT64 DECIMAL); through
+/// SQL any precision up to 38 (FIXED_LEN_BYTE_ARRAY DECIMAL above 18). kNested is a struct/array/map
+/// column written through SQL only: `nested_sql_type` is its DuckDB type and `nested_delta_type` its
+/// Delta type JSON. Delta PROTOCOL.md, "Primitive Types" and "Delta Data Type to Parquet Type Mappings".
 struct ColumnSpec {
   std::string name;
   ColumnType type = ColumnType::kString;
   bool nullable = true;
   int precision = 0, scale = 0;
-  /// The Delta schemaString type name: "string", "binary", "integer", "long", "double", "boolean",
-  /// "timestamp", "date", "decimal(p,s)".
+  std::string nested_sql_type, nested_delta_type;
+  /// The Delta schemaString type: "string", "binary", "byte", "short", "integer", "long", "float",
+  /// "double", "boolean", "timestamp", "date", "decimal(p,s)", or the nested type's JSON.
   std::string DeltaType() const;
+  /// The DuckDB SQL type: VARCHAR, BLOB, TINYINT, …, TIMESTAMPTZ, DECIMAL(p,s), or nested_sql_type.
+  std::string SqlType() const;
 };
 
 /// Rows to be written to one Parquet file, stored column by column. Append a value (or null) to every
@@ -79,8 +87,9 @@ class ColumnarEngine {
   static Result<std::unique_ptr<ColumnarEngine>> Open(int threads, const std::string& memory_limit);
 
   /// Writes `batch` as a zstd-compressed Parquet file at `local_path` and computes its Delta stats:
-  /// min/max for numbers, dates, timestamps (milliseconds, UTC 'Z') and strings of at most 32
-  /// characters; nullCount for every column. Errors: IoError naming the path.
+  /// min/max for integers, decimals, finite floats, dates, timestamps (truncated to milliseconds, UTC
+  /// 'Z') and strings of at most 32 characters; nullCount for every primitive column; nothing for
+  /// nested columns (Delta PROTOCOL.md, "Per-file Statistics"). Errors: IoError naming the path.
   Result<ParquetFileInfo> WriteParquet(const RecordBatch& batch, const std::string& local_path);
 
   /// Runs `select_sql` (a SELECT whose columns match `schema` in order), writes its rows as Parquet at
@@ -88,7 +97,10 @@ class ColumnarEngine {
   Result<ParquetFileInfo> WriteQueryToParquet(const std::string& select_sql, const std::vector<ColumnSpec>& schema,
                                               const std::string& local_path);
 
-  /// Runs `sql`. Errors: InvalidArgument with DuckDB's message.
+  /// Runs `sql`. Values come back as DuckDB's text form (BLOBs as raw bytes); a SELECT whose result
+  /// has columns of types without a direct text form (TIMESTAMPTZ, LIST, STRUCT, MAP, …) is run a
+  /// second time with those columns cast to VARCHAR, so only pass read-only queries that return such
+  /// types. Errors: InvalidArgument with DuckDB's message.
   Result<QueryResult> Query(const std::string& sql);
 
   /// A SQL list literal of quoted paths for read_parquet(): ['a.parquet', 'b.parquet'].

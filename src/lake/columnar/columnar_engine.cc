@@ -16,15 +16,38 @@ std::string ColumnSpec::DeltaType() const {
   switch (type) {
     case ColumnType::kString: return "string";
     case ColumnType::kBinary: return "binary";
+    case ColumnType::kInt8: return "byte";
+    case ColumnType::kInt16: return "short";
     case ColumnType::kInt32: return "integer";
     case ColumnType::kInt64: return "long";
+    case ColumnType::kFloat: return "float";
     case ColumnType::kDouble: return "double";
     case ColumnType::kBool: return "boolean";
     case ColumnType::kTimestampMicros: return "timestamp";
     case ColumnType::kDate: return "date";
     case ColumnType::kDecimal: return fmt::format("decimal({},{})", precision, scale);
+    case ColumnType::kNested: return nested_delta_type;
   }
   return "string";
+}
+
+std::string ColumnSpec::SqlType() const {
+  switch (type) {
+    case ColumnType::kString: return "VARCHAR";
+    case ColumnType::kBinary: return "BLOB";
+    case ColumnType::kInt8: return "TINYINT";
+    case ColumnType::kInt16: return "SMALLINT";
+    case ColumnType::kInt32: return "INTEGER";
+    case ColumnType::kInt64: return "BIGINT";
+    case ColumnType::kFloat: return "FLOAT";
+    case ColumnType::kDouble: return "DOUBLE";
+    case ColumnType::kBool: return "BOOLEAN";
+    case ColumnType::kTimestampMicros: return "TIMESTAMPTZ";
+    case ColumnType::kDate: return "DATE";
+    case ColumnType::kDecimal: return fmt::format("DECIMAL({},{})", precision, scale);
+    case ColumnType::kNested: return nested_sql_type;
+  }
+  return "VARCHAR";
 }
 
 RecordBatch::RecordBatch(std::vector<ColumnSpec> schema)
@@ -53,7 +76,8 @@ void RecordBatch::AppendNull(size_t col) {
   switch (schema_[col].type) {
     case ColumnType::kString:
     case ColumnType::kBinary: c.strings.emplace_back(); break;
-    case ColumnType::kDouble: c.doubles.push_back(0); break;
+    case ColumnType::kDouble:
+    case ColumnType::kFloat: c.doubles.push_back(0); break;
     default: c.ints.push_back(0);
   }
   c.is_null.push_back(1);
@@ -107,23 +131,6 @@ Status Exec(duckdb_connection conn, const std::string& sql) {
   return Status::OK();
 }
 
-const char* DuckType(const ColumnSpec& c, std::string* buf) {
-  switch (c.type) {
-    case ColumnType::kString: return "VARCHAR";
-    case ColumnType::kBinary: return "BLOB";
-    case ColumnType::kInt32: return "INTEGER";
-    case ColumnType::kInt64: return "BIGINT";
-    case ColumnType::kDouble: return "DOUBLE";
-    case ColumnType::kBool: return "BOOLEAN";
-    case ColumnType::kTimestampMicros: return "TIMESTAMPTZ";
-    case ColumnType::kDate: return "DATE";
-    case ColumnType::kDecimal:
-      *buf = fmt::format("DECIMAL({},{})", c.precision, c.scale);
-      return buf->c_str();
-  }
-  return "VARCHAR";
-}
-
 std::string QuoteIdent(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
@@ -148,8 +155,13 @@ Result<ParquetFileInfo> FinishStaging(duckdb_connection conn, const std::string&
         break;
       case ColumnType::kBinary:
       case ColumnType::kBool:
-      case ColumnType::kDouble:  // NaN/inf have no JSON form; skip
+      case ColumnType::kNested:
         sql += ", NULL, NULL";
+        break;
+      case ColumnType::kFloat:
+      case ColumnType::kDouble:  // NaN and infinities have no JSON form: no bound then
+        sql += fmt::format(", CASE WHEN isfinite(min({0})) AND isfinite(max({0})) THEN min({0})::DOUBLE::VARCHAR END, "
+                           "CASE WHEN isfinite(min({0})) AND isfinite(max({0})) THEN max({0})::DOUBLE::VARCHAR END", q);
         break;
       case ColumnType::kString:
         sql += fmt::format(", CASE WHEN max(length({0})) <= 32 THEN min({0}) END, CASE WHEN max(length({0})) <= 32 THEN max({0}) END", q);
@@ -157,7 +169,7 @@ Result<ParquetFileInfo> FinishStaging(duckdb_connection conn, const std::string&
       default:
         sql += fmt::format(", min({0})::VARCHAR, max({0})::VARCHAR", q);
     }
-    sql += fmt::format(", count(*) - count({})", q);
+    sql += c.type == ColumnType::kNested ? std::string(", NULL") : fmt::format(", count(*) - count({})", q);
   }
   sql += " FROM " + table;
   duckdb_result res;
@@ -188,7 +200,7 @@ Result<ParquetFileInfo> FinishStaging(duckdb_connection conn, const std::string&
     };
     emit(mins, base);
     emit(maxs, base + 1);
-    nulls.Key(schema[c].name).Int(duckdb_value_int64(&res, base + 2, 0));
+    if (schema[c].type != ColumnType::kNested) nulls.Key(schema[c].name).Int(duckdb_value_int64(&res, base + 2, 0));
   }
   duckdb_destroy_result(&res);
   mins.EndObject();
@@ -221,8 +233,7 @@ struct StagingTableDropper {
 std::string StagingDdl(const std::string& table, const std::vector<ColumnSpec>& schema) {
   std::string ddl = "CREATE TEMP TABLE " + table + " (";
   for (size_t i = 0; i < schema.size(); ++i) {
-    std::string buf;
-    ddl += (i ? ", " : "") + QuoteIdent(schema[i].name) + " " + DuckType(schema[i], &buf);
+    ddl += (i ? ", " : "") + QuoteIdent(schema[i].name) + " " + schema[i].SqlType();
   }
   return ddl + ")";
 }
@@ -282,7 +293,11 @@ Result<ParquetFileInfo> ColumnarEngine::WriteParquet(const RecordBatch& batch, c
           ok = duckdb_append_blob(app, s.data(), s.size());
           break;
         }
+        case ColumnType::kInt8: ok = duckdb_append_int8(app, static_cast<int8_t>(col.ints[r])); break;
+        case ColumnType::kInt16: ok = duckdb_append_int16(app, static_cast<int16_t>(col.ints[r])); break;
         case ColumnType::kInt32: ok = duckdb_append_int32(app, static_cast<int32_t>(col.ints[r])); break;
+        case ColumnType::kFloat: ok = duckdb_append_float(app, static_cast<float>(col.doubles[r])); break;
+        case ColumnType::kNested: ok = DuckDBError; break;
         case ColumnType::kInt64: ok = duckdb_append_int64(app, col.ints[r]); break;
         case ColumnType::kDouble: ok = duckdb_append_double(app, col.doubles[r]); break;
         case ColumnType::kBool: ok = duckdb_append_bool(app, col.ints[r] != 0); break;
@@ -327,6 +342,27 @@ Result<ParquetFileInfo> ColumnarEngine::WriteQueryToParquet(const std::string& s
   return FinishStaging(conn, table, schema, local_path);
 }
 
+namespace {
+// Types the row-value API cannot render as text; such columns are cast to VARCHAR by DuckDB.
+bool NeedsTextCast(duckdb_type t) {
+  switch (t) {
+    case DUCKDB_TYPE_TIMESTAMP_TZ:
+    case DUCKDB_TYPE_TIME_TZ:
+    case DUCKDB_TYPE_LIST:
+    case DUCKDB_TYPE_STRUCT:
+    case DUCKDB_TYPE_MAP:
+    case DUCKDB_TYPE_ARRAY:
+    case DUCKDB_TYPE_UNION:
+    case DUCKDB_TYPE_ENUM:
+    case DUCKDB_TYPE_UUID:
+    case DUCKDB_TYPE_BIT:
+      return true;
+    default:
+      return false;
+  }
+}
+}  // namespace
+
 Result<QueryResult> ColumnarEngine::Query(const std::string& sql) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   duckdb_result res;
@@ -335,14 +371,31 @@ Result<QueryResult> ColumnarEngine::Query(const std::string& sql) {
     duckdb_destroy_result(&res);
     return InvalidArgument("SQL error: {}", msg);
   }
-  QueryResult out;
   idx_t ncol = duckdb_column_count(&res);
+  // Only a SELECT yields such types: run it again with those columns cast to text.
+  std::string recast;
+  for (idx_t c = 0; c < ncol; ++c) {
+    bool cast = NeedsTextCast(duckdb_column_type(&res, c));
+    recast += fmt::format("{}{}#{}{} AS {}", c ? ", " : "", cast ? "CAST(" : "", c + 1, cast ? " AS VARCHAR)" : "",
+                          QuoteIdent(duckdb_column_name(&res, c)));
+  }
+  bool any_cast = false;
+  for (idx_t c = 0; c < ncol; ++c) any_cast = any_cast || NeedsTextCast(duckdb_column_type(&res, c));
+  if (any_cast) {
+    duckdb_destroy_result(&res);
+    std::string wrapped = "SELECT " + recast + " FROM (" + sql + ") AS q";
+    if (duckdb_query(impl_->conn, wrapped.c_str(), &res) != DuckDBSuccess) {
+      std::string msg = duckdb_result_error(&res) ? duckdb_result_error(&res) : "unknown error";
+      duckdb_destroy_result(&res);
+      return InvalidArgument("SQL error: {}", msg);
+    }
+  }
+  QueryResult out;
   std::vector<bool> is_blob(ncol);
   for (idx_t c = 0; c < ncol; ++c) {
     out.columns.emplace_back(duckdb_column_name(&res, c));
     is_blob[c] = duckdb_column_type(&res, c) == DUCKDB_TYPE_BLOB;
   }
-  // Chunked access (duckdb_value_* is deprecated for large results but exact and simple).
   idx_t nrow = duckdb_row_count(&res);
   out.rows.reserve(nrow);
   for (idx_t r = 0; r < nrow; ++r) {

@@ -95,6 +95,24 @@ class LocalStorage : public Storage {
     return out;
   }
 
+  Result<std::vector<FileInfo>> ListRecursive(const std::string& dir) override {
+    std::vector<FileInfo> out;
+    fs::path base = root_ / dir;
+    std::error_code ec;
+    if (!fs::exists(base, ec)) return out;
+    fs::recursive_directory_iterator it(base, fs::directory_options::skip_permission_denied, ec), end;
+    if (ec) return IoError("cannot list {}: {}", base.string(), ec.message());
+    for (; it != end; it.increment(ec)) {
+      if (ec) return IoError("cannot list {}: {}", base.string(), ec.message());
+      if (!it->is_regular_file(ec)) continue;
+      struct stat st;
+      if (::stat(it->path().c_str(), &st) != 0) continue;
+      out.push_back({it->path().lexically_relative(base).generic_string(), st.st_size,
+                     st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000});
+    }
+    return out;
+  }
+
   Result<FileInfo> Stat(const std::string& path) override {
     struct stat st;
     std::string full = LocalPath(path);
@@ -157,8 +175,9 @@ class LocalStorage : public Storage {
 
 }  // namespace
 
-Result<std::shared_ptr<Storage>> OpenStorage(const std::string& location) {
+Result<std::shared_ptr<Storage>> OpenStorage(const std::string& location, bool create_if_missing) {
   std::string path = location;
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
   if (path.rfind("file://", 0) == 0) {
     path = path.substr(7);
   } else if (path.find("://") != std::string::npos) {
@@ -168,6 +187,9 @@ Result<std::shared_ptr<Storage>> OpenStorage(const std::string& location) {
         location);
   }
   std::error_code ec;
+  if (!create_if_missing) {
+    if (!fs::is_directory(path, ec)) return NotFound("table location {} does not exist", location);
+  }
   fs::create_directories(path, ec);
   if (ec) return IoError("cannot create table directory {}: {}", path, ec.message());
   fs::path abs = fs::absolute(path, ec);

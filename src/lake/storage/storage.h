@@ -36,6 +36,9 @@ class Storage {
   virtual Status PutIfAbsent(const std::string& path, std::string_view data) = 0;
   /// Entries directly under `dir` (files only), in no particular order. A missing dir lists as empty.
   virtual Result<std::vector<FileInfo>> List(const std::string& dir) = 0;
+  /// Every file under `dir` at any depth (paths relative to `dir`, '/'-separated), in no particular
+  /// order. A missing dir lists as empty. Used by VACUUM.
+  virtual Result<std::vector<FileInfo>> ListRecursive(const std::string& dir) = 0;
   /// Size and modification time of one object. Errors: NotFound.
   virtual Result<FileInfo> Stat(const std::string& path) = 0;
   virtual Status Delete(const std::string& path) = 0;
@@ -45,7 +48,8 @@ class Storage {
 };
 
 /// Opens a store rooted at `location`: a local path or a file:// URI. The directory is created when
-/// missing. Errors: InvalidArgument for an unsupported URI scheme (names the supported ones).
-Result<std::shared_ptr<Storage>> OpenStorage(const std::string& location);
+/// missing and `create_if_missing` is set. Errors: InvalidArgument for an unsupported URI scheme
+/// (names the supported ones); NotFound when the location does not exist and may not be created.
+Result<std::shared_ptr<Storage>> OpenStorage(const std::string& location, bool create_if_missing = true);
 
 }  // namespace lakestream

@@ -1,0 +1,48 @@
+// Reading a Delta snapshot's rows: a SQL query (DuckDB dialect, run by ColumnarEngine) over the
+// snapshot's active Parquet files that returns the table's columns in schema order, with partition
+// values filled in from each add's partitionValues and every column cast to its Delta type
+// (Delta PROTOCOL.md, "Partition Value Serialization", "Primitive Types", "Delta Data Type to Parquet
+// Type Mappings"). INT96 and INT64 (micros/millis) timestamps and INT32/INT64/fixed-length decimals
+// are decoded by DuckDB's Parquet reader; columns missing from a file read as null ("Consistency
+// Between Table Metadata and Data Files").
+//
+// Pure functions; thread-safe.
+#pragma once
+
+#include <string>
+
+#include "common/status.h"
+#include "lake/columnar/columnar.h"
+#include "lake/delta/delta_snapshot.h"
+#include "lake/storage/storage.h"
+
+namespace lakestream {
+
+/// The DuckDB type of a Delta type: string → VARCHAR, long → BIGINT, integer → INTEGER, short →
+/// SMALLINT, byte → TINYINT, float → FLOAT, double → DOUBLE, boolean → BOOLEAN, binary → BLOB, date →
+/// DATE, timestamp → TIMESTAMPTZ (UTC), decimal(p,s) → DECIMAL(p,s); struct/array/map (JSON text) →
+/// STRUCT/LIST/MAP. Errors: Unsupported naming the type.
+Result<std::string> DuckDbTypeOf(const std::string& delta_type);
+
+/// A SQL literal of `value` (a serialized partition value) as `delta_type`; nullopt and "" are NULL.
+/// Timestamps without a zone are read as UTC, as are ISO-8601 values ending in Z.
+Result<std::string> PartitionValueLiteral(const std::optional<std::string>& value, const std::string& delta_type);
+
+struct ScanOptions {
+  /// Read only these active files (CanonicalDeltaPath keys of Snapshot::files); all when empty.
+  std::vector<std::string> only_files;
+  /// Include partition columns (false: the data columns only, as stored in the files).
+  bool with_partition_columns = true;
+};
+
+/// A SELECT returning the rows of `snapshot` (columns in schema order). `engine` is asked once for
+/// the columns the data files hold. Errors: Unsupported for a store without local paths (Azure reads
+/// come with the Azure store) or a type DuckDB cannot represent; InvalidArgument when DuckDB cannot
+/// read a data file (names it).
+Result<std::string> SnapshotScanSql(const Snapshot& snapshot, Storage& storage, ColumnarEngine& engine,
+                                    const ScanOptions& options = {});
+
+/// The local path of an active file: its canonical path when absolute, else under the table root.
+std::string DataFileLocalPath(Storage& storage, const std::string& canonical_path);
+
+}  // namespace lakestream
