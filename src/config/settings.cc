@@ -58,6 +58,11 @@ const std::vector<SettingDef>& AllSettings() {
        "A micro-batch is committed early once it holds this many payload bytes.", 1024},
       {"pipeline.gold_interval_ms", "--gold-interval-ms", SettingType::kInt, "5000", "ms", "run, ingest",
        "Gold tables are recomputed from silver at most this often (and once at the end).", 0},
+      {"lake.auto_compact_min_files", "--auto-compact-min-files", SettingType::kInt, "50", "files", "run, ingest",
+       "Automatic compaction: when a bronze or silver table holds more than this many files smaller than "
+       "lake.target_file_size_bytes, the pipeline runs OPTIMIZE on it (0: never).", 0},
+      {"lake.target_file_size_bytes", "--target-file-size", SettingType::kInt, "134217728", "bytes", "run, ingest",
+       "Target size of the files written by compaction (OPTIMIZE).", 1048576},
       {"run.follow", "--follow", SettingType::kBool, "false", "", "run, ingest",
        "Keep consuming after the replay ends, until Ctrl-C (SIGINT/SIGTERM), then commit and exit cleanly."},
       {"run.idle_exit_ms", "--idle-exit-ms", SettingType::kInt, "0", "ms", "ingest",

@@ -1,5 +1,7 @@
 #include "pipeline/orders_pipeline.h"
 
+#include "lake/delta/delta_maintenance.h"
+
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
 
@@ -254,7 +256,36 @@ Status OrdersPipeline::ProcessBatch(const std::vector<KafkaRecord>& all_records)
   RETURN_IF_ERROR(DeriveSilver(records, ingest, bronze_version, false));
   counters_.batches++;
   counters_.last_commit_ms = NowMillis();
-  if (NowMillis() - last_gold_ms_ >= options_.gold_interval_ms) RETURN_IF_ERROR(RefreshGold(false));
+  if (NowMillis() - last_gold_ms_ >= options_.gold_interval_ms) {
+    RETURN_IF_ERROR(RefreshGold(false));
+    RETURN_IF_ERROR(MaybeCompact());
+  }
+  return Status::OK();
+}
+
+Status OrdersPipeline::MaybeCompact() {
+  if (options_.auto_compact_min_files <= 0) return Status::OK();
+  for (const char* name : {kBronze, kSilver, kQuarantine}) {
+    DeltaTable& t = *tables_[name];
+    if (CountSmallFiles(t.snapshot(), options_.target_file_size_bytes) <= options_.auto_compact_min_files) continue;
+    OptimizeOptions opt;
+    opt.target_file_size_bytes = options_.target_file_size_bytes;
+    auto r = Optimize(t, *engine_, opt);
+    if (!r.ok()) {
+      if (r.status().code() != StatusCode::kConflict) return r.status();
+      spdlog::warn("auto-compaction of {} lost to a concurrent commit, will retry: {}", name, r.status().message());
+      continue;
+    }
+    if (r->version >= 0) {
+      counters_.compactions++;
+      counters_.files_compacted += r->files_removed;
+      spdlog::info("auto-compaction of {}: {} small files -> {} at version {}", name, r->files_removed,
+                   r->files_added, r->version);
+    }
+  }
+  int64_t checkpoints = 0;
+  for (const auto& [name, t] : tables_) checkpoints += t->checkpoints_written();
+  counters_.checkpoints = checkpoints;
   return Status::OK();
 }
 
@@ -353,6 +384,7 @@ Status OrdersPipeline::CatchUp() {
     std::vector<KafkaRecord> records;
     std::vector<int64_t> ingest;
     for (const auto& add : c.adds) {
+      if (!add.data_change) continue;  // a compaction rewrote rows already derived
       std::string local = bronze.storage().LocalPath(DecodeDeltaPath(add.path));
       ASSIGN_OR_RETURN(QueryResult rows,
                        engine_->Query("SELECT payload, topic, \"partition\", \"offset\", epoch_us(kafka_timestamp), "
@@ -430,7 +462,11 @@ Status OrdersPipeline::Close() {
   // Fence the derived tables at the latest bronze version (no rows are pending by construction).
   int64_t bv = bronze.snapshot().version;
   if (bv >= 1) RETURN_IF_ERROR(DeriveSilver({}, {}, bv, true));
-  return RefreshGold(false);
+  RETURN_IF_ERROR(RefreshGold(false));
+  int64_t checkpoints = 0;
+  for (const auto& [name, t] : tables_) checkpoints += t->checkpoints_written();
+  counters_.checkpoints = checkpoints;
+  return Status::OK();
 }
 
 std::vector<std::string> OrdersPipeline::ActiveFilePaths(const std::string& name) {
@@ -471,7 +507,7 @@ std::vector<TableSummary> OrdersPipeline::Summary() {
     (void)t.Refresh();
     const auto& s = t.snapshot();
     out.push_back({name, t.storage().uri(), s.version, s.NumRecords(), static_cast<int64_t>(s.files.size()),
-                   s.SizeBytes()});
+                   s.SizeBytes(), t.last_checkpoint_version()});
   }
   return out;
 }

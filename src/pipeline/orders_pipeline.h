@@ -42,6 +42,10 @@ struct OrdersPipelineOptions {
   int64_t gold_interval_ms = 5000;
   int duckdb_threads = 1;
   std::string duckdb_memory_limit = "1GB";
+  /// Automatic compaction: OPTIMIZE a bronze/silver table once it holds more than this many files
+  /// smaller than target_file_size_bytes (0: never).
+  int64_t auto_compact_min_files = 50;
+  int64_t target_file_size_bytes = 128LL << 20;
 };
 
 /// Live counters, readable from any thread.
@@ -49,6 +53,7 @@ struct PipelineCounters {
   std::atomic<int64_t> bronze_rows{0}, silver_rows{0}, quarantine_rows{0}, batches{0};
   std::atomic<int64_t> bronze_version{-1}, silver_version{-1}, quarantine_version{-1}, gold_version{-1};
   std::atomic<int64_t> last_commit_ms{0};
+  std::atomic<int64_t> compactions{0}, files_compacted{0}, checkpoints{0};
 };
 
 struct TableSummary {
@@ -58,6 +63,7 @@ struct TableSummary {
   int64_t rows = 0;
   int64_t files = 0;
   int64_t size_bytes = 0;
+  int64_t checkpoint_version = -1;  // latest checkpoint written or loaded, -1: none
 };
 
 class OrdersPipeline {
@@ -78,6 +84,11 @@ class OrdersPipeline {
 
   /// Recomputes gold from the current silver snapshot when silver moved (or `force`).
   Status RefreshGold(bool force);
+
+  /// Automatic compaction: runs OPTIMIZE on each append-only table holding more than
+  /// auto_compact_min_files small files. A conflict with another writer's compaction is logged and
+  /// skipped (the next round retries). Errors: storage and Delta errors other than Conflict.
+  Status MaybeCompact();
   /// Fences silver/quarantine txns to the latest bronze version and refreshes gold: call before exit.
   Status Close();
 

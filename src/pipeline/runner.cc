@@ -55,6 +55,8 @@ OrdersPipelineOptions PipelineOptionsFrom(const Settings& s, const std::string& 
   o.gold_interval_ms = s.GetInt("pipeline.gold_interval_ms");
   o.duckdb_threads = static_cast<int>(s.GetInt("duckdb.threads"));
   o.duckdb_memory_limit = s.GetString("duckdb.memory_limit");
+  o.auto_compact_min_files = s.GetInt("lake.auto_compact_min_files");
+  o.target_file_size_bytes = s.GetInt("lake.target_file_size_bytes");
   return o;
 }
 
@@ -136,12 +138,17 @@ class ProgressPrinter {
 void PrintSummary(OrdersPipeline& pipeline, double elapsed_s, int64_t produced) {
   std::printf("\nlakestream summary (%.1f s%s)\n", elapsed_s,
               produced >= 0 ? fmt::format(", {} events produced", Thousands(produced)).c_str() : "");
-  std::printf("  %-30s %10s %8s %6s %12s  %s\n", "table", "rows", "version", "files", "bytes", "location");
+  std::printf("  %-30s %10s %8s %6s %12s %10s  %s\n", "table", "rows", "version", "files", "bytes", "checkpoint",
+              "location");
   for (const auto& t : pipeline.Summary()) {
-    std::printf("  %-30s %10s %8lld %6lld %12s  %s\n", t.name.c_str(), Thousands(t.rows).c_str(),
+    std::printf("  %-30s %10s %8lld %6lld %12s %10s  %s\n", t.name.c_str(), Thousands(t.rows).c_str(),
                 static_cast<long long>(t.version), static_cast<long long>(t.files), Thousands(t.size_bytes).c_str(),
-                t.uri.c_str());
+                t.checkpoint_version >= 0 ? std::to_string(t.checkpoint_version).c_str() : "-", t.uri.c_str());
   }
+  const auto& c = pipeline.counters();
+  std::printf("  checkpoints written %lld, auto-compactions %lld (%lld small files rewritten)\n",
+              static_cast<long long>(c.checkpoints.load()), static_cast<long long>(c.compactions.load()),
+              static_cast<long long>(c.files_compacted.load()));
   std::fflush(stdout);
 }
 

@@ -221,7 +221,7 @@ Result<LastCheckpoint> WriteCheckpoint(Storage& storage, const Snapshot& s, int6
   RETURN_IF_ERROR(engine
                       ->Query("COPY (SELECT txn, add, remove, metaData, protocol, domainMetadata FROM read_json(" +
                               ColumnarEngine::Quote(json_path) +
-                              ", format='newline_delimited', maximum_object_size=268435456, columns=" +
+                              ", format='newline_delimited', columns=" +
                               CheckpointColumns() + ")) TO " + ColumnarEngine::Quote(parquet_path) +
                               " (FORMAT parquet, COMPRESSION snappy)")
                       .status()

@@ -339,6 +339,7 @@ void DeltaTable::AfterCommit(int64_t version) {
     return;
   }
   ++checkpoints_written_;
+  last_checkpoint_version_ = version;
   if (snapshot_.Property("delta.enableExpiredLogCleanup", "true") != "true") return;
   auto retention = ParseDeltaIntervalMs(snapshot_.Property("delta.logRetentionDuration", kDefaultLogRetention));
   if (!retention.ok()) {
@@ -357,6 +358,7 @@ Result<LastCheckpoint> DeltaTable::Checkpoint() {
   if (snapshot_.version < 0) return InvalidArgument("table {} does not exist yet", storage_->uri());
   ASSIGN_OR_RETURN(LastCheckpoint lc, WriteCheckpoint(*storage_, snapshot_, NowMillis()));
   ++checkpoints_written_;
+  last_checkpoint_version_ = lc.version;
   return lc;
 }
 

@@ -10,6 +10,7 @@
 // commit concurrently; the conflict check handles them.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -101,6 +102,8 @@ class DeltaTable {
   /// Checkpoints written by this object, and lost races retried, since it was opened.
   int64_t checkpoints_written() const { return checkpoints_written_; }
   int64_t conflicts_retried() const { return conflicts_retried_; }
+  /// The newest checkpoint this object loaded from or wrote; -1 when none.
+  int64_t last_checkpoint_version() const { return std::max(last_checkpoint_version_, snapshot_.checkpoint_version); }
 
  private:
   DeltaTable(std::shared_ptr<Storage> storage, std::string name, DeltaTableOptions options)
@@ -117,6 +120,7 @@ class DeltaTable {
   bool read_only_ = false;
   int64_t checkpoints_written_ = 0;
   int64_t conflicts_retried_ = 0;
+  int64_t last_checkpoint_version_ = -1;
 };
 
 /// A remove action for an active file, carrying its partition values and size as Spark's OPTIMIZE
