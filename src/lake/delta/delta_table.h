@@ -49,7 +49,9 @@ struct Transaction {
 /// with Spark's defaults (10 commits, 30 days, on) unless overridden here.
 struct DeltaTableOptions {
   int64_t checkpoint_interval = 0;  // 0: delta.checkpointInterval, default 10; -1: never checkpoint
-  int max_commit_attempts = 30;     // lost races tolerated per commit before giving up
+  /// Lost races tolerated per commit. Each race is lost to a commit that succeeded, so with W writers
+  /// a writer gives up with probability about ((W-1)/W)^N: 200 keeps that below 1e-24 for 4 writers.
+  int max_commit_attempts = 200;
 };
 
 class DeltaTable {

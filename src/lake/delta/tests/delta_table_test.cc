@@ -151,38 +151,6 @@ TEST(DeltaTable, OverwriteConflictsWithAConcurrentAppend) {
   EXPECT_EQ(other->Commit(o).status().code(), StatusCode::kConflict);
 }
 
-TEST(DeltaTable, ParallelProcessesLoseNoCommit) {
-  auto dir = TempDir();
-  ASSERT_TRUE(NewTable(dir)->CreateIfNotExists(Schema(), {}, {}).ok());
-  constexpr int kProcs = 4, kCommits = 25;
-  std::vector<pid_t> pids;
-  for (int p = 0; p < kProcs; ++p) {
-    pid_t pid = fork();
-    if (pid == 0) {
-      auto t = NewTable(dir);
-      for (int i = 0; i < kCommits; ++i) {
-        Transaction a;
-        a.adds = {Add("p" + std::to_string(p) + "-" + std::to_string(i) + ".parquet", 1)};
-        auto r = t->Commit(a);
-        if (!r.ok()) {
-          std::fprintf(stderr, "child %d: %s\n", p, r.status().ToString().c_str());
-          _exit(1);
-        }
-      }
-      _exit(0);
-    }
-    pids.push_back(pid);
-  }
-  for (pid_t pid : pids) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  }
-  auto t = NewTable(dir);
-  EXPECT_EQ(t->snapshot().version, kProcs * kCommits);
-  EXPECT_EQ(t->snapshot().files.size(), static_cast<size_t>(kProcs * kCommits));
-}
-
 TEST(DeltaTable, RefusesALogWithAVersionGap) {
   auto dir = TempDir();
   auto t = NewTable(dir);
