@@ -496,3 +496,64 @@ TEST(DeltaCrashSafety, WriterKilledBetweenDataFileAndCommitLeavesAnInvisibleOrph
 
 }  // namespace
 }  // namespace lakestream
+
+namespace lakestream {
+namespace {
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+CommandResult RunCli(const std::string& args) {
+  CommandResult r;
+  FILE* p = popen((std::string(LAKESTREAM_BINARY) + " " + args + " 2>&1").c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+TEST(TableCommand, DescribesHistoryOptimizesVacuumsAndRestoresFromTheCommandLine) {
+  std::string dir = testing::MakeTempDir("cli");
+  auto t = NewTable(dir, Simple(), {});
+  ASSERT_TRUE(t.ok());
+  for (int i = 1; i <= 21; ++i) ASSERT_OK(Append(**t, "SELECT 7, " + std::to_string(i)));
+  auto d = RunCli("table " + dir + " describe");
+  EXPECT_EQ(d.exit_code, 0) << d.output;
+  EXPECT_NE(d.output.find("version            21"), std::string::npos) << d.output;
+  EXPECT_NE(d.output.find("checkpoint         version 20"), std::string::npos) << d.output;
+  EXPECT_NE(d.output.find("rows (from stats)  21"), std::string::npos) << d.output;
+  auto h = RunCli("table " + dir + " history --limit 2 --json");
+  EXPECT_EQ(h.exit_code, 0);
+  EXPECT_EQ(std::count(h.output.begin(), h.output.end(), '\n'), 2) << h.output;
+  EXPECT_NE(h.output.find("\"version\":21"), std::string::npos) << h.output;
+  auto at = RunCli("table " + dir + " head --version 3");
+  EXPECT_EQ(at.exit_code, 0);
+  EXPECT_EQ(std::count(at.output.begin(), at.output.end(), '\n'), 4) << at.output;  // header + 3 rows
+  auto o = RunCli("table " + dir + " optimize");
+  EXPECT_EQ(o.exit_code, 0) << o.output;
+  EXPECT_NE(o.output.find("21 files"), std::string::npos) << o.output;
+  auto v = RunCli("table " + dir + " vacuum --retention-hours 1");
+  EXPECT_EQ(v.exit_code, 1);
+  EXPECT_NE(v.output.find("--force"), std::string::npos) << v.output;
+  auto dry = RunCli("table " + dir + " vacuum --retention-hours 0 --force --dry-run");
+  EXPECT_EQ(dry.exit_code, 0) << dry.output;
+  EXPECT_NE(dry.output.find("would delete 21 files"), std::string::npos) << dry.output;
+  auto r = RunCli("table " + dir + " restore --version 5");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  ASSERT_OK((*t)->Refresh());
+  EXPECT_EQ((*t)->snapshot().NumRecords(), 5);
+  auto missing = RunCli("table " + dir + "/nope describe");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.output.find("does not exist"), std::string::npos) << missing.output;
+  auto bad = RunCli("table " + dir + " describe --timestamp yesterday");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.output.find("--timestamp 'yesterday'"), std::string::npos) << bad.output;
+}
+
+}  // namespace
+}  // namespace lakestream
