@@ -107,6 +107,8 @@ class ColumnarEngine {
   static std::string PathList(const std::vector<std::string>& paths);
   /// Quotes a SQL string literal.
   static std::string Quote(std::string_view s);
+  /// Quotes a SQL identifier: "name" with inner quotes doubled.
+  static std::string QuoteIdentifier(std::string_view s);
 
  private:
   ColumnarEngine();

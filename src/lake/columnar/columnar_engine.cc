@@ -110,6 +110,15 @@ std::string ColumnarEngine::Quote(std::string_view s) {
   return out;
 }
 
+std::string ColumnarEngine::QuoteIdentifier(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  return out + "\"";
+}
+
 std::string ColumnarEngine::PathList(const std::vector<std::string>& paths) {
   std::string out = "[";
   for (size_t i = 0; i < paths.size(); ++i) {
@@ -131,14 +140,7 @@ Status Exec(duckdb_connection conn, const std::string& sql) {
   return Status::OK();
 }
 
-std::string QuoteIdent(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out.push_back('"');
-    out.push_back(c);
-  }
-  return out + "\"";
-}
+std::string QuoteIdent(const std::string& s) { return ColumnarEngine::QuoteIdentifier(s); }
 }  // namespace
 
 namespace {

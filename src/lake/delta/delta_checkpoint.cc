@@ -79,19 +79,6 @@ std::string TempPath(const std::string& suffix) {
   return (std::filesystem::temp_directory_path() / ("lakestream-" + RandomUuid() + suffix)).string();
 }
 
-void WritePartitionValues(JsonWriter& w, const std::map<std::string, std::optional<std::string>>& pv) {
-  w.Key("partitionValues").BeginObject();
-  for (const auto& [k, v] : pv) {
-    w.Key(k);
-    if (v) {
-      w.String(*v);
-    } else {
-      w.Null();
-    }
-  }
-  w.EndObject();
-}
-
 }  // namespace
 
 Result<LastCheckpoint> ReadLastCheckpoint(Storage& storage) {
@@ -180,7 +167,7 @@ Result<LastCheckpoint> WriteCheckpoint(Storage& storage, const Snapshot& s, int6
   for (const auto& [key, a] : s.files) {
     JsonWriter w;
     w.BeginObject().Key("add").BeginObject().Key("path").String(a.path);
-    WritePartitionValues(w, a.partition_values);
+    WritePartitionValuesJson(w, a.partition_values);
     w.Key("size").Int(a.size_bytes).Key("modificationTime").Int(a.modification_time_ms).Key("dataChange").Bool(false);
     if (!a.tags_json.empty()) w.Key("tags").Raw(a.tags_json);
     if (!a.stats_json.empty()) w.Key("stats").String(a.stats_json);
@@ -196,7 +183,7 @@ Result<LastCheckpoint> WriteCheckpoint(Storage& storage, const Snapshot& s, int6
         .Key("dataChange").Bool(false);
     if (r.extended_file_metadata) {
       w.Key("extendedFileMetadata").Bool(true);
-      WritePartitionValues(w, r.partition_values);
+      WritePartitionValuesJson(w, r.partition_values);
     }
     if (r.size_bytes >= 0) w.Key("size").Int(r.size_bytes);
     w.EndObject().EndObject();

@@ -11,6 +11,19 @@
 
 namespace lakestream {
 
+void WritePartitionValuesJson(JsonWriter& w, const std::map<std::string, std::optional<std::string>>& values) {
+  w.Key("partitionValues").BeginObject();
+  for (const auto& [k, v] : values) {
+    w.Key(k);
+    if (v) {
+      w.String(*v);
+    } else {
+      w.Null();
+    }
+  }
+  w.EndObject();
+}
+
 std::string CommitFileName(int64_t version) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "_delta_log/%020lld.json", static_cast<long long>(version));

@@ -103,6 +103,11 @@ struct CommitActions {
 /// Errors: Corruption naming the file, the line and what is wrong.
 Result<CommitActions> ParseActions(std::string_view ndjson, int64_t version, const std::string& where);
 
+class JsonWriter;
+/// Writes `"partitionValues":{…}` (key and object) into an open JSON object: each column's serialized
+/// value, JSON null for a null value (Delta PROTOCOL.md, "Add File and Remove File").
+void WritePartitionValuesJson(JsonWriter& w, const std::map<std::string, std::optional<std::string>>& values);
+
 /// "_delta_log/00000000000000000012.json" (Delta PROTOCOL.md, "Delta Log Entries").
 std::string CommitFileName(int64_t version);
 /// "_delta_log/00000000000000000010.checkpoint.parquet" (Delta PROTOCOL.md, "Checkpoints").

@@ -37,14 +37,7 @@ namespace {
 std::string PartitionKey(const AddFile& f) {
   JsonWriter w;
   w.BeginObject();
-  for (const auto& [k, v] : f.partition_values) {
-    w.Key(k);
-    if (v) {
-      w.String(*v);
-    } else {
-      w.Null();
-    }
-  }
+  WritePartitionValuesJson(w, f.partition_values);
   w.EndObject();
   return w.Take();
 }

@@ -9,14 +9,7 @@ namespace lakestream {
 
 namespace {
 
-std::string QuoteIdent(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out.push_back('"');
-    out.push_back(c);
-  }
-  return out + "\"";
-}
+std::string QuoteIdent(const std::string& s) { return ColumnarEngine::QuoteIdentifier(s); }
 
 Result<std::string> NestedType(simdjson::dom::element t) {
   if (t.is_string()) return DuckDbTypeOf(std::string(std::string_view(t)));

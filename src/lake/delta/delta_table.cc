@@ -181,18 +181,6 @@ std::string DeltaTable::SerializeCommit(const Transaction& txn, int64_t read_ver
         .EndObject().EndObject();
     out += w.str() + "\n";
   }
-  auto partition_values = [](JsonWriter& w, const std::map<std::string, std::optional<std::string>>& pv) {
-    w.Key("partitionValues").BeginObject();
-    for (const auto& [k, v] : pv) {
-      w.Key(k);
-      if (v) {
-        w.String(*v);
-      } else {
-        w.Null();
-      }
-    }
-    w.EndObject();
-  };
   for (const auto& r : txn.removes) {
     JsonWriter w;
     w.BeginObject().Key("remove").BeginObject()
@@ -201,7 +189,7 @@ std::string DeltaTable::SerializeCommit(const Transaction& txn, int64_t read_ver
         .Key("dataChange").Bool(r.data_change);
     if (r.extended_file_metadata) {
       w.Key("extendedFileMetadata").Bool(true);
-      partition_values(w, r.partition_values);
+      WritePartitionValuesJson(w, r.partition_values);
     }
     if (r.size_bytes >= 0) w.Key("size").Int(r.size_bytes);
     w.EndObject().EndObject();
@@ -210,7 +198,7 @@ std::string DeltaTable::SerializeCommit(const Transaction& txn, int64_t read_ver
   for (const auto& a : txn.adds) {
     JsonWriter w;
     w.BeginObject().Key("add").BeginObject().Key("path").String(a.path);
-    partition_values(w, a.partition_values);
+    WritePartitionValuesJson(w, a.partition_values);
     w.Key("size").Int(a.size_bytes)
         .Key("modificationTime").Int(a.modification_time_ms)
         .Key("dataChange").Bool(a.data_change);

@@ -13,14 +13,7 @@ namespace lakestream {
 
 namespace {
 
-std::string QuoteIdent(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out.push_back('"');
-    out.push_back(c);
-  }
-  return out + "\"";
-}
+std::string QuoteIdent(const std::string& s) { return ColumnarEngine::QuoteIdentifier(s); }
 
 // Writes one Parquet file for `select_sql` at `rel` (relative, unencoded) of `storage`.
 Result<ParquetFileInfo> WriteOne(ColumnarEngine& engine, Storage& storage, const std::string& select_sql,
