@@ -1,6 +1,7 @@
 #include "pipeline/orders_pipeline.h"
 
 #include "lake/delta/delta_maintenance.h"
+#include "lake/delta/delta_writer.h"
 
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
@@ -185,17 +186,9 @@ int64_t OrdersPipeline::CommittedBytes(int32_t partition) const {
 }
 
 Result<AddFile> OrdersPipeline::WriteDataFile(DeltaTable& table, const RecordBatch& batch) {
-  std::string rel = "part-00000-" + RandomUuid() + "-c000.zstd.parquet";
-  std::string local = table.storage().LocalPath(rel);
-  ASSIGN_OR_RETURN(ParquetFileInfo info, engine_->WriteParquet(batch, local));
-  AddFile add;
-  add.path = EncodeDeltaPath(rel);
-  add.size_bytes = info.size_bytes;
-  add.modification_time_ms = NowMillis();
-  add.data_change = true;
-  add.stats_json = info.stats_json;
-  add.num_records = info.num_records;
-  return add;
+  const std::string rel = NewDataFileName();
+  ASSIGN_OR_RETURN(ParquetFileInfo info, engine_->WriteParquet(batch, table.storage().LocalPath(rel)));
+  return MakeAddFile(rel, info, {}, true);
 }
 
 Status OrdersPipeline::ProcessBatch(const std::vector<KafkaRecord>& all_records) {
@@ -434,7 +427,7 @@ Status OrdersPipeline::RefreshGold(bool force) {
     auto& gold = *tables_[d.name];
     RETURN_IF_ERROR(gold.Refresh());
     if (!force && gold.snapshot().TxnVersion(gold_app).value_or(-1) >= sv) continue;
-    std::string rel = "part-00000-" + RandomUuid() + "-c000.zstd.parquet";
+    const std::string rel = NewDataFileName();
     ASSIGN_OR_RETURN(ParquetFileInfo info,
                      engine_->WriteQueryToParquet(d.select, d.cols, gold.storage().LocalPath(rel)));
     Transaction txn;
@@ -442,13 +435,7 @@ Status OrdersPipeline::RefreshGold(bool force) {
     txn.operation_parameters_json = R"({"mode":"Overwrite"})";
     txn.read_whole_table = true;
     for (const auto& [key, f] : gold.snapshot().files) txn.removes.push_back(RemoveOf(f, NowMillis(), true));
-    AddFile add;
-    add.path = EncodeDeltaPath(rel);
-    add.size_bytes = info.size_bytes;
-    add.modification_time_ms = NowMillis();
-    add.stats_json = info.stats_json;
-    add.num_records = info.num_records;
-    txn.adds.push_back(add);
+    txn.adds.push_back(MakeAddFile(rel, info, {}, true));
     txn.txns.push_back({gold_app, sv, 0});
     ASSIGN_OR_RETURN(int64_t v, gold.Commit(txn));
     counters_.gold_version = v;

@@ -42,6 +42,21 @@ Result<ParquetFileInfo> WriteOne(ColumnarEngine& engine, Storage& storage, const
 
 }  // namespace
 
+AddFile MakeAddFile(const std::string& rel, const ParquetFileInfo& info,
+                    std::map<std::string, std::optional<std::string>> partition_values, bool data_change) {
+  AddFile a;
+  a.path = EncodeDeltaPath(rel);
+  a.partition_values = std::move(partition_values);
+  a.size_bytes = info.size_bytes;
+  a.modification_time_ms = NowMillis();
+  a.data_change = data_change;
+  a.stats_json = info.stats_json;
+  a.num_records = info.num_records;
+  return a;
+}
+
+std::string NewDataFileName() { return "part-00000-" + RandomUuid() + "-c000.zstd.parquet"; }
+
 Result<ColumnSpec> ColumnSpecOf(const DeltaField& f) {
   ColumnSpec c;
   c.name = f.name;
@@ -101,17 +116,9 @@ Result<std::vector<AddFile>> WriteDataFiles(ColumnarEngine& engine, Storage& sto
   std::vector<AddFile> adds;
   auto make_add = [&](const std::string& rel, const ParquetFileInfo& info,
                       std::map<std::string, std::optional<std::string>> pv) {
-    AddFile a;
-    a.path = EncodeDeltaPath(rel);
-    a.partition_values = std::move(pv);
-    a.size_bytes = info.size_bytes;
-    a.modification_time_ms = NowMillis();
-    a.data_change = options.data_change;
-    a.stats_json = info.stats_json;
-    a.num_records = info.num_records;
-    adds.push_back(std::move(a));
+    adds.push_back(MakeAddFile(rel, info, std::move(pv), options.data_change));
   };
-  auto file_name = [] { return "part-00000-" + RandomUuid() + "-c000.zstd.parquet"; };
+  auto file_name = [] { return NewDataFileName(); };
 
   // Name the query's columns after the schema, whatever the SELECT called them.
   std::string names;
@@ -185,17 +192,9 @@ Result<AddFile> RewriteFiles(ColumnarEngine& engine, Storage& storage, const Sna
   if (size_t slash = keys.front().rfind('/'); slash != std::string::npos && keys.front()[0] != '/') {
     dir = keys.front().substr(0, slash + 1);
   }
-  const std::string rel = dir + "part-00000-" + RandomUuid() + "-c000.zstd.parquet";
+  const std::string rel = dir + NewDataFileName();
   ASSIGN_OR_RETURN(ParquetFileInfo info, WriteOne(engine, storage, sql, specs, rel));
-  AddFile a;
-  a.path = EncodeDeltaPath(rel);
-  a.partition_values = first.partition_values;
-  a.size_bytes = info.size_bytes;
-  a.modification_time_ms = NowMillis();
-  a.data_change = false;
-  a.stats_json = info.stats_json;
-  a.num_records = info.num_records;
-  return a;
+  return MakeAddFile(rel, info, first.partition_values, false);
 }
 
 }  // namespace lakestream

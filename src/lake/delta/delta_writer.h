@@ -27,6 +27,14 @@ Result<ColumnSpec> ColumnSpecOf(const DeltaField& field);
 /// YYYY-MM-DDTHH:MM:SS.ffffffZ (Delta PROTOCOL.md, "Partition Value Serialization").
 Result<std::string> PartitionValueSql(const std::string& column_sql, const std::string& delta_type);
 
+/// The add action for a data file written at `rel` (relative to the table root, not yet encoded):
+/// encoded path, size, stats and numRecords from `info`, modificationTime now.
+AddFile MakeAddFile(const std::string& rel, const ParquetFileInfo& info,
+                    std::map<std::string, std::optional<std::string>> partition_values, bool data_change);
+
+/// A new unique data file name: "part-00000-<uuid>-c000.zstd.parquet" (Delta PROTOCOL.md, "Data Files").
+std::string NewDataFileName();
+
 struct DataWriteOptions {
   bool data_change = true;  // false for compaction (OPTIMIZE) and other rewrites
   /// Directory (relative, unencoded, ending in '/', or empty) for the files of an unpartitioned write.
