@@ -240,7 +240,7 @@ Result<LastCheckpoint> WriteCheckpoint(Storage& storage, const Snapshot& s, int6
 
 Result<int64_t> CleanUpExpiredLogFiles(Storage& storage, int64_t retention_ms, int64_t now_ms) {
   ASSIGN_OR_RETURN(auto entries, storage.List("_delta_log"));
-  ASSIGN_OR_RETURN(LogListing listing, ListDeltaLog(storage));
+  const LogListing listing = ClassifyDeltaLog(entries);
   const int64_t cutoff = now_ms - retention_ms;
   std::map<int64_t, int64_t> commit_mtime;
   for (const auto& c : listing.commits) commit_mtime[c.version] = c.modification_time_ms;

@@ -14,9 +14,7 @@ Result<std::vector<HistoryEntry>> ReadHistory(Storage& storage, int64_t limit) {
   std::vector<HistoryEntry> out;
   for (auto it = listing.commits.rbegin(); it != listing.commits.rend(); ++it) {
     if (limit > 0 && static_cast<int64_t>(out.size()) >= limit) break;
-    const std::string file = CommitFileName(it->version);
-    ASSIGN_OR_RETURN(std::string raw, storage.Read(file));
-    ASSIGN_OR_RETURN(CommitActions c, ParseActions(raw, it->version, storage.uri() + "/" + file));
+    ASSIGN_OR_RETURN(CommitActions c, ReadCommitFile(storage, it->version));
     HistoryEntry h;
     h.version = it->version;
     h.timestamp_ms = c.timestamp_ms > 0 ? c.timestamp_ms : it->modification_time_ms;

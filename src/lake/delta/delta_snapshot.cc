@@ -60,11 +60,10 @@ int64_t LogListing::LatestVersion() const {
   return v;
 }
 
-Result<LogListing> ListDeltaLog(Storage& storage) {
-  ASSIGN_OR_RETURN(auto entries, storage.List("_delta_log"));
+LogListing ClassifyDeltaLog(const std::vector<FileInfo>& entries) {
   LogListing out;
-  std::map<int64_t, std::map<int, std::set<int>>> multipart;  // version -> parts -> part numbers
-  std::map<int64_t, std::map<int, std::vector<std::string>>> multipart_files;
+  // Multi-part checkpoints: version -> part count -> part number -> file. A map keeps the parts in order.
+  std::map<int64_t, std::map<int, std::map<int, std::string>>> multipart;
   for (const auto& e : entries) {
     LogFileName n = ParseLogFileName(e.path);
     switch (n.kind) {
@@ -75,11 +74,7 @@ Result<LogListing> ListDeltaLog(Storage& storage) {
         out.checkpoints[n.version] = {"_delta_log/" + e.path};
         break;
       case LogFileName::kMultiPartCheckpoint:
-        multipart[n.version][n.parts].insert(n.part);
-        multipart_files[n.version][n.parts].push_back("_delta_log/" + e.path);
-        break;
-      case LogFileName::kUuidCheckpoint:
-        out.has_uuid_checkpoints = true;
+        multipart[n.version][n.parts][n.part] = "_delta_log/" + e.path;
         break;
       default:
         break;
@@ -87,18 +82,28 @@ Result<LogListing> ListDeltaLog(Storage& storage) {
   }
   for (const auto& [version, by_parts] : multipart) {
     if (out.checkpoints.count(version)) continue;  // a classic checkpoint of the same version wins
-    for (const auto& [parts, seen] : by_parts) {
-      if (static_cast<int>(seen.size()) == parts && *seen.begin() == 1 && *seen.rbegin() == parts) {
-        auto files = multipart_files[version][parts];
-        std::sort(files.begin(), files.end());
-        out.checkpoints[version] = files;
-        break;
-      }
+    for (const auto& [parts, files] : by_parts) {
+      const bool complete = static_cast<int>(files.size()) == parts && files.begin()->first == 1 &&
+                            files.rbegin()->first == parts;
+      if (!complete) continue;
+      for (const auto& [part, file] : files) out.checkpoints[version].push_back(file);
+      break;
     }
   }
   std::sort(out.commits.begin(), out.commits.end(),
             [](const CommitFileInfo& a, const CommitFileInfo& b) { return a.version < b.version; });
   return out;
+}
+
+Result<LogListing> ListDeltaLog(Storage& storage) {
+  ASSIGN_OR_RETURN(auto entries, storage.List("_delta_log"));
+  return ClassifyDeltaLog(entries);
+}
+
+Result<CommitActions> ReadCommitFile(Storage& storage, int64_t version) {
+  const std::string file = CommitFileName(version);
+  ASSIGN_OR_RETURN(std::string raw, storage.Read(file));
+  return ParseActions(raw, version, storage.uri() + "/" + file);
 }
 
 std::map<int64_t, int64_t> CommitTimestamps(const LogListing& listing) {
@@ -137,9 +142,7 @@ Status ReplayCommits(Storage& storage, const std::set<int64_t>& listed, int64_t 
                         "(Delta PROTOCOL.md, \"Delta Log Entries\": versions are contiguous)",
                         storage.uri(), v, to);
     }
-    const std::string file = CommitFileName(v);
-    ASSIGN_OR_RETURN(std::string raw, storage.Read(file));
-    ASSIGN_OR_RETURN(CommitActions c, ParseActions(raw, v, storage.uri() + "/" + file));
+    ASSIGN_OR_RETURN(CommitActions c, ReadCommitFile(storage, v));
     snap->Apply(c);
   }
   return Status::OK();

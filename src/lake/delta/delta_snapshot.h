@@ -66,12 +66,17 @@ struct CommitFileInfo {
 struct LogListing {
   std::vector<CommitFileInfo> commits;                      // sorted by version
   std::map<int64_t, std::vector<std::string>> checkpoints;  // version -> files ("_delta_log/…parquet")
-  bool has_uuid_checkpoints = false;                        // V2 checkpoints (feature v2Checkpoint)
   int64_t LatestVersion() const;
 };
 
+/// Classifies the entries of a _delta_log listing (names relative to _delta_log).
+LogListing ClassifyDeltaLog(const std::vector<FileInfo>& entries);
 /// Lists _delta_log. A missing directory lists as empty.
 Result<LogListing> ListDeltaLog(Storage& storage);
+
+/// Reads and parses commit `version` (`_delta_log/<version>.json`). Errors: NotFound, IoError,
+/// Corruption naming the file and line.
+Result<CommitActions> ReadCommitFile(Storage& storage, int64_t version);
 
 /// Loads the snapshot chosen by `selector`. Reconstruction starts from `_last_checkpoint` when it
 /// is valid, else from the newest complete checkpoint found by listing; a checkpoint that cannot be

@@ -63,24 +63,17 @@ Status DeltaTable::Refresh() {
     return Status::OK();
   }
   for (;;) {
-    const int64_t next = snapshot_.version + 1;
-    const std::string file = CommitFileName(next);
-    auto raw = storage_->Read(file);
-    if (!raw.ok()) {
-      if (raw.status().code() == StatusCode::kNotFound) break;
-      return raw.status();
+    auto next = ReadCommitFile(*storage_, snapshot_.version + 1);
+    if (!next.ok()) {
+      if (next.status().code() == StatusCode::kNotFound) break;
+      return next.status();
     }
-    ASSIGN_OR_RETURN(CommitActions c, ParseActions(*raw, next, storage_->uri() + "/" + file));
-    snapshot_.Apply(c);
+    snapshot_.Apply(*next);
   }
   return CheckReadable(snapshot_, storage_->uri());
 }
 
-Result<CommitActions> DeltaTable::ReadCommit(int64_t version) {
-  const std::string file = CommitFileName(version);
-  ASSIGN_OR_RETURN(std::string raw, storage_->Read(file));
-  return ParseActions(raw, version, storage_->uri() + "/" + file);
-}
+Result<CommitActions> DeltaTable::ReadCommit(int64_t version) { return ReadCommitFile(*storage_, version); }
 
 Status DeltaTable::CreateIfNotExists(const DeltaSchema& schema, const std::vector<std::string>& partition_columns,
                                      const std::map<std::string, std::string>& configuration) {
