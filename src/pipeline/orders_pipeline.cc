@@ -1,6 +1,7 @@
 #include "pipeline/orders_pipeline.h"
 
 #include "lake/delta/delta_maintenance.h"
+#include "lake/delta/delta_scan.h"
 #include "lake/delta/delta_writer.h"
 
 #include <simdjson.h>
@@ -253,6 +254,7 @@ Status OrdersPipeline::ProcessBatch(const std::vector<KafkaRecord>& all_records)
     RETURN_IF_ERROR(RefreshGold(false));
     RETURN_IF_ERROR(MaybeCompact());
   }
+  CountCheckpoints();
   return Status::OK();
 }
 
@@ -276,9 +278,6 @@ Status OrdersPipeline::MaybeCompact() {
                    r->files_added, r->version);
     }
   }
-  int64_t checkpoints = 0;
-  for (const auto& [name, t] : tables_) checkpoints += t->checkpoints_written();
-  counters_.checkpoints = checkpoints;
   return Status::OK();
 }
 
@@ -378,7 +377,7 @@ Status OrdersPipeline::CatchUp() {
     std::vector<int64_t> ingest;
     for (const auto& add : c.adds) {
       if (!add.data_change) continue;  // a compaction rewrote rows already derived
-      std::string local = bronze.storage().LocalPath(DecodeDeltaPath(add.path));
+      std::string local = DataFileLocalPath(bronze.storage(), CanonicalDeltaPath(add.path));
       ASSIGN_OR_RETURN(QueryResult rows,
                        engine_->Query("SELECT payload, topic, \"partition\", \"offset\", epoch_us(kafka_timestamp), "
                                       "epoch_us(ingest_time) FROM read_parquet(" +
@@ -450,10 +449,14 @@ Status OrdersPipeline::Close() {
   int64_t bv = bronze.snapshot().version;
   if (bv >= 1) RETURN_IF_ERROR(DeriveSilver({}, {}, bv, true));
   RETURN_IF_ERROR(RefreshGold(false));
+  CountCheckpoints();
+  return Status::OK();
+}
+
+void OrdersPipeline::CountCheckpoints() {
   int64_t checkpoints = 0;
   for (const auto& [name, t] : tables_) checkpoints += t->checkpoints_written();
   counters_.checkpoints = checkpoints;
-  return Status::OK();
 }
 
 std::vector<std::string> OrdersPipeline::ActiveFilePaths(const std::string& name) {
@@ -461,7 +464,7 @@ std::vector<std::string> OrdersPipeline::ActiveFilePaths(const std::string& name
   auto it = tables_.find(name);
   if (it == tables_.end()) return out;
   for (const auto& [key, f] : it->second->snapshot().files) {
-    out.push_back(it->second->storage().LocalPath(key));
+    out.push_back(DataFileLocalPath(it->second->storage(), key));
   }
   return out;
 }

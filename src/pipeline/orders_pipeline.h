@@ -117,6 +117,8 @@ class OrdersPipeline {
                       int64_t bronze_version, bool fence);
   Status CatchUp();
   Result<AddFile> WriteDataFile(DeltaTable& table, const RecordBatch& batch);
+  /// Publishes the checkpoints written by all tables in counters_.checkpoints.
+  void CountCheckpoints();
 
   OrdersPipelineOptions options_;
   std::unique_ptr<ColumnarEngine> engine_;

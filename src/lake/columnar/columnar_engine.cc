@@ -368,29 +368,26 @@ bool NeedsTextCast(duckdb_type t) {
 Result<QueryResult> ColumnarEngine::Query(const std::string& sql) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   duckdb_result res;
-  if (duckdb_query(impl_->conn, sql.c_str(), &res) != DuckDBSuccess) {
+  auto run = [&](const std::string& text) -> Status {
+    if (duckdb_query(impl_->conn, text.c_str(), &res) == DuckDBSuccess) return Status::OK();
     std::string msg = duckdb_result_error(&res) ? duckdb_result_error(&res) : "unknown error";
     duckdb_destroy_result(&res);
     return InvalidArgument("SQL error: {}", msg);
-  }
-  idx_t ncol = duckdb_column_count(&res);
+  };
+  RETURN_IF_ERROR(run(sql));
+  const idx_t ncol = duckdb_column_count(&res);
   // Only a SELECT yields such types: run it again with those columns cast to text.
   std::string recast;
+  bool any_cast = false;
   for (idx_t c = 0; c < ncol; ++c) {
-    bool cast = NeedsTextCast(duckdb_column_type(&res, c));
+    const bool cast = NeedsTextCast(duckdb_column_type(&res, c));
+    any_cast = any_cast || cast;
     recast += fmt::format("{}{}#{}{} AS {}", c ? ", " : "", cast ? "CAST(" : "", c + 1, cast ? " AS VARCHAR)" : "",
                           QuoteIdent(duckdb_column_name(&res, c)));
   }
-  bool any_cast = false;
-  for (idx_t c = 0; c < ncol; ++c) any_cast = any_cast || NeedsTextCast(duckdb_column_type(&res, c));
   if (any_cast) {
     duckdb_destroy_result(&res);
-    std::string wrapped = "SELECT " + recast + " FROM (" + sql + ") AS q";
-    if (duckdb_query(impl_->conn, wrapped.c_str(), &res) != DuckDBSuccess) {
-      std::string msg = duckdb_result_error(&res) ? duckdb_result_error(&res) : "unknown error";
-      duckdb_destroy_result(&res);
-      return InvalidArgument("SQL error: {}", msg);
-    }
+    RETURN_IF_ERROR(run("SELECT " + recast + " FROM (" + sql + ") AS q"));
   }
   QueryResult out;
   std::vector<bool> is_blob(ncol);

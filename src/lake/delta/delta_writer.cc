@@ -118,7 +118,6 @@ Result<std::vector<AddFile>> WriteDataFiles(ColumnarEngine& engine, Storage& sto
                       std::map<std::string, std::optional<std::string>> pv) {
     adds.push_back(MakeAddFile(rel, info, std::move(pv), options.data_change));
   };
-  auto file_name = [] { return NewDataFileName(); };
 
   // Name the query's columns after the schema, whatever the SELECT called them.
   std::string names;
@@ -136,7 +135,7 @@ Result<std::vector<AddFile>> WriteDataFiles(ColumnarEngine& engine, Storage& sto
   if (pcols.empty()) {
     ASSIGN_OR_RETURN(QueryResult n, engine.Query("SELECT count(*) FROM " + staging));
     if (n.rows.empty() || n.rows[0][0].value_or("0") == "0") return adds;
-    const std::string rel = options.directory + file_name();
+    const std::string rel = options.directory + NewDataFileName();
     ASSIGN_OR_RETURN(ParquetFileInfo info,
                      WriteOne(engine, storage, "SELECT " + data_select + " FROM " + staging, data_specs, rel));
     make_add(rel, info, {});
@@ -164,7 +163,7 @@ Result<std::vector<AddFile>> WriteDataFiles(ColumnarEngine& engine, Storage& sto
                (g[i] ? " = " + ColumnarEngine::Quote(*g[i]) : std::string(" IS NULL")) + ")";
       pv[pcols[i]] = v;
     }
-    const std::string rel = dir + file_name();
+    const std::string rel = dir + NewDataFileName();
     ASSIGN_OR_RETURN(ParquetFileInfo info,
                      WriteOne(engine, storage, "SELECT " + data_select + " FROM " + staging + " WHERE " + where,
                               data_specs, rel));
