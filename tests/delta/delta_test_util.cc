@@ -38,7 +38,7 @@ void CopyTree(const std::string& from, const std::string& to) {
 
 namespace {
 std::string Q(const std::string& s) { return ColumnarEngine::Quote(s); }
-std::string Ident(const std::string& s) { return "\"" + s + "\""; }
+std::string Ident(const std::string& s) { return ColumnarEngine::QuoteIdentifier(s); }
 }  // namespace
 
 Status CheckStatsAgainstData(const Snapshot& snapshot, Storage& storage, ColumnarEngine& engine, int* checked) {
