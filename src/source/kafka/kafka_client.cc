@@ -73,16 +73,29 @@ Result<std::unique_ptr<OrderProducer>> OrderProducer::Create(const KafkaProperti
 }
 
 Status OrderProducer::Produce(const std::string& key, const std::string& value) {
+  return Produce("", key, value, {});
+}
+
+Status OrderProducer::Produce(const std::string& topic, const std::string& key, const std::string& value,
+                              const KafkaHeaders& headers) {
+  const std::string& target = topic.empty() ? impl_->topic : topic;
   for (;;) {
+    // librdkafka takes ownership of the headers only when produce() succeeds.
+    RdKafka::Headers* h = nullptr;
+    if (!headers.empty()) {
+      h = RdKafka::Headers::create();
+      for (const auto& [name, v] : headers) h->add(name, v.data(), v.size());
+    }
     RdKafka::ErrorCode e = impl_->producer->produce(
-        impl_->topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-        const_cast<char*>(value.data()), value.size(), key.data(), key.size(), 0, nullptr);
+        target, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(value.data()),
+        value.size(), key.data(), key.size(), 0, h, nullptr);
     if (e == RdKafka::ERR_NO_ERROR) return status();
+    delete h;
     if (e == RdKafka::ERR__QUEUE_FULL) {
       impl_->producer->poll(50);
       continue;
     }
-    return IoError("produce to {} failed: {}", impl_->topic, RdKafka::err2str(e));
+    return IoError("produce to {} failed: {}", target, RdKafka::err2str(e));
   }
 }
 
@@ -119,6 +132,7 @@ struct PipelineConsumer::Impl : public RdKafka::RebalanceCb {
   StartOffsetFn start_offset;
   std::map<int32_t, int64_t> next_expected;  // -1 = unknown (started at the beginning)
   Status rebalance_error;
+  std::function<Status(const std::vector<int32_t>&)> on_revoke;
 
   void rebalance_cb(RdKafka::KafkaConsumer* c, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& parts) override {
@@ -132,6 +146,12 @@ struct PipelineConsumer::Impl : public RdKafka::RebalanceCb {
       }
       c->assign(parts);
     } else {
+      std::vector<int32_t> revoked;
+      for (auto* tp : parts) revoked.push_back(tp->partition());
+      if (on_revoke && rebalance_error.ok()) {
+        Status st = on_revoke(revoked);
+        if (!st.ok()) rebalance_error = st.WithContext("committing before a rebalance gave partitions up");
+      }
       for (auto* tp : parts) next_expected.erase(tp->partition());
       c->unassign();
     }
@@ -165,13 +185,19 @@ Result<std::unique_ptr<PipelineConsumer>> PipelineConsumer::Create(const KafkaPr
   return out;
 }
 
+void PipelineConsumer::SetRevokeHandler(std::function<Status(const std::vector<int32_t>&)> handler) {
+  impl_->on_revoke = std::move(handler);
+}
+
 Status PipelineConsumer::Poll(int timeout_ms, size_t max_records, std::vector<KafkaRecord>* out) {
   auto& c = *impl_->consumer;
+  if (!impl_->rebalance_error.ok()) return impl_->rebalance_error;
   int wait = timeout_ms;
   const size_t limit = out->size() + max_records;
   while (out->size() < limit) {
     std::unique_ptr<RdKafka::Message> m(c.consume(wait));
     wait = 0;
+    if (!impl_->rebalance_error.ok()) return impl_->rebalance_error;
     if (!m) return Status::OK();
     switch (m->err()) {
       case RdKafka::ERR_NO_ERROR: {
@@ -193,6 +219,12 @@ Status PipelineConsumer::Poll(int timeout_ms, size_t max_records, std::vector<Ka
         r.timestamp_ms = ts.type == RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE ? -1 : ts.timestamp;
         if (m->key() != nullptr) r.key = *m->key();
         r.value.assign(static_cast<const char*>(m->payload()), m->len());
+        if (RdKafka::Headers* hs = m->headers()) {
+          for (const auto& h : hs->get_all()) {
+            r.headers.emplace_back(h.key(), h.value() ? std::string(static_cast<const char*>(h.value()), h.value_size())
+                                                      : std::string());
+          }
+        }
         out->push_back(std::move(r));
         break;
       }

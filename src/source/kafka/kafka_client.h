@@ -39,7 +39,11 @@ struct KafkaRecord {
   int64_t timestamp_ms = -1;  // Kafka message timestamp (CreateTime/LogAppendTime), -1 when absent
   std::optional<std::string> key;
   std::string value;
+  /// Record headers in order, (name, value bytes); a name may repeat (Kafka KIP-82).
+  std::vector<std::pair<std::string, std::string>> headers;
 };
+
+using KafkaHeaders = std::vector<std::pair<std::string, std::string>>;
 
 /// Idempotent producer (enable.idempotence=true, acks=all). Produce() blocks while librdkafka's queue
 /// is full. Delivery failures are fatal: the first one is kept and returned by status().
@@ -50,6 +54,9 @@ class OrderProducer {
   static Result<std::unique_ptr<OrderProducer>> Create(const KafkaProperties& props, const std::string& topic);
   /// Enqueues one record (partitioned by key with librdkafka's default partitioner).
   Status Produce(const std::string& key, const std::string& value);
+  /// Enqueues one record with headers to `topic` (empty: the producer's topic). Errors: IoError.
+  Status Produce(const std::string& topic, const std::string& key, const std::string& value,
+                 const KafkaHeaders& headers);
   /// Serves delivery reports for up to `timeout_ms`.
   void Poll(int timeout_ms);
   /// Waits until every record is delivered, up to `timeout_ms`. Errors: IoError when some remain.
@@ -89,6 +96,10 @@ class PipelineConsumer {
   std::map<int32_t, int64_t> Lag();
   /// Partitions currently assigned.
   std::vector<int32_t> Assignment();
+  /// Called inside Poll when partitions are about to be revoked by a rebalance, before they are given
+  /// up: the engine commits what it holds for them, so the next owner starts after it. An error is
+  /// returned by that Poll.
+  void SetRevokeHandler(std::function<Status(const std::vector<int32_t>& partitions)> handler);
   void Close();
 
   struct Impl;
