@@ -14,6 +14,7 @@ const char* StatusCodeName(StatusCode code) {
     case StatusCode::kDataLoss: return "DataLoss";
     case StatusCode::kUnsupported: return "Unsupported";
     case StatusCode::kCancelled: return "Cancelled";
+    case StatusCode::kExpectationFailed: return "ExpectationFailed";
     case StatusCode::kInternal: return "Internal";
   }
   return "Unknown";

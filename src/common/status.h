@@ -25,6 +25,7 @@ enum class StatusCode {
   kDataLoss,         // an offset gap or out-of-range offset: data could have been lost
   kUnsupported,      // a feature we refuse (e.g. an unknown Delta reader feature)
   kCancelled,        // shutdown requested
+  kExpectationFailed,  // a record broke a silver expectation whose action is `fail`
   kInternal,         // a bug
 };
 
@@ -64,6 +65,7 @@ LAKESTREAM_STATUS_FACTORY(Corruption, kCorruption)
 LAKESTREAM_STATUS_FACTORY(DataLoss, kDataLoss)
 LAKESTREAM_STATUS_FACTORY(Unsupported, kUnsupported)
 LAKESTREAM_STATUS_FACTORY(Cancelled, kCancelled)
+LAKESTREAM_STATUS_FACTORY(ExpectationFailed, kExpectationFailed)
 LAKESTREAM_STATUS_FACTORY(Internal, kInternal)
 #undef LAKESTREAM_STATUS_FACTORY
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,6 +52,8 @@ class RecordBatch {
   void AppendDouble(size_t col, double v);
   void AppendBool(size_t col, bool v);
   void AppendNull(size_t col);
+  /// Appends row `row` of `other`, which has the same schema.
+  void AppendRowFrom(const RecordBatch& other, size_t row);
   void Clear();
 
   struct Column {
@@ -97,11 +100,29 @@ class ColumnarEngine {
   Result<ParquetFileInfo> WriteQueryToParquet(const std::string& select_sql, const std::vector<ColumnSpec>& schema,
                                               const std::string& local_path);
 
+  /// Evaluates boolean SQL `predicates` (at most 64) over each row of `batch`, whose columns are
+  /// named by its schema. Returns one mask per row, in row order: bit i is set when predicate i is
+  /// FALSE for that row; NULL (unknown) is not a failure, as for an SQL CHECK constraint (SQL:2016
+  /// 4.23.3: a constraint is violated when its condition is False). Errors: InvalidArgument with
+  /// DuckDB's message.
+  Result<std::vector<uint64_t>> EvaluatePredicates(const RecordBatch& batch, const std::vector<std::string>& predicates);
+  /// Checks that each predicate binds against columns `schema` (names, types, functions), without
+  /// rows. Errors: InvalidArgument with DuckDB's message for the first that does not.
+  Status CheckPredicates(const std::vector<ColumnSpec>& schema, const std::vector<std::string>& predicates);
+
   /// Runs `sql`. Values come back as DuckDB's text form (BLOBs as raw bytes); a SELECT whose result
   /// has columns of types without a direct text form (TIMESTAMPTZ, LIST, STRUCT, MAP, …) is run a
   /// second time with those columns cast to VARCHAR, so only pass read-only queries that return such
   /// types. Errors: InvalidArgument with DuckDB's message.
   Result<QueryResult> Query(const std::string& sql);
+
+  /// The values of one row for ForEachRow: nullopt is NULL; the views are valid during the call only.
+  using RowCallback = std::function<void(const std::vector<std::optional<std::string_view>>&)>;
+  /// Runs `sql`, whose result columns must all be VARCHAR or BLOB (cast others in the query), and
+  /// calls `row` for each result row, streaming: memory holds one chunk (2,048 rows) at a time, not
+  /// the result. BLOB values come as their raw bytes. Errors: InvalidArgument with DuckDB's message,
+  /// or naming a column of another type.
+  Status ForEachRow(const std::string& sql, const RowCallback& row);
 
   /// A SQL list literal of quoted paths for read_parquet(): ['a.parquet', 'b.parquet'].
   static std::string PathList(const std::vector<std::string>& paths);

@@ -82,6 +82,21 @@ void RecordBatch::AppendNull(size_t col) {
   }
   c.is_null.push_back(1);
 }
+void RecordBatch::AppendRowFrom(const RecordBatch& other, size_t row) {
+  for (size_t c = 0; c < columns_.size(); ++c) {
+    const Column& from = other.columns_[c];
+    Column& to = columns_[c];
+    to.is_null.push_back(from.is_null[row]);
+    switch (schema_[c].type) {
+      case ColumnType::kString:
+      case ColumnType::kBinary: to.strings.push_back(from.strings[row]); break;
+      case ColumnType::kFloat:
+      case ColumnType::kDouble: to.doubles.push_back(from.doubles[row]); break;
+      default: to.ints.push_back(from.ints[row]);
+    }
+  }
+}
+
 void RecordBatch::Clear() {
   for (auto& c : columns_) c = Column{};
 }
@@ -260,14 +275,10 @@ Result<std::unique_ptr<ColumnarEngine>> ColumnarEngine::Open(int threads, const 
   return e;
 }
 
-Result<ParquetFileInfo> ColumnarEngine::WriteParquet(const RecordBatch& batch, const std::string& local_path) {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  duckdb_connection conn = impl_->conn;
+namespace {
+// Appends every row of `batch` to the existing table `table` (same columns, in order).
+Status AppendBatch(duckdb_connection conn, const std::string& table, const RecordBatch& batch) {
   const auto& schema = batch.schema();
-  std::string table = fmt::format("staging_{}", impl_->seq++);
-  RETURN_IF_ERROR(Exec(conn, StagingDdl(table, schema)).WithContext("create staging table"));
-  StagingTableDropper dropper{conn, table};
-
   duckdb_appender app;
   if (duckdb_appender_create(conn, nullptr, table.c_str(), &app) != DuckDBSuccess) {
     std::string msg = duckdb_appender_error(app) ? duckdb_appender_error(app) : "";
@@ -329,7 +340,80 @@ Result<ParquetFileInfo> ColumnarEngine::WriteParquet(const RecordBatch& batch, c
   }
   duckdb_appender_destroy(&app);
 
+  return Status::OK();
+}
+}  // namespace
+
+Result<ParquetFileInfo> ColumnarEngine::WriteParquet(const RecordBatch& batch, const std::string& local_path) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  duckdb_connection conn = impl_->conn;
+  const auto& schema = batch.schema();
+  std::string table = fmt::format("staging_{}", impl_->seq++);
+  RETURN_IF_ERROR(Exec(conn, StagingDdl(table, schema)).WithContext("create staging table"));
+  StagingTableDropper dropper{conn, table};
+  RETURN_IF_ERROR(AppendBatch(conn, table, batch));
   return FinishStaging(conn, table, schema, local_path);
+}
+
+namespace {
+// SELECT of one UBIGINT per row of `table`, in insertion order: bit i set when predicate i is FALSE.
+std::string FailureMaskSql(const std::string& table, const std::vector<std::string>& predicates) {
+  std::string sql = "SELECT 0::UBIGINT";
+  for (size_t i = 0; i < predicates.size(); ++i) {
+    sql += fmt::format(" | ((CASE WHEN ({}) IS FALSE THEN 1 ELSE 0 END)::UBIGINT << {})", predicates[i], i);
+  }
+  return sql + " FROM " + table + " ORDER BY rowid";
+}
+}  // namespace
+
+Status ColumnarEngine::CheckPredicates(const std::vector<ColumnSpec>& schema, const std::vector<std::string>& predicates) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  duckdb_connection conn = impl_->conn;
+  std::string table = fmt::format("staging_{}", impl_->seq++);
+  RETURN_IF_ERROR(Exec(conn, StagingDdl(table, schema)).WithContext("create staging table"));
+  StagingTableDropper dropper{conn, table};
+  for (const auto& p : predicates) {
+    Status st = Exec(conn, "SELECT (" + p + ")::BOOLEAN FROM " + table);
+    if (!st.ok()) return InvalidArgument("{}", st.message());
+  }
+  return Status::OK();
+}
+
+Result<std::vector<uint64_t>> ColumnarEngine::EvaluatePredicates(const RecordBatch& batch,
+                                                                 const std::vector<std::string>& predicates) {
+  if (predicates.size() > 64) return InvalidArgument("at most 64 predicates, got {}", predicates.size());
+  std::vector<uint64_t> masks;
+  if (predicates.empty() || batch.num_rows() == 0) {
+    masks.assign(batch.num_rows(), 0);
+    return masks;
+  }
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  duckdb_connection conn = impl_->conn;
+  std::string table = fmt::format("staging_{}", impl_->seq++);
+  RETURN_IF_ERROR(Exec(conn, StagingDdl(table, batch.schema())).WithContext("create staging table"));
+  StagingTableDropper dropper{conn, table};
+  RETURN_IF_ERROR(AppendBatch(conn, table, batch));
+  duckdb_result res;
+  std::string sql = FailureMaskSql(table, predicates);
+  if (duckdb_query(conn, sql.c_str(), &res) != DuckDBSuccess) {
+    std::string msg = duckdb_result_error(&res);
+    duckdb_destroy_result(&res);
+    return InvalidArgument("{}", msg);
+  }
+  masks.reserve(batch.num_rows());
+  for (;;) {
+    duckdb_data_chunk chunk = duckdb_fetch_chunk(res);
+    if (!chunk) break;
+    idx_t n = duckdb_data_chunk_get_size(chunk);
+    auto* data = static_cast<uint64_t*>(duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, 0)));
+    masks.insert(masks.end(), data, data + n);
+    duckdb_destroy_data_chunk(&chunk);
+  }
+  duckdb_destroy_result(&res);
+  if (masks.size() != batch.num_rows()) {
+    return Internal("predicate evaluation returned {} rows for {}", masks.size(), batch.num_rows());
+  }
+  return masks;
 }
 
 Result<ParquetFileInfo> ColumnarEngine::WriteQueryToParquet(const std::string& select_sql,
@@ -342,6 +426,62 @@ Result<ParquetFileInfo> ColumnarEngine::WriteQueryToParquet(const std::string& s
   StagingTableDropper dropper{conn, table};
   RETURN_IF_ERROR(Exec(conn, "INSERT INTO " + table + " " + select_sql).WithContext("query for " + local_path));
   return FinishStaging(conn, table, schema, local_path);
+}
+
+Status ColumnarEngine::ForEachRow(const std::string& sql, const RowCallback& row) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  duckdb_prepared_statement stmt = nullptr;
+  if (duckdb_prepare(impl_->conn, sql.c_str(), &stmt) != DuckDBSuccess) {
+    std::string msg = duckdb_prepare_error(stmt) ? duckdb_prepare_error(stmt) : "prepare failed";
+    duckdb_destroy_prepare(&stmt);
+    return InvalidArgument("{}", msg);
+  }
+  duckdb_result res;
+  duckdb_state st = duckdb_execute_prepared_streaming(stmt, &res);
+  duckdb_destroy_prepare(&stmt);
+  if (st != DuckDBSuccess) {
+    std::string msg = duckdb_result_error(&res) ? duckdb_result_error(&res) : "query failed";
+    duckdb_destroy_result(&res);
+    return InvalidArgument("{}", msg);
+  }
+  const idx_t ncol = duckdb_column_count(&res);
+  for (idx_t c = 0; c < ncol; ++c) {
+    duckdb_type t = duckdb_column_type(&res, c);
+    if (t != DUCKDB_TYPE_VARCHAR && t != DUCKDB_TYPE_BLOB) {
+      duckdb_destroy_result(&res);
+      return InvalidArgument("ForEachRow: column {} ({}) is neither VARCHAR nor BLOB; cast it in the query", c,
+                             duckdb_column_name(&res, c));
+    }
+  }
+  std::vector<std::optional<std::string_view>> values(ncol);
+  Status out;
+  for (;;) {
+    duckdb_data_chunk chunk = duckdb_fetch_chunk(res);
+    if (!chunk) break;
+    const idx_t n = duckdb_data_chunk_get_size(chunk);
+    std::vector<duckdb_string_t*> data(ncol);
+    std::vector<uint64_t*> validity(ncol);
+    for (idx_t c = 0; c < ncol; ++c) {
+      duckdb_vector v = duckdb_data_chunk_get_vector(chunk, c);
+      data[c] = static_cast<duckdb_string_t*>(duckdb_vector_get_data(v));
+      validity[c] = duckdb_vector_get_validity(v);
+    }
+    for (idx_t r = 0; r < n; ++r) {
+      for (idx_t c = 0; c < ncol; ++c) {
+        if (validity[c] && !duckdb_validity_row_is_valid(validity[c], r)) {
+          values[c].reset();
+        } else {
+          duckdb_string_t* s = &data[c][r];
+          values[c] = std::string_view(duckdb_string_t_data(s), duckdb_string_t_length(*s));
+        }
+      }
+      row(values);
+    }
+    duckdb_destroy_data_chunk(&chunk);
+  }
+  if (const char* e = duckdb_result_error(&res)) out = InvalidArgument("{}", e);
+  duckdb_destroy_result(&res);
+  return out;
 }
 
 namespace {
