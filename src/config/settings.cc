@@ -56,8 +56,14 @@ const std::vector<SettingDef>& AllSettings() {
        "Micro-batch length: bronze and silver commit at least this often while data flows.", 10},
       {"pipeline.max_batch_bytes", "--max-batch-bytes", SettingType::kInt, "8388608", "bytes", "run, ingest",
        "A micro-batch is committed early once it holds this many payload bytes.", 1024},
+      {"pipeline.file", "--pipeline", SettingType::kString, "", "path", "run, ingest",
+       "Pipeline file with the silver rules: expectations, deduplication horizon, country aliases, adjustment codes "
+       "(reference: docs/pipelines/orders.md). Empty: the built-in copy of pipelines/orders.toml."},
+      {"pipeline.dlq_topic", "--dlq-topic", SettingType::kString, "", "topic", "run, ingest",
+       "Dead-letter topic: every quarantined record is also produced there (e.g. orders.dlq) with headers naming "
+       "the failed rules, the reason, and the original topic, partition, offset and time. Empty: off."},
       {"pipeline.gold_interval_ms", "--gold-interval-ms", SettingType::kInt, "5000", "ms", "run, ingest",
-       "Gold tables are recomputed from silver at most this often (and once at the end).", 0},
+       "Gold tables are brought up to date with silver (incrementally) at most this often, and once at the end.", 0},
       {"lake.auto_compact_min_files", "--auto-compact-min-files", SettingType::kInt, "50", "files", "run, ingest",
        "Automatic compaction: when a bronze or silver table holds more than this many files smaller than "
        "lake.target_file_size_bytes, the pipeline runs OPTIMIZE on it (0: never).", 0},

@@ -2,13 +2,13 @@
 
 #include <simdjson.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <stdexcept>
 
 #include "common/ids.h"
 #include "common/json_writer.h"
 #include "common/strings.h"
-#include "format/json_schema.h"
 #include "format/order_line_schema_embed.h"
 
 namespace lakestream {
@@ -151,92 +151,159 @@ std::string FormatScaledDecimal(int64_t value, int scale) {
 
 struct OrderEventDecoder::Impl {
   TimeZoneRule zone;
+  OrderNormalization norm;
   simdjson::dom::parser parser;
-  JsonSchema schema;
 };
 
-namespace {
-JsonSchema LoadSchema() {
-  auto s = JsonSchema::Parse(OrderEventSchemaText());
-  if (!s.ok()) throw std::logic_error("embedded order-line schema is invalid: " + s.status().ToString());
-  return std::move(s).value();
-}
-}  // namespace
-
-OrderEventDecoder::OrderEventDecoder(TimeZoneRule zone)
-    : impl_(new Impl{std::move(zone), simdjson::dom::parser(), LoadSchema()}) {}
+OrderEventDecoder::OrderEventDecoder(TimeZoneRule zone, OrderNormalization normalization)
+    : impl_(new Impl{std::move(zone), std::move(normalization), simdjson::dom::parser()}) {}
 OrderEventDecoder::~OrderEventDecoder() = default;
 
+namespace {
+
+void AddNote(std::string* notes, const std::string& note) {
+  if (!notes->empty()) *notes += "; ";
+  *notes += note;
+}
+
+std::string Upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// A trimmed, non-empty string member; numbers are taken as their JSON text (a numeric stock code);
+// null, absent and empty give nullopt; other types give nullopt and a note.
+std::optional<std::string> TextField(simdjson::dom::element doc, const char* key, std::string* notes) {
+  simdjson::dom::element v;
+  if (doc[key].get(v) != simdjson::SUCCESS || v.is_null()) return std::nullopt;
+  std::string text;
+  if (v.is_string()) {
+    text = std::string(TrimBlanks(std::string_view(v)));
+  } else if (v.is_number()) {
+    text = simdjson::minify(v);
+  } else {
+    AddNote(notes, std::string("/") + key + ": expected a string, got " + simdjson::minify(v));
+    return std::nullopt;
+  }
+  if (text.empty()) return std::nullopt;
+  return text;
+}
+
+// The text of a number or numeric string, trimmed.
+std::optional<std::string> NumberText(simdjson::dom::element doc, const char* key) {
+  simdjson::dom::element v;
+  if (doc[key].get(v) != simdjson::SUCCESS || v.is_null()) return std::nullopt;
+  if (v.is_number()) return simdjson::minify(v);
+  if (v.is_string()) {
+    std::string t(TrimBlanks(std::string_view(v)));
+    if (!t.empty()) return t;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 bool OrderEventDecoder::Decode(std::string_view payload, OrderRecord* out, Rejection* why) {
+  *out = OrderRecord();
   simdjson::dom::element doc;
   auto err = impl_->parser.parse(payload.data(), payload.size(), true).get(doc);
   if (err != simdjson::SUCCESS) {
     *why = {"valid_json", std::string("payload is not valid JSON: ") + simdjson::error_message(err)};
     return false;
   }
-  Status st = impl_->schema.Validate(doc);
-  if (!st.ok()) {
-    *why = {"contract", "order-line.v1 schema: " + st.message()};
+  if (!doc.is_object()) {
+    *why = {"valid_json", "payload is JSON but not an object"};
     return false;
   }
-  auto str = [&](const char* k) { return std::string(std::string_view(doc[k])); };
-  out->event_id = str("event_id");
-  std::string event_time = str("event_time");
-  static const auto kUtc = *TimeZoneRule::Parse("UTC");
-  auto et = ParseEventTimeMicros(event_time, kUtc);
-  if (!et) {
-    *why = {"event_time_parseable", "/event_time: '" + event_time + "' is not a valid RFC 3339 time"};
+  std::string_view type, id;
+  int64_t version = 0;
+  if (doc["event_type"].get(type) != simdjson::SUCCESS || type != "order_line") {
+    *why = {"event_envelope", "/event_type: must be \"order_line\" (order-line.v1 contract)"};
     return false;
   }
-  out->event_time_us = *et;
-  std::string date_text = str("Date");
-  int64_t local_days = 0;
-  if (!ParseEventTimeMicros(date_text, impl_->zone, &local_days)) {
-    *why = {"date_parseable", "/Date: '" + date_text +
-                                  "' is in none of the model's date dialects (docs/events/order-events.md)"};
+  if (doc["schema_version"].get(version) != simdjson::SUCCESS || version != 1) {
+    *why = {"event_envelope", "/schema_version: must be 1 (order-line.v1 contract)"};
     return false;
   }
-  out->order_date_days = local_days;
-  out->transaction_no = std::string(TrimBlanks(str("TransactionNo")));
-  out->product_no = std::string(TrimBlanks(str("ProductNo")));
-  out->product_name = std::string(TrimBlanks(str("ProductName")));
-  out->country = std::string(TrimBlanks(str("Country")));
-  auto cust = doc["CustomerNo"];
-  if (cust.is_null()) {
-    out->customer_no.reset();
+  if (doc["event_id"].get(id) != simdjson::SUCCESS || TrimBlanks(id).empty()) {
+    *why = {"event_envelope", "/event_id: a non-empty string is required (silver deduplicates on it)"};
+    return false;
+  }
+  out->event_id = std::string(TrimBlanks(id));
+  std::string* notes = &out->notes;
+
+  out->transaction_no = TextField(doc, "TransactionNo", notes);
+  out->product_no = TextField(doc, "ProductNo", notes);
+  out->product_name = TextField(doc, "ProductName", notes);
+
+  if (auto date = TextField(doc, "Date", notes)) {
+    int64_t local_days = 0;
+    if (auto t = ParseEventTimeMicros(*date, impl_->zone, &local_days)) {
+      out->event_time_us = *t;
+      out->order_date_days = local_days;
+    } else {
+      AddNote(notes, "/Date: '" + *date + "' is in none of the model's date dialects");
+    }
   } else {
-    out->customer_no = std::string(std::string_view(cust));
+    AddNote(notes, "/Date: missing");
   }
-  // Exact decimal from the number's own text, never through a double.
-  std::string price_text = simdjson::minify(doc["Price"]);
-  auto price = ParseScaledDecimal(price_text, 3);
-  if (!price || *price >= 1000000000000LL || *price <= -1000000000000LL) {
-    *why = {"price_scale", "/Price: " + price_text +
-                               " is not a decimal with at most 3 fraction digits below 10^9 GBP"};
-    return false;
-  }
-  if (*price < 0) {
-    *why = {"price_non_negative", "/Price: " + price_text + " GBP is negative"};
-    return false;
-  }
-  auto qv = doc["Quantity"];
-  int64_t qty = 0;
-  if (qv.is_int64()) {
-    qty = int64_t(qv);
-  } else if (qv.is_uint64()) {
-    qty = INT64_MAX;
+
+  if (auto price_text = NumberText(doc, "Price")) {
+    auto price = ParseScaledDecimal(*price_text, 3);
+    if (price && *price < 1000000000000LL && *price > -1000000000000LL) {
+      out->unit_price_milli_gbp = *price;
+    } else {
+      AddNote(notes, "/Price: '" + *price_text + "' is not a decimal with at most 3 fraction digits below 10^9 GBP");
+    }
   } else {
-    qty = static_cast<int64_t>(double(qv));  // integral by the schema (e.g. 6.0)
+    AddNote(notes, "/Price: missing or not a number");
   }
-  if (qty < INT32_MIN || qty > INT32_MAX) {
-    *why = {"contract", "/Quantity: " + std::to_string(qty) + " does not fit a 32-bit integer"};
-    return false;
+
+  if (auto qty_text = NumberText(doc, "Quantity")) {
+    // Integral values only: "6", 6, 6.0 (a scale-0 decimal); range of a 32-bit integer.
+    auto q = ParseScaledDecimal(*qty_text, 0);
+    if (q && *q >= INT32_MIN && *q <= INT32_MAX) {
+      out->quantity = static_cast<int32_t>(*q);
+    } else {
+      AddNote(notes, "/Quantity: '" + *qty_text + "' is not a 32-bit integer");
+    }
+  } else {
+    AddNote(notes, "/Quantity: missing or not a number");
   }
-  out->quantity = static_cast<int32_t>(qty);
-  out->unit_price_milli_gbp = *price;
-  out->line_revenue_milli_gbp = *price * qty;
-  out->is_cancellation = !out->transaction_no.empty() &&
-                         (out->transaction_no[0] == 'C' || out->transaction_no[0] == 'c');
+  if (out->quantity && out->unit_price_milli_gbp) {
+    __int128 revenue = static_cast<__int128>(*out->quantity) * *out->unit_price_milli_gbp;
+    if (revenue < static_cast<__int128>(1000000000000000000LL) && revenue > -static_cast<__int128>(1000000000000000000LL)) {
+      out->line_revenue_milli_gbp = static_cast<int64_t>(revenue);
+    } else {
+      AddNote(notes, "Quantity × Price does not fit decimal(18,3)");
+    }
+  }
+
+  if (auto cust = TextField(doc, "CustomerNo", notes)) {
+    // "17850" and "17850.0" (a spreadsheet's float) are customer 17850.
+    auto n = ParseScaledDecimal(*cust, 0);
+    if (n && *n >= 0 && cust->find_first_not_of("0123456789.") == std::string::npos) {
+      out->customer_no = std::to_string(*n);
+    } else {
+      out->customer_no = *cust;
+      AddNote(notes, "/CustomerNo: '" + *cust + "' is not an integer");
+    }
+  }
+
+  if (auto country = TextField(doc, "Country", notes)) {
+    auto it = impl_->norm.country_aliases.find(Upper(*country));
+    out->country = it == impl_->norm.country_aliases.end() ? *country : it->second;
+  }
+
+  const std::string& tx = out->transaction_no ? *out->transaction_no : std::string();
+  out->is_cancellation = !tx.empty() && (tx[0] == 'C' || tx[0] == 'c');
+  if (out->product_no && impl_->norm.adjustment_product_codes.count(Upper(*out->product_no))) {
+    out->is_adjustment = true;
+  }
+  for (const auto& prefix : impl_->norm.adjustment_transaction_prefixes) {
+    if (!prefix.empty() && tx.rfind(prefix, 0) == 0) out->is_adjustment = true;
+  }
   return true;
 }
 

@@ -3,6 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <set>
+#include <vector>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,35 +43,51 @@ std::string EncodeOrderEvent(const OrderLine& line, const OrderEnvelope& env);
 /// The embedded text of docs/events/order-line.v1.schema.json.
 std::string_view OrderEventSchemaText();
 
-/// A typed, validated order line: what silver stores.
+/// A typed order line: what silver stores. Fields the payload lacks, or whose text cannot be typed,
+/// are nullopt, and `notes` says why (naming the JSON field); the silver expectations then judge the
+/// row (pipelines/orders.toml). Strings are trimmed; an empty string is nullopt.
 struct OrderRecord {
   std::string event_id;
-  int64_t event_time_us = 0;     // UTC
-  int64_t order_date_days = 0;   // business date as written in Date, days since 1970-01-01
-  std::string transaction_no, product_no, product_name, country;
-  std::optional<std::string> customer_no;
-  int32_t quantity = 0;
-  int64_t unit_price_milli_gbp = 0;    // GBP × 1000 (decimal(12,3))
-  int64_t line_revenue_milli_gbp = 0;  // quantity × unit price, GBP × 1000 (decimal(18,3))
-  bool is_cancellation = false;        // TransactionNo starts with 'C'
+  std::optional<int64_t> event_time_us;     // UTC, from Date read in the source's time zone
+  std::optional<int64_t> order_date_days;   // business date as written in Date, days since 1970-01-01
+  std::optional<std::string> transaction_no, product_no, product_name, country, customer_no;
+  std::optional<int32_t> quantity;
+  std::optional<int64_t> unit_price_milli_gbp;    // GBP × 1000 (decimal(12,3))
+  std::optional<int64_t> line_revenue_milli_gbp;  // quantity × unit price, GBP × 1000 (decimal(18,3))
+  bool is_cancellation = false;  // TransactionNo starts with 'C' (any case)
+  bool is_adjustment = false;    // not a product sale: see OrderNormalization
+  std::string notes;             // "; "-separated typing problems, empty when none
 };
 
-/// Why a payload could not become an OrderRecord: the rule's name and a message naming the field.
+/// Why a payload could not become an OrderRecord at all: the rule's name and a message.
 struct Rejection {
   std::string rule;
   std::string message;
 };
 
-/// Validates payloads against the contract and types them. Holds a simdjson parser: one decoder per
-/// thread. Rules, in order (docs/medallion.md): valid_json, contract (the JSON Schema),
-/// event_time_parseable, date_parseable, price_scale (at most 3 decimals, |price| < 10^9),
-/// price_non_negative.
+/// Normalization rules for silver (pipelines/orders.toml, [silver]).
+struct OrderNormalization {
+  std::map<std::string, std::string> country_aliases;  // UPPER-CASE source name -> canonical name
+  std::set<std::string> adjustment_product_codes;       // UPPER-CASE ProductNo values
+  std::vector<std::string> adjustment_transaction_prefixes;
+};
+
+/// Types payloads for silver. Holds a simdjson parser: one decoder per thread.
+///
+/// Envelope rules, which no configuration can relax because silver cannot even identify the record
+/// without them (docs/pipelines/orders.md): `valid_json` (the payload is a JSON object) and
+/// `event_envelope` (event_type "order_line", schema_version 1, a non-empty string event_id).
+/// Everything else is typed leniently: event_time and order_date from Date in any dialect of the
+/// model (docs/events/order-events.md); Price as an exact decimal with at most 3 fraction digits
+/// below 10^9 GBP (a JSON number or numeric text); Quantity as a 32-bit integer (6 and 6.0 and "6");
+/// CustomerNo as an integer string ("17850.0" -> "17850"; other text kept as written, with a note);
+/// Country mapped through the aliases.
 class OrderEventDecoder {
  public:
-  /// `zone` interprets the local-time `Date` text for order_date.
-  explicit OrderEventDecoder(TimeZoneRule zone);
+  /// `zone` interprets the local-time `Date` text.
+  explicit OrderEventDecoder(TimeZoneRule zone, OrderNormalization normalization = {});
   ~OrderEventDecoder();
-  /// Returns true and fills `out`, or false and fills `why`.
+  /// Returns true and fills `out`, or false and fills `why` (envelope rules only).
   bool Decode(std::string_view payload, OrderRecord* out, Rejection* why);
 
  private:

@@ -1,16 +1,18 @@
 #include "pipeline/orders_pipeline.h"
 
-#include "lake/delta/delta_maintenance.h"
-#include "lake/delta/delta_scan.h"
-#include "lake/delta/delta_writer.h"
-
+#include <openssl/evp.h>
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
 
 #include "common/ids.h"
+#include "common/json_writer.h"
 #include "format/order_event.h"
+#include "lake/delta/delta_maintenance.h"
+#include "lake/delta/delta_scan.h"
+#include "lake/delta/delta_writer.h"
+#include "pipeline/event_id_set.h"
 
 namespace lakestream {
 
@@ -25,39 +27,21 @@ std::vector<ColumnSpec> BronzeColumns() {
   return {
       {"payload", ColumnType::kBinary, false},
       {"key", ColumnType::kBinary, true},
+      {"headers", ColumnType::kString, true},
       {"topic", ColumnType::kString, false},
       {"partition", ColumnType::kInt32, false},
       {"offset", ColumnType::kInt64, false},
       {"kafka_timestamp", ColumnType::kTimestampMicros, true},
       {"ingest_time", ColumnType::kTimestampMicros, false},
-  };
-}
-
-std::vector<ColumnSpec> SilverColumns() {
-  return {
-      {"event_id", ColumnType::kString, false},
-      {"event_time", ColumnType::kTimestampMicros, false},
-      {"order_date", ColumnType::kDate, false},
-      {"transaction_no", ColumnType::kString, false},
-      {"product_no", ColumnType::kString, false},
-      {"product_name", ColumnType::kString, false},
-      {"quantity", ColumnType::kInt32, false},
-      {"unit_price_gbp", ColumnType::kDecimal, false, 12, 3},
-      {"line_revenue_gbp", ColumnType::kDecimal, false, 18, 3},
-      {"customer_no", ColumnType::kString, true},
-      {"country", ColumnType::kString, false},
-      {"is_cancellation", ColumnType::kBool, false},
-      {"kafka_partition", ColumnType::kInt32, false},
-      {"kafka_offset", ColumnType::kInt64, false},
-      {"bronze_version", ColumnType::kInt64, false},
-      {"ingest_time", ColumnType::kTimestampMicros, false},
+      {"source_epoch", ColumnType::kString, true},
   };
 }
 
 std::vector<ColumnSpec> QuarantineColumns() {
   return {
       {"payload", ColumnType::kBinary, false},
-      {"rule", ColumnType::kString, false},
+      {"event_id", ColumnType::kString, true},
+      {"failed_rules", ColumnType::kString, false},
       {"reason", ColumnType::kString, false},
       {"topic", ColumnType::kString, false},
       {"kafka_partition", ColumnType::kInt32, false},
@@ -68,56 +52,11 @@ std::vector<ColumnSpec> QuarantineColumns() {
   };
 }
 
-std::vector<ColumnSpec> GoldDailyColumns() {
-  return {
-      {"order_date", ColumnType::kDate, false},
-      {"country", ColumnType::kString, false},
-      {"orders", ColumnType::kInt64, false},
-      {"order_lines", ColumnType::kInt64, false},
-      {"units", ColumnType::kInt64, false},
-      {"revenue_gbp", ColumnType::kDecimal, false, 18, 3},
-      {"cancelled_orders", ColumnType::kInt64, false},
-      {"cancellation_lines", ColumnType::kInt64, false},
-      {"cancelled_units", ColumnType::kInt64, false},
-      {"cancelled_revenue_gbp", ColumnType::kDecimal, false, 18, 3},
-      {"net_revenue_gbp", ColumnType::kDecimal, false, 18, 3},
-  };
-}
-
-std::vector<ColumnSpec> GoldProductColumns() {
-  return {
-      {"product_no", ColumnType::kString, false},
-      {"product_name", ColumnType::kString, false},
-      {"orders", ColumnType::kInt64, false},
-      {"order_lines", ColumnType::kInt64, false},
-      {"units", ColumnType::kInt64, false},
-      {"revenue_gbp", ColumnType::kDecimal, false, 18, 3},
-      {"cancellation_lines", ColumnType::kInt64, false},
-      {"cancelled_units", ColumnType::kInt64, false},
-      {"cancelled_revenue_gbp", ColumnType::kDecimal, false, 18, 3},
-      {"net_revenue_gbp", ColumnType::kDecimal, false, 18, 3},
-  };
-}
-
-// The measures shared by both gold tables. Revenue counts non-cancellation lines; cancellations are
-// counted apart, as positive amounts; net = the sum of every line (cancellations are negative).
-const char* kGoldMeasures = R"(
-  count(DISTINCT transaction_no) FILTER (WHERE NOT is_cancellation),
-  count(*) FILTER (WHERE NOT is_cancellation),
-  coalesce(sum(quantity) FILTER (WHERE NOT is_cancellation), 0),
-  coalesce(sum(line_revenue_gbp) FILTER (WHERE NOT is_cancellation), 0)::DECIMAL(18,3),
-  %CANCELLED_ORDERS%
-  count(*) FILTER (WHERE is_cancellation),
-  coalesce(-sum(quantity) FILTER (WHERE is_cancellation), 0),
-  coalesce(-sum(line_revenue_gbp) FILTER (WHERE is_cancellation), 0)::DECIMAL(18,3),
-  coalesce(sum(line_revenue_gbp), 0)::DECIMAL(18,3))";
-
-std::string GoldMeasures(bool with_cancelled_orders) {
-  std::string m = kGoldMeasures;
-  auto pos = m.find("%CANCELLED_ORDERS%");
-  m.replace(pos, 18, with_cancelled_orders ? "count(DISTINCT transaction_no) FILTER (WHERE is_cancellation)," : "");
-  return m;
-}
+// Column indexes of silver (OrdersSilverColumns order).
+enum SilverCol : size_t {
+  kEventId, kEventTime, kOrderDate, kTransactionNo, kProductNo, kProductName, kQuantity, kUnitPrice, kLineRevenue,
+  kCustomerNo, kCountry, kIsCancellation, kIsAdjustment, kKafkaPartition, kKafkaOffset, kBronzeVersion, kIngestTime,
+};
 
 DeltaSchema ToDeltaSchema(const std::vector<ColumnSpec>& cols) {
   DeltaSchema s;
@@ -125,44 +64,175 @@ DeltaSchema ToDeltaSchema(const std::vector<ColumnSpec>& cols) {
   return s;
 }
 
+// Kafka headers as JSON: [{"key":"k","value":"v"}], a value that is not UTF-8 as "value_base64".
+std::optional<std::string> HeadersJson(const KafkaHeaders& headers) {
+  if (headers.empty()) return std::nullopt;
+  JsonWriter w;
+  w.BeginArray();
+  for (const auto& [k, v] : headers) {
+    w.BeginObject().Key("key").String(k);
+    if (simdjson::validate_utf8(v.data(), v.size())) {
+      w.Key("value").String(v);
+    } else {
+      std::string b64(4 * ((v.size() + 2) / 3) + 1, '\0');
+      int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()),
+                              reinterpret_cast<const unsigned char*>(v.data()), static_cast<int>(v.size()));
+      b64.resize(static_cast<size_t>(n));
+      w.Key("value_base64").String(b64);
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  return w.Take();
+}
+
+template <typename T>
+void AppendOptionalString(RecordBatch& b, size_t col, const std::optional<T>& v) {
+  if (v) {
+    b.AppendString(col, *v);
+  } else {
+    b.AppendNull(col);
+  }
+}
+template <typename T>
+void AppendOptionalInt(RecordBatch& b, size_t col, const std::optional<T>& v) {
+  if (v) {
+    b.AppendInt(col, *v);
+  } else {
+    b.AppendNull(col);
+  }
+}
+
+// The business content of a line (everything but its event id and Kafka coordinates), for counting
+// the source's repeated lines. Fields are separated by 0x1f; null is 0x1e.
+std::string LineContentKey(const std::optional<std::string_view> (&f)[8]) {
+  std::string key;
+  for (const auto& v : f) {
+    if (v) {
+      key.append(v->data(), v->size());
+    } else {
+      key.push_back('\x1e');
+    }
+    key.push_back('\x1f');
+  }
+  return key;
+}
+
+std::string LineContentKey(const OrderRecord& o) {
+  auto num = [](const auto& v) -> std::optional<std::string> {
+    if (!v) return std::nullopt;
+    return std::to_string(*v);
+  };
+  std::optional<std::string> parts[8] = {o.transaction_no, num(o.event_time_us), o.product_no, o.product_name,
+                                         num(o.quantity), num(o.unit_price_milli_gbp), o.customer_no, o.country};
+  std::optional<std::string_view> views[8];
+  for (int i = 0; i < 8; ++i) {
+    if (parts[i]) views[i] = *parts[i];
+  }
+  return LineContentKey(views);
+}
+
+// The typed fields of a record, for quarantine reasons: "transaction_no=A563187 product_no=B …".
+std::string RecordSummary(const OrderRecord& o) {
+  auto opt = [](const auto& v) -> std::string {
+    if (!v) return "NULL";
+    if constexpr (std::is_same_v<std::decay_t<decltype(*v)>, std::string>) {
+      return *v;
+    } else {
+      return std::to_string(*v);
+    }
+  };
+  return fmt::format("transaction_no={} product_no={} quantity={} unit_price_gbp={} order_date={} country={}",
+                     opt(o.transaction_no), opt(o.product_no), opt(o.quantity),
+                     o.unit_price_milli_gbp ? FormatScaledDecimal(*o.unit_price_milli_gbp, 3) : "NULL",
+                     o.order_date_days ? FormatDate(*o.order_date_days) : "NULL", opt(o.country));
+}
+
 }  // namespace
 
 OrdersPipeline::~OrdersPipeline() = default;
 
+std::vector<std::string> OrdersPipeline::TableNames() {
+  std::vector<std::string> names = {kBronze, kSilver, kQuarantine};
+  for (const auto& g : OrdersGoldTables()) names.push_back(g.name);
+  return names;
+}
+
 Result<std::unique_ptr<OrdersPipeline>> OrdersPipeline::Open(const OrdersPipelineOptions& options) {
   std::unique_ptr<OrdersPipeline> p(new OrdersPipeline());
   p->options_ = options;
+  const SilverRules& rules = options.rules;
   auto zone = TimeZoneRule::Parse(options.timezone);
   if (!zone) {
     return InvalidArgument("unsupported time zone '{}' for --timezone: use UTC, Europe/London or +HH:MM",
                            options.timezone);
   }
-  p->decoder_ = std::make_unique<OrderEventDecoder>(*zone);
+  p->decoder_ = std::make_unique<OrderEventDecoder>(
+      *zone, OrderNormalization{rules.country_aliases, rules.adjustment_product_codes,
+                                rules.adjustment_transaction_prefixes});
   ASSIGN_OR_RETURN(p->engine_, ColumnarEngine::Open(options.duckdb_threads, options.duckdb_memory_limit));
+  // Every condition must bind against the silver columns: a typo stops the pipeline here, not later.
+  for (const auto& x : rules.expectations) {
+    Status st = p->engine_->CheckPredicates(OrdersSilverColumns(), {x.condition});
+    if (!st.ok()) {
+      return InvalidArgument("{}:{}: the condition of expectation '{}' is not a valid SQL condition over the silver "
+                             "columns: {} (columns: docs/pipelines/orders.md, \"Silver\")",
+                             rules.source, x.line, x.name, st.message());
+    }
+    p->expectation_counts_.push_back({x.name, x.action, 0});
+  }
   const std::map<std::string, std::string> append_only = {{"delta.appendOnly", "true"}};
   struct Def {
-    const char* name;
+    std::string name;
     std::vector<ColumnSpec> cols;
+    std::vector<std::string> partitions;
     bool append_only;
   };
-  const Def defs[] = {
-      {kBronze, BronzeColumns(), true},         {kSilver, SilverColumns(), true},
-      {kQuarantine, QuarantineColumns(), true}, {kGoldDaily, GoldDailyColumns(), false},
-      {kGoldProduct, GoldProductColumns(), false},
+  std::vector<Def> defs = {
+      {kBronze, BronzeColumns(), {}, true},
+      {kSilver, OrdersSilverColumns(), {}, true},
+      {kQuarantine, QuarantineColumns(), {}, true},
   };
+  for (const auto& g : OrdersGoldTables()) defs.push_back({g.name, g.columns, g.partition_columns, false});
   for (const auto& d : defs) {
     std::string location = (std::filesystem::path(options.lake_root) / d.name).string();
     ASSIGN_OR_RETURN(auto storage, OpenStorage(location));
     ASSIGN_OR_RETURN(auto table, DeltaTable::Open(storage, d.name));
-    RETURN_IF_ERROR(table->CreateIfNotExists(ToDeltaSchema(d.cols), {},
+    RETURN_IF_ERROR(table->CreateIfNotExists(ToDeltaSchema(d.cols), d.partitions,
                                              d.append_only ? append_only : std::map<std::string, std::string>{}));
     p->tables_[d.name] = std::move(table);
   }
   p->counters_.bronze_rows = p->tables_[kBronze]->snapshot().NumRecords();
   p->counters_.silver_rows = p->tables_[kSilver]->snapshot().NumRecords();
   p->counters_.quarantine_rows = p->tables_[kQuarantine]->snapshot().NumRecords();
+  RETURN_IF_ERROR(p->LoadDedupeState());
   RETURN_IF_ERROR(p->CatchUp());
   return p;
+}
+
+Status OrdersPipeline::LoadDedupeState() {
+  const int64_t horizon_us = options_.rules.dedupe_horizon_ms * 1000;
+  seen_ids_ = std::make_unique<EventIdSet>(horizon_us);
+  seen_lines_ = std::make_unique<EventIdSet>(horizon_us);
+  std::vector<std::string> files = ActiveFilePaths(kSilver);
+  if (files.empty()) return Status::OK();
+  const int64_t now_us = NowMicros();
+  const int64_t start = MonotonicMillis();
+  // In ingest order, so that expiry stays exact and the first copy of a repeated line stays first.
+  std::string sql = fmt::format(
+      "SELECT event_id, epoch_us(ingest_time)::VARCHAR, transaction_no, epoch_us(event_time)::VARCHAR, product_no, "
+      "product_name, quantity::VARCHAR, (unit_price_gbp * 1000)::BIGINT::VARCHAR, customer_no, country "
+      "FROM read_parquet({}) WHERE epoch_us(ingest_time) > {} ORDER BY ingest_time, kafka_partition, kafka_offset",
+      ColumnarEngine::PathList(files), now_us - horizon_us);
+  RETURN_IF_ERROR(engine_->ForEachRow(sql, [&](const std::vector<std::optional<std::string_view>>& row) {
+    int64_t seen = std::stoll(std::string(row[1].value_or("0")));
+    seen_ids_->Add(row[0].value_or(""), seen);
+    const std::optional<std::string_view> content[8] = {row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9]};
+    seen_lines_->Add(LineContentKey(content), seen);
+  }).WithContext("load the deduplication state from silver"));
+  spdlog::info("deduplication state: {} event ids ingested within the last {} h, loaded from silver in {} ms",
+               seen_ids_->size(), options_.rules.dedupe_horizon_ms / 3600000, MonotonicMillis() - start);
+  return Status::OK();
 }
 
 std::string OrdersPipeline::BronzeAppId(const std::string& topic, int32_t partition) const {
@@ -184,6 +254,11 @@ int64_t OrdersPipeline::CommittedBytes(int32_t partition) const {
   std::lock_guard<std::mutex> lock(bytes_mu_);
   auto it = committed_bytes_.find(partition);
   return it == committed_bytes_.end() ? 0 : it->second;
+}
+
+std::vector<ExpectationCount> OrdersPipeline::ExpectationCounts() const {
+  std::lock_guard<std::mutex> lock(expectations_mu_);
+  return expectation_counts_;
 }
 
 Result<AddFile> OrdersPipeline::WriteDataFile(DeltaTable& table, const RecordBatch& batch) {
@@ -215,20 +290,15 @@ Status OrdersPipeline::ProcessBatch(const std::vector<KafkaRecord>& all_records)
   std::map<int32_t, int64_t> bytes;
   for (const auto& r : records) {
     batch.AppendString(0, r.value);
-    if (r.key) {
-      batch.AppendString(1, *r.key);
-    } else {
-      batch.AppendNull(1);
-    }
-    batch.AppendString(2, r.topic);
-    batch.AppendInt(3, r.partition);
-    batch.AppendInt(4, r.offset);
-    if (r.timestamp_ms >= 0) {
-      batch.AppendInt(5, r.timestamp_ms * 1000);
-    } else {
-      batch.AppendNull(5);
-    }
-    batch.AppendInt(6, ingest_us);
+    AppendOptionalString(batch, 1, r.key);
+    AppendOptionalString(batch, 2, HeadersJson(r.headers));
+    batch.AppendString(3, r.topic);
+    batch.AppendInt(4, r.partition);
+    batch.AppendInt(5, r.offset);
+    AppendOptionalInt(batch, 6, r.timestamp_ms >= 0 ? std::optional<int64_t>(r.timestamp_ms * 1000) : std::nullopt);
+    batch.AppendInt(7, ingest_us);
+    AppendOptionalString(batch, 8, options_.source_epoch.empty() ? std::nullopt
+                                                                 : std::optional<std::string>(options_.source_epoch));
     auto& lo = last_offset[{r.topic, r.partition}];
     lo = std::max(lo, r.offset);
     bytes[r.partition] += static_cast<int64_t>(r.value.size());
@@ -251,7 +321,7 @@ Status OrdersPipeline::ProcessBatch(const std::vector<KafkaRecord>& all_records)
   counters_.batches++;
   counters_.last_commit_ms = NowMillis();
   if (NowMillis() - last_gold_ms_ >= options_.gold_interval_ms) {
-    RETURN_IF_ERROR(RefreshGold(false));
+    RETURN_IF_ERROR(RefreshGold());
     RETURN_IF_ERROR(MaybeCompact());
   }
   CountCheckpoints();
@@ -289,62 +359,130 @@ Status OrdersPipeline::DeriveSilver(const std::vector<KafkaRecord>& records, con
   const std::string quarantine_app = std::string(kAppPrefix) + "-quarantine<-bronze";
   const int64_t silver_done = silver.snapshot().TxnVersion(silver_app).value_or(-1);
   const int64_t quarantine_done = quarantine.snapshot().TxnVersion(quarantine_app).value_or(-1);
+  const auto& expectations = options_.rules.expectations;
+  const int64_t now_us = NowMicros();
 
-  RecordBatch good(SilverColumns());
+  // 1. Type every record; the envelope rules reject what cannot be identified.
+  RecordBatch typed(OrdersSilverColumns());
+  std::vector<size_t> typed_record;  // typed row -> index in records
+  std::vector<OrderRecord> decoded;
   RecordBatch bad(QuarantineColumns());
+  std::vector<size_t> bad_record;  // quarantine row -> index in records
+  auto quarantine_row = [&](size_t i, const std::optional<std::string>& event_id, const std::string& rules,
+                            const std::string& reason) {
+    const auto& r = records[i];
+    bad.AppendString(0, r.value);
+    AppendOptionalString(bad, 1, event_id);
+    bad.AppendString(2, rules);
+    bad.AppendString(3, reason);
+    bad.AppendString(4, r.topic);
+    bad.AppendInt(5, r.partition);
+    bad.AppendInt(6, r.offset);
+    AppendOptionalInt(bad, 7, r.timestamp_ms >= 0 ? std::optional<int64_t>(r.timestamp_ms * 1000) : std::nullopt);
+    bad.AppendInt(8, bronze_version);
+    bad.AppendInt(9, now_us);
+    bad_record.push_back(i);
+  };
   OrderRecord o;
   Rejection why;
-  const int64_t now_us = NowMicros();
   for (size_t i = 0; i < records.size(); ++i) {
     const auto& r = records[i];
-    if (decoder_->Decode(r.value, &o, &why)) {
-      good.AppendString(0, o.event_id);
-      good.AppendInt(1, o.event_time_us);
-      good.AppendInt(2, o.order_date_days);
-      good.AppendString(3, o.transaction_no);
-      good.AppendString(4, o.product_no);
-      good.AppendString(5, o.product_name);
-      good.AppendInt(6, o.quantity);
-      good.AppendInt(7, o.unit_price_milli_gbp);
-      good.AppendInt(8, o.line_revenue_milli_gbp);
-      if (o.customer_no) {
-        good.AppendString(9, *o.customer_no);
-      } else {
-        good.AppendNull(9);
-      }
-      good.AppendString(10, o.country);
-      good.AppendBool(11, o.is_cancellation);
-      good.AppendInt(12, r.partition);
-      good.AppendInt(13, r.offset);
-      good.AppendInt(14, bronze_version);
-      good.AppendInt(15, ingest_us[i]);
-    } else {
-      bad.AppendString(0, r.value);
-      bad.AppendString(1, why.rule);
-      bad.AppendString(2, fmt::format("{}[{}]@{}: {}", r.topic, r.partition, r.offset, why.message));
-      bad.AppendString(3, r.topic);
-      bad.AppendInt(4, r.partition);
-      bad.AppendInt(5, r.offset);
-      if (r.timestamp_ms >= 0) {
-        bad.AppendInt(6, r.timestamp_ms * 1000);
-      } else {
-        bad.AppendNull(6);
-      }
-      bad.AppendInt(7, bronze_version);
-      bad.AppendInt(8, now_us);
+    if (!decoder_->Decode(r.value, &o, &why)) {
+      counters_.envelope_rejects++;
+      quarantine_row(i, std::nullopt, why.rule, fmt::format("{}[{}]@{}: {}", r.topic, r.partition, r.offset, why.message));
+      continue;
     }
+    typed.AppendString(kEventId, o.event_id);
+    AppendOptionalInt(typed, kEventTime, o.event_time_us);
+    AppendOptionalInt(typed, kOrderDate, o.order_date_days);
+    AppendOptionalString(typed, kTransactionNo, o.transaction_no);
+    AppendOptionalString(typed, kProductNo, o.product_no);
+    AppendOptionalString(typed, kProductName, o.product_name);
+    AppendOptionalInt(typed, kQuantity, o.quantity);
+    AppendOptionalInt(typed, kUnitPrice, o.unit_price_milli_gbp);
+    AppendOptionalInt(typed, kLineRevenue, o.line_revenue_milli_gbp);
+    AppendOptionalString(typed, kCustomerNo, o.customer_no);
+    AppendOptionalString(typed, kCountry, o.country);
+    typed.AppendBool(kIsCancellation, o.is_cancellation);
+    typed.AppendBool(kIsAdjustment, o.is_adjustment);
+    typed.AppendInt(kKafkaPartition, r.partition);
+    typed.AppendInt(kKafkaOffset, r.offset);
+    typed.AppendInt(kBronzeVersion, bronze_version);
+    typed.AppendInt(kIngestTime, ingest_us[i]);
+    typed_record.push_back(i);
+    decoded.push_back(std::move(o));
   }
+
+  // 2. Expectations, all rows at once in DuckDB.
+  std::vector<std::string> conditions;
+  for (const auto& x : expectations) conditions.push_back(x.condition);
+  ASSIGN_OR_RETURN(std::vector<uint64_t> failed, engine_->EvaluatePredicates(typed, conditions));
+
+  // 3. Route each row by its strongest failed action; deduplicate what goes to silver.
+  RecordBatch good(OrdersSilverColumns());
+  std::vector<int64_t> fail_counts(expectations.size(), 0);
+  int64_t drops = 0, duplicates = 0, repeats = 0;
+  for (size_t t = 0; t < typed.num_rows(); ++t) {
+    const size_t i = typed_record[t];
+    const auto& r = records[i];
+    const OrderRecord& rec = decoded[t];
+    std::optional<ExpectationAction> strongest;
+    std::string names, reasons;
+    for (size_t x = 0; x < expectations.size(); ++x) {
+      if (!(failed[t] & (1ULL << x))) continue;
+      fail_counts[x]++;
+      const auto& e = expectations[x];
+      if (!strongest || e.action > *strongest) strongest = e.action;
+      names += (names.empty() ? "" : ",") + e.name;
+      reasons += fmt::format("{}{} ({}): `{}` is false", reasons.empty() ? "" : "; ", e.name,
+                             ExpectationActionName(e.action), e.condition);
+    }
+    if (strongest == ExpectationAction::kFail) {
+      return ExpectationFailed(
+          "record {}[{}]@{} (event_id {}) failed expectation(s) {}: {}{}. The expectation's action is `fail`, so the "
+          "pipeline stops; bronze keeps the record (version {}). Fix the producer, or change the action in {}, then "
+          "restart: the record is evaluated again",
+          r.topic, r.partition, r.offset, rec.event_id, names, reasons, rec.notes.empty() ? "" : " [" + rec.notes + "]",
+          bronze_version, options_.rules.source);
+    }
+    if (strongest == ExpectationAction::kQuarantine) {
+      quarantine_row(i, rec.event_id, names,
+                     fmt::format("{}[{}]@{} event_id {}: {} — {}{}", r.topic, r.partition, r.offset, rec.event_id,
+                                 reasons, RecordSummary(rec), rec.notes.empty() ? "" : " [" + rec.notes + "]"));
+      continue;
+    }
+    if (strongest == ExpectationAction::kDrop) {
+      drops++;
+      continue;
+    }
+    // Kept (passed, or warn only): once per event_id within the horizon.
+    if (seen_ids_->Contains(rec.event_id, ingest_us[i])) {
+      duplicates++;
+      continue;
+    }
+    seen_ids_->Add(rec.event_id, ingest_us[i]);
+    std::string content = LineContentKey(rec);
+    if (seen_lines_->Contains(content, ingest_us[i])) {
+      repeats++;
+    } else {
+      seen_lines_->Add(content, ingest_us[i]);
+    }
+    good.AppendRowFrom(typed, t);
+  }
+
   // Each derived table commits the bronze version it has processed as its txn. A version that yields
   // no rows is committed only as a periodic fence (or at Close): re-deriving it is deterministic and
   // yields no rows again, so skipping its commit loses nothing.
   auto commit = [&](DeltaTable& table, RecordBatch& rows, const std::string& app, int64_t done,
-                    std::atomic<int64_t>& rows_counter, std::atomic<int64_t>& version_counter) -> Status {
-    if (bronze_version <= done) return Status::OK();
+                    std::atomic<int64_t>& rows_counter, std::atomic<int64_t>& version_counter,
+                    const std::map<std::string, std::string>& metrics) -> Result<bool> {
+    if (bronze_version <= done) return false;
     bool has_rows = rows.num_rows() > 0;
-    if (!has_rows && !fence && bronze_version - done < kFenceEveryVersions) return Status::OK();
+    if (!has_rows && !fence && bronze_version - done < kFenceEveryVersions) return false;
     Transaction txn;
     txn.operation = "STREAMING UPDATE";
     txn.operation_parameters_json = R"({"outputMode":"Append","queryId":")" + app + R"("})";
+    txn.operation_metrics = metrics;
     if (has_rows) {
       ASSIGN_OR_RETURN(AddFile add, WriteDataFile(table, rows));
       txn.adds.push_back(add);
@@ -353,11 +491,37 @@ Status OrdersPipeline::DeriveSilver(const std::vector<KafkaRecord>& records, con
     ASSIGN_OR_RETURN(int64_t v, table.Commit(txn));
     rows_counter += static_cast<int64_t>(rows.num_rows());
     version_counter = v;
-    return Status::OK();
+    return true;
   };
-  RETURN_IF_ERROR(commit(silver, good, silver_app, silver_done, counters_.silver_rows, counters_.silver_version));
-  RETURN_IF_ERROR(commit(quarantine, bad, quarantine_app, quarantine_done, counters_.quarantine_rows,
-                         counters_.quarantine_version));
+  // Expectation results go into silver's commitInfo.operationMetrics, as DLT records them in its
+  // event log: `lakestream table silver/orders history` shows them per commit.
+  std::map<std::string, std::string> metrics = {{"numDuplicateRows", std::to_string(duplicates)},
+                                                {"numDroppedRows", std::to_string(drops)},
+                                                {"numRepeatedLines", std::to_string(repeats)}};
+  for (size_t x = 0; x < expectations.size(); ++x) {
+    metrics["expectation." + expectations[x].name + ".failedRows"] = std::to_string(fail_counts[x]);
+  }
+  RETURN_IF_ERROR(commit(silver, good, silver_app, silver_done, counters_.silver_rows,
+                         counters_.silver_version, metrics)
+                      .status());
+  if (bronze_version > silver_done) {
+    // Count each bronze version's outcome once, when silver takes it.
+    counters_.duplicates_dropped += duplicates;
+    counters_.expectation_drops += drops;
+    counters_.repeated_lines += repeats;
+    std::lock_guard<std::mutex> lock(expectations_mu_);
+    for (size_t x = 0; x < expectations.size(); ++x) expectation_counts_[x].failed += fail_counts[x];
+  }
+  ASSIGN_OR_RETURN(bool quarantined, commit(quarantine, bad, quarantine_app, quarantine_done, counters_.quarantine_rows,
+                                            counters_.quarantine_version, {}));
+  if (quarantined && dead_letter_) {
+    const auto& rules_col = bad.column(2).strings;
+    const auto& reason_col = bad.column(3).strings;
+    for (size_t q = 0; q < bad_record.size(); ++q) {
+      RETURN_IF_ERROR(dead_letter_(records[bad_record[q]], rules_col[q], reason_col[q]));
+      counters_.dead_lettered++;
+    }
+  }
   return Status::OK();
 }
 
@@ -395,49 +559,18 @@ Status OrdersPipeline::CatchUp() {
     }
     RETURN_IF_ERROR(DeriveSilver(records, ingest, v, v == bronze.snapshot().version));
   }
-  return RefreshGold(false);
+  return RefreshGold();
 }
 
-Status OrdersPipeline::RefreshGold(bool force) {
+Status OrdersPipeline::RefreshGold() {
   last_gold_ms_ = NowMillis();
   auto& silver = *tables_[kSilver];
-  const std::string gold_app = std::string(kAppPrefix) + "-gold<-silver";
-  const int64_t sv = silver.snapshot().version;
-  struct GoldDef {
-    const char* name;
-    std::vector<ColumnSpec> cols;
-    std::string select;
-  };
-  std::vector<std::string> files = ActiveFilePaths(kSilver);
-  std::string source = files.empty() ? std::string("(SELECT * FROM (SELECT NULL::DATE AS order_date, NULL AS country, "
-                                                   "NULL AS transaction_no, NULL::INT AS quantity, NULL::DECIMAL(18,3) "
-                                                   "AS line_revenue_gbp, NULL::BOOLEAN AS is_cancellation, NULL AS "
-                                                   "product_no, NULL AS product_name, NULL::TIMESTAMPTZ AS event_time) "
-                                                   "WHERE false)")
-                                     : "read_parquet(" + ColumnarEngine::PathList(files) + ")";
-  const GoldDef defs[] = {
-      {kGoldDaily, GoldDailyColumns(),
-       "SELECT order_date, country, " + GoldMeasures(true) + " FROM " + source + " GROUP BY ALL ORDER BY 1, 2"},
-      {kGoldProduct, GoldProductColumns(),
-       "SELECT product_no, arg_max(product_name, event_time), " + GoldMeasures(false) + " FROM " + source +
-           " GROUP BY product_no ORDER BY 1"},
-  };
-  for (const auto& d : defs) {
-    auto& gold = *tables_[d.name];
-    RETURN_IF_ERROR(gold.Refresh());
-    if (!force && gold.snapshot().TxnVersion(gold_app).value_or(-1) >= sv) continue;
-    const std::string rel = NewDataFileName();
-    ASSIGN_OR_RETURN(ParquetFileInfo info,
-                     engine_->WriteQueryToParquet(d.select, d.cols, gold.storage().LocalPath(rel)));
-    Transaction txn;
-    txn.operation = "WRITE";
-    txn.operation_parameters_json = R"({"mode":"Overwrite"})";
-    txn.read_whole_table = true;
-    for (const auto& [key, f] : gold.snapshot().files) txn.removes.push_back(RemoveOf(f, NowMillis(), true));
-    txn.adds.push_back(MakeAddFile(rel, info, {}, true));
-    txn.txns.push_back({gold_app, sv, 0});
-    ASSIGN_OR_RETURN(int64_t v, gold.Commit(txn));
-    counters_.gold_version = v;
+  for (const auto& def : OrdersGoldTables()) {
+    ASSIGN_OR_RETURN(GoldRefreshResult r, RefreshGoldTable(def, *tables_[def.name], silver, *engine_));
+    if (r.version >= 0) {
+      counters_.gold_version = r.version;
+      counters_.gold_refreshes++;
+    }
   }
   return Status::OK();
 }
@@ -448,7 +581,7 @@ Status OrdersPipeline::Close() {
   // Fence the derived tables at the latest bronze version (no rows are pending by construction).
   int64_t bv = bronze.snapshot().version;
   if (bv >= 1) RETURN_IF_ERROR(DeriveSilver({}, {}, bv, true));
-  RETURN_IF_ERROR(RefreshGold(false));
+  RETURN_IF_ERROR(RefreshGold());
   CountCheckpoints();
   return Status::OK();
 }
@@ -472,27 +605,28 @@ std::vector<std::string> OrdersPipeline::ActiveFilePaths(const std::string& name
 Result<std::set<int64_t>> OrdersPipeline::CommittedSourceLines(const std::string& source_name) {
   std::set<int64_t> lines;
   simdjson::dom::parser parser;
-  for (const std::string& file : ActiveFilePaths(kBronze)) {
-    ASSIGN_OR_RETURN(QueryResult rows, engine_->Query("SELECT payload FROM read_parquet(" +
-                                                      ColumnarEngine::Quote(file) + ")"));
-    for (const auto& row : rows.rows) {
-      if (!row[0]) continue;
-      simdjson::dom::element doc;
-      if (parser.parse(row[0]->data(), row[0]->size(), true).get(doc) != simdjson::SUCCESS) continue;
-      std::string_view name;
-      int64_t line = 0;
-      if (doc["source"]["name"].get(name) == simdjson::SUCCESS && name == source_name &&
-          doc["source"]["line"].get(line) == simdjson::SUCCESS) {
-        lines.insert(line);
-      }
-    }
-  }
+  std::vector<std::string> files = ActiveFilePaths(kBronze);
+  if (files.empty()) return lines;
+  // Payloads streamed (bronze can be large) and parsed here: they are raw bytes, maybe not UTF-8.
+  RETURN_IF_ERROR(engine_->ForEachRow(
+      "SELECT payload FROM read_parquet(" + ColumnarEngine::PathList(files) + ")",
+      [&](const std::vector<std::optional<std::string_view>>& row) {
+        if (!row[0]) return;
+        simdjson::dom::element doc;
+        if (parser.parse(row[0]->data(), row[0]->size(), true).get(doc) != simdjson::SUCCESS) return;
+        std::string_view name;
+        int64_t line = 0;
+        if (doc["source"]["name"].get(name) == simdjson::SUCCESS && name == source_name &&
+            doc["source"]["line"].get(line) == simdjson::SUCCESS) {
+          lines.insert(line);
+        }
+      }));
   return lines;
 }
 
 std::vector<TableSummary> OrdersPipeline::Summary() {
   std::vector<TableSummary> out;
-  for (const char* name : {kBronze, kSilver, kQuarantine, kGoldDaily, kGoldProduct}) {
+  for (const auto& name : TableNames()) {
     auto& t = *tables_[name];
     (void)t.Refresh();
     const auto& s = t.snapshot();

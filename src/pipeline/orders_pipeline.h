@@ -1,22 +1,27 @@
 // OrdersPipeline: the orders medallion — bronze, silver (+ quarantine) and gold Delta tables — and
-// the exactly-once rules that tie them together (docs/exactly-once.md).
+// the exactly-once rules that tie them together (docs/exactly-once.md; every rule and column in
+// docs/pipelines/orders.md).
 //
-//   Kafka records ──► bronze/orders            one row per record, raw bytes + Kafka coordinates;
+//   Kafka records ──► bronze/orders            one row per record: raw bytes, key, headers, Kafka coordinates;
 //                                              txn per partition: (appId "<prefix>-<topic>-<p>[@epoch]", last offset)
-//   bronze version V ─► silver/orders           typed order lines;         txn ("…silver<-bronze", V)
-//                   └─► silver/orders_quarantine rejected records + rule; txn ("…quarantine<-bronze", V)
-//   silver version S ─► gold/sales_daily_by_country, gold/sales_by_product
-//                                              recomputed from the silver snapshot; txn ("…gold<-silver", S)
+//   bronze version V ─► silver/orders           typed, expectations applied, deduplicated by event_id;
+//                   │                           txn ("…silver<-bronze", V)
+//                   └─► silver/orders_quarantine rows an expectation quarantined, with the rule(s) and reason;
+//                                              txn ("…quarantine<-bronze", V); optionally also to a dead-letter topic
+//   silver version S ─► gold/sales_daily, gold/sales_hourly, gold/product_sales, gold/customer_rfm
+//                                              incremental (orders_gold.h); txn ("…gold<-silver", S)
 //
 // Silver and quarantine are derived from bronze versions, not from Kafka, so a crash between the
 // commits of two layers is repaired at start-up by re-deriving the missing bronze versions
-// (CatchUp), whatever happened to the topic meanwhile.
+// (CatchUp), whatever happened to the topic meanwhile. The deduplication state (event ids stored
+// within the horizon) is rebuilt from silver at start-up, so derivation is deterministic.
 //
 // Thread model: one thread calls Open/ProcessBatch/RefreshGold/Close; counters() may be read from any
 // thread.
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -29,6 +34,8 @@
 #include "common/time.h"
 #include "lake/columnar/columnar.h"
 #include "lake/delta/delta_table.h"
+#include "pipeline/orders_gold.h"
+#include "pipeline/silver_rules.h"
 #include "source/kafka/kafka_client.h"
 
 namespace lakestream {
@@ -46,6 +53,20 @@ struct OrdersPipelineOptions {
   /// smaller than target_file_size_bytes (0: never).
   int64_t auto_compact_min_files = 50;
   int64_t target_file_size_bytes = 128LL << 20;
+  /// Expectations, deduplication, country mapping and adjustment codes (pipelines/orders.toml).
+  SilverRules rules;
+};
+
+/// Publishes one quarantined record to the dead-letter topic: the original record, the failed
+/// rule names (comma-separated) and the reason. Errors are the sink's (the pipeline stops on them).
+using DeadLetterSink =
+    std::function<Status(const KafkaRecord& original, const std::string& rules, const std::string& reason)>;
+
+/// Failures of one expectation since start-up.
+struct ExpectationCount {
+  std::string name;
+  ExpectationAction action;
+  int64_t failed = 0;
 };
 
 /// Live counters, readable from any thread.
@@ -54,6 +75,13 @@ struct PipelineCounters {
   std::atomic<int64_t> bronze_version{-1}, silver_version{-1}, quarantine_version{-1}, gold_version{-1};
   std::atomic<int64_t> last_commit_ms{0};
   std::atomic<int64_t> compactions{0}, files_compacted{0}, checkpoints{0};
+  /// Silver: rows left out as redeliveries of a stored event_id; rows left out by `drop`
+  /// expectations; rows whose business fields repeat an earlier row's under another event_id (the
+  /// source's repeated lines, kept); records rejected by the envelope rules; records sent to the
+  /// dead-letter topic.
+  std::atomic<int64_t> duplicates_dropped{0}, expectation_drops{0}, repeated_lines{0}, envelope_rejects{0};
+  std::atomic<int64_t> dead_lettered{0};
+  std::atomic<int64_t> gold_refreshes{0};
 };
 
 struct TableSummary {
@@ -82,8 +110,8 @@ class OrdersPipeline {
   /// redelivery after a rebalance). Errors: Conflict when another writer owns a partition.
   Status ProcessBatch(const std::vector<KafkaRecord>& records);
 
-  /// Recomputes gold from the current silver snapshot when silver moved (or `force`).
-  Status RefreshGold(bool force);
+  /// Brings every gold table up to the current silver snapshot (incrementally).
+  Status RefreshGold();
 
   /// Automatic compaction: runs OPTIMIZE on each append-only table holding more than
   /// auto_compact_min_files small files. A conflict with another writer's compaction is logged and
@@ -99,6 +127,10 @@ class OrdersPipeline {
 
   std::vector<TableSummary> Summary();
   const PipelineCounters& counters() const { return counters_; }
+  /// Failures per expectation since start-up, in declaration order.
+  std::vector<ExpectationCount> ExpectationCounts() const;
+  /// Sends every record quarantined from now on to `sink` as well (after the quarantine commit).
+  void SetDeadLetterSink(DeadLetterSink sink) { dead_letter_ = std::move(sink); }
   ColumnarEngine& engine() { return *engine_; }
   /// Local paths of the active files of a table ("bronze/orders", "silver/orders", …).
   std::vector<std::string> ActiveFilePaths(const std::string& table);
@@ -107,8 +139,8 @@ class OrdersPipeline {
   static constexpr const char* kBronze = "bronze/orders";
   static constexpr const char* kSilver = "silver/orders";
   static constexpr const char* kQuarantine = "silver/orders_quarantine";
-  static constexpr const char* kGoldDaily = "gold/sales_daily_by_country";
-  static constexpr const char* kGoldProduct = "gold/sales_by_product";
+  /// All tables, bronze first then silver, quarantine and the gold tables.
+  static std::vector<std::string> TableNames();
 
  private:
   OrdersPipeline() = default;
@@ -116,6 +148,8 @@ class OrdersPipeline {
   Status DeriveSilver(const std::vector<KafkaRecord>& records, const std::vector<int64_t>& ingest_us,
                       int64_t bronze_version, bool fence);
   Status CatchUp();
+  /// Loads the event ids (and line contents) silver stored within the horizon.
+  Status LoadDedupeState();
   Result<AddFile> WriteDataFile(DeltaTable& table, const RecordBatch& batch);
   /// Publishes the checkpoints written by all tables in counters_.checkpoints.
   void CountCheckpoints();
@@ -124,7 +158,11 @@ class OrdersPipeline {
   std::unique_ptr<ColumnarEngine> engine_;
   std::map<std::string, std::unique_ptr<DeltaTable>> tables_;
   std::unique_ptr<class OrderEventDecoder> decoder_;
+  std::unique_ptr<class EventIdSet> seen_ids_, seen_lines_;
   PipelineCounters counters_;
+  mutable std::mutex expectations_mu_;
+  std::vector<ExpectationCount> expectation_counts_;
+  DeadLetterSink dead_letter_;
   mutable std::mutex bytes_mu_;
   std::map<int32_t, int64_t> committed_bytes_;
   int64_t last_gold_ms_ = 0;

@@ -13,6 +13,7 @@
 #include "common/time.h"
 #include "pipeline/orders_pipeline.h"
 #include "pipeline/replay.h"
+#include "pipeline/silver_rules.h"
 #include "source/kafka/embedded_broker.h"
 
 namespace lakestream {
@@ -46,8 +47,9 @@ int Fail(const Status& st) {
   return 1;
 }
 
-OrdersPipelineOptions PipelineOptionsFrom(const Settings& s, const std::string& epoch) {
+Result<OrdersPipelineOptions> PipelineOptionsFrom(const Settings& s, const std::string& epoch) {
   OrdersPipelineOptions o;
+  ASSIGN_OR_RETURN(o.rules, LoadSilverRules(s.GetString("pipeline.file")));
   o.lake_root = s.GetString("lake.root");
   o.topic = s.GetString("kafka.topic");
   o.source_epoch = epoch;
@@ -71,6 +73,38 @@ ReplayOptions ReplayOptionsFrom(const Settings& s) {
   return o;
 }
 
+// Opens the pipeline with its dead-letter producer when --dlq-topic is set.
+struct OpenedPipeline {
+  std::unique_ptr<OrderProducer> dlq;  // declared first: destroyed after the pipeline that uses it
+  std::unique_ptr<OrdersPipeline> pipeline;
+};
+
+Result<OpenedPipeline> OpenPipeline(const Settings& s, const KafkaProperties& props, const std::string& epoch) {
+  OpenedPipeline out;
+  ASSIGN_OR_RETURN(OrdersPipelineOptions options, PipelineOptionsFrom(s, epoch));
+  const std::string dlq_topic = s.GetString("pipeline.dlq_topic");
+  if (!dlq_topic.empty()) {
+    // Created before the pipeline opens: its catch-up may quarantine records already.
+    ASSIGN_OR_RETURN(out.dlq, OrderProducer::Create(props, dlq_topic));
+  }
+  ASSIGN_OR_RETURN(out.pipeline, OrdersPipeline::Open(options));
+  if (out.dlq) {
+    OrderProducer* dlq = out.dlq.get();
+    out.pipeline->SetDeadLetterSink([dlq](const KafkaRecord& r, const std::string& rules, const std::string& reason) {
+      // Header names follow Kafka Connect's dead-letter convention (__connect.errors.*), in our namespace.
+      KafkaHeaders h = {{"lakestream.errors.rules", rules},
+                        {"lakestream.errors.reason", reason},
+                        {"lakestream.errors.topic", r.topic},
+                        {"lakestream.errors.partition", std::to_string(r.partition)},
+                        {"lakestream.errors.offset", std::to_string(r.offset)},
+                        {"lakestream.errors.timestamp", std::to_string(r.timestamp_ms)},
+                        {"lakestream.errors.quarantined_at", FormatTimestampIso(NowMicros())}};
+      return dlq->Produce("", r.key.value_or(""), r.value, h);
+    });
+  }
+  return out;
+}
+
 // The consume → commit loop shared by `run` and `ingest`. Returns when `should_finish()` says the
 // work is done, when stop is requested (after committing what it holds), or on an error.
 Status IngestLoop(const Settings& s, OrdersPipeline& pipeline, PipelineConsumer& consumer,
@@ -90,6 +124,15 @@ Status IngestLoop(const Settings& s, OrdersPipeline& pipeline, PipelineConsumer&
     pending_bytes = 0;
     return Status::OK();
   };
+  // Partitions leaving in a rebalance: commit what is held first, so their next owner starts after it.
+  consumer.SetRevokeHandler([&](const std::vector<int32_t>& partitions) {
+    if (!pending.empty()) spdlog::info("rebalance: committing {} held records before giving partitions up", pending.size());
+    return flush();
+  });
+  struct ClearHandler {  // the handler refers to this frame: remove it before returning
+    PipelineConsumer& c;
+    ~ClearHandler() { c.SetRevokeHandler(nullptr); }
+  } clear_handler{consumer};
   for (;;) {
     if (StopRequested().load()) {
       RETURN_IF_ERROR(flush());
@@ -146,6 +189,17 @@ void PrintSummary(OrdersPipeline& pipeline, double elapsed_s, int64_t produced) 
                 t.checkpoint_version >= 0 ? std::to_string(t.checkpoint_version).c_str() : "-", t.uri.c_str());
   }
   const auto& c = pipeline.counters();
+  std::printf("  silver: %s redelivered duplicates left out (same event_id), %s repeated source lines kept, %s rows "
+              "dropped by expectations, %s records failed the envelope rules, %s sent to the dead-letter topic\n",
+              Thousands(c.duplicates_dropped.load()).c_str(), Thousands(c.repeated_lines.load()).c_str(),
+              Thousands(c.expectation_drops.load()).c_str(), Thousands(c.envelope_rejects.load()).c_str(),
+              Thousands(c.dead_lettered.load()).c_str());
+  std::string expectations;
+  for (const auto& e : pipeline.ExpectationCounts()) {
+    expectations += fmt::format("{}{} ({}) {}", expectations.empty() ? "" : ", ", e.name,
+                                ExpectationActionName(e.action), Thousands(e.failed));
+  }
+  if (!expectations.empty()) std::printf("  expectations failed: %s\n", expectations.c_str());
   std::printf("  checkpoints written %lld, auto-compactions %lld (%lld small files rewritten)\n",
               static_cast<long long>(c.checkpoints.load()), static_cast<long long>(c.compactions.load()),
               static_cast<long long>(c.files_compacted.load()));
@@ -182,9 +236,13 @@ int RunMain(const Settings& s, const KafkaProperties& kafka_props) {
                 static_cast<long long>(s.GetInt("kafka.partitions")), BrokerFile(s).c_str());
     std::fflush(stdout);
   }
-  auto pipeline_or = OrdersPipeline::Open(PipelineOptionsFrom(s, epoch));
-  if (!pipeline_or.ok()) return Fail(pipeline_or.status());
-  auto pipeline = std::move(pipeline_or).value();
+  if (broker && s.IsSet("pipeline.dlq_topic")) {
+    if (Status st = broker->CreateTopic(s.GetString("pipeline.dlq_topic"), 1); !st.ok()) return Fail(st);
+  }
+  auto opened_or = OpenPipeline(s, props, epoch);
+  if (!opened_or.ok()) return Fail(opened_or.status());
+  OpenedPipeline opened = std::move(opened_or).value();
+  auto& pipeline = opened.pipeline;
 
   ReplayOptions ropts = ReplayOptionsFrom(s);
   if (ropts.source_name.empty()) ropts.source_name = DefaultSourceName(ropts.input);
@@ -254,6 +312,10 @@ int RunMain(const Settings& s, const KafkaProperties& kafka_props) {
   if (st.ok() && !replay_status.ok()) st = replay_status;
   Status close = pipeline->Close();
   if (st.ok()) st = close;
+  if (opened.dlq) {
+    Status flushed = opened.dlq->Flush(10000).WithContext("dead-letter topic");
+    if (st.ok()) st = flushed;
+  }
   consumer->Close();
   if (!st.ok()) return Fail(st);
   PrintSummary(*pipeline, progress.elapsed_s(), rc.produced.load());
@@ -350,9 +412,10 @@ int RunIngest(const Settings& s, const KafkaProperties& kafka_props) {
   KafkaProperties props = kafka_props;
   std::string epoch;
   if (Status st = ResolveBrokers(s, &props, &epoch); !st.ok()) return Fail(st);
-  auto pipeline_or = OrdersPipeline::Open(PipelineOptionsFrom(s, epoch));
-  if (!pipeline_or.ok()) return Fail(pipeline_or.status());
-  auto pipeline = std::move(pipeline_or).value();
+  auto opened_or = OpenPipeline(s, props, epoch);
+  if (!opened_or.ok()) return Fail(opened_or.status());
+  OpenedPipeline opened = std::move(opened_or).value();
+  auto& pipeline = opened.pipeline;
   OrdersPipeline* pipe = pipeline.get();
   auto consumer_or = PipelineConsumer::Create(props, s.GetString("kafka.topic"), s.GetString("kafka.group_id"),
                                               [pipe](const std::string& t, int32_t p) { return pipe->StartOffset(t, p); });
@@ -387,6 +450,10 @@ int RunIngest(const Settings& s, const KafkaProperties& kafka_props) {
   progress.Stop();
   Status close = pipeline->Close();
   if (st.ok()) st = close;
+  if (opened.dlq) {
+    Status flushed = opened.dlq->Flush(10000).WithContext("dead-letter topic");
+    if (st.ok()) st = flushed;
+  }
   consumer->Close();
   if (!st.ok()) return Fail(st);
   PrintSummary(*pipeline, progress.elapsed_s(), -1);
