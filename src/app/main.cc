@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "app/sql_command.h"
 #include "app/table_command.h"
 #include "config/settings.h"
 #include "pipeline/runner.h"
@@ -109,6 +110,7 @@ int main(int argc, char** argv) {
   auto* ingest = app.add_subcommand("ingest", "Consume order-line events from Kafka into the Delta tables (the pipeline alone)");
   AddSettings(ingest, "ingest", &ingest_opts);
   auto* table = AddTableCommand(app);
+  auto* sql = AddSqlCommand(app);
   auto* config = app.add_subcommand("config", "Settings");
   config->require_subcommand(1);
   auto* config_docs = config->add_subcommand("docs", "Print CONFIGURATION.md, generated from the settings table");
@@ -122,6 +124,7 @@ int main(int argc, char** argv) {
   }
 
   if (table->parsed()) return RunTableCommand();
+  if (sql->parsed()) return RunSqlCommand();
   if (config_docs->parsed()) {
     std::fputs(GenerateConfigurationMarkdown().c_str(), stdout);
     return 0;
