@@ -5,7 +5,7 @@ embedded broker. Used by tests/e2e/run_e2e_test.cc.
 usage: produce_external.py BOOTSTRAP_SERVERS TOPIC
 
 Sends 3 valid events for the country 'Atlantis' and 1 event that breaks the contract (Price is text),
-then waits for every delivery report. Exit 0 when all 4 were acknowledged.
+each with a text header and a binary one, then waits for every delivery report. Exit 0 when all 4 were acknowledged.
 """
 import json
 import sys
@@ -43,7 +43,8 @@ def main():
 
     for i, price in enumerate([1.5, 2.25, 10, "not a price"]):
         e = event(i, price)
-        p.produce(topic, key=e["TransactionNo"], value=json.dumps(e).encode(), on_delivery=on_delivery)
+        p.produce(topic, key=e["TransactionNo"], value=json.dumps(e).encode(), on_delivery=on_delivery,
+                  headers=[("trace-id", f"t-{i}".encode()), ("raw", b"\xff\x00")])
     remaining = p.flush(30)
     if remaining or errors:
         print(f"not delivered: {remaining} remaining, errors {errors}", file=sys.stderr)
