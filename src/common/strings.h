@@ -1,6 +1,8 @@
 // Small string helpers shared by the parsers.
 #pragma once
 
+#include <cctype>
+#include <string>
 #include <string_view>
 
 namespace lakestream {
@@ -10,6 +12,13 @@ inline std::string_view TrimBlanks(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
+}
+
+/// `s` with ASCII letters upper-cased (stock codes, country names, rule keys); other bytes unchanged.
+inline std::string AsciiUpper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
 }
 
 }  // namespace lakestream

@@ -166,12 +166,6 @@ void AddNote(std::string* notes, const std::string& note) {
   *notes += note;
 }
 
-std::string Upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // A trimmed, non-empty string member; numbers are taken as their JSON text (a numeric stock code);
 // null, absent and empty give nullopt; other types give nullopt and a note.
 std::optional<std::string> TextField(simdjson::dom::element doc, const char* key, std::string* notes) {
@@ -292,13 +286,13 @@ bool OrderEventDecoder::Decode(std::string_view payload, OrderRecord* out, Rejec
   }
 
   if (auto country = TextField(doc, "Country", notes)) {
-    auto it = impl_->norm.country_aliases.find(Upper(*country));
+    auto it = impl_->norm.country_aliases.find(AsciiUpper(*country));
     out->country = it == impl_->norm.country_aliases.end() ? *country : it->second;
   }
 
   const std::string& tx = out->transaction_no ? *out->transaction_no : std::string();
   out->is_cancellation = !tx.empty() && (tx[0] == 'C' || tx[0] == 'c');
-  if (out->product_no && impl_->norm.adjustment_product_codes.count(Upper(*out->product_no))) {
+  if (out->product_no && impl_->norm.adjustment_product_codes.count(AsciiUpper(*out->product_no))) {
     out->is_adjustment = true;
   }
   for (const auto& prefix : impl_->norm.adjustment_transaction_prefixes) {

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/strings.h"
 #include "pipeline/orders_pipeline_embed.h"
 
 namespace lakestream {
@@ -45,12 +46,6 @@ Result<int64_t> ParseDurationMs(std::string_view text) {
 }
 
 namespace {
-
-std::string Upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
 
 bool ValidRuleName(const std::string& s) {
   if (s.empty() || !std::islower(static_cast<unsigned char>(s[0]))) return false;
@@ -138,7 +133,7 @@ class RulesParser {
       r.dedupe_horizon_ms = *ms;
     }
     ASSIGN_OR_RETURN(auto codes, Strings(*silver, "adjustment_product_codes", "[silver]"));
-    for (const auto& c : codes) r.adjustment_product_codes.insert(Upper(c));
+    for (const auto& c : codes) r.adjustment_product_codes.insert(AsciiUpper(c));
     ASSIGN_OR_RETURN(r.adjustment_transaction_prefixes,
                      Strings(*silver, "adjustment_transaction_prefixes", "[silver]"));
     if (const toml::node* n = silver->get("country_aliases")) {
@@ -148,7 +143,7 @@ class RulesParser {
         if (!v.is_string() || v.value<std::string_view>()->empty()) {
           return Error(&v, "country alias '" + std::string(k.str()) + "' must map to a non-empty string");
         }
-        r.country_aliases[Upper(k.str())] = std::string(*v.value<std::string_view>());
+        r.country_aliases[AsciiUpper(k.str())] = std::string(*v.value<std::string_view>());
       }
     }
     if (const toml::node* n = silver->get("expectations")) {
