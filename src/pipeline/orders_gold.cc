@@ -146,9 +146,10 @@ std::string SilverRelation(const std::vector<std::string>& files) {
 }
 
 // The [min, max] date ("YYYY-MM-DD") of `column` in a file's statistics, or false when unknown.
-bool StatsDateRange(const AddFile& f, const std::string& column, std::string* lo, std::string* hi) {
+// `parser` is reused across files.
+bool StatsDateRange(simdjson::dom::parser& parser, const AddFile& f, const std::string& column, std::string* lo,
+                    std::string* hi) {
   if (f.stats_json.empty()) return false;
-  simdjson::dom::parser parser;
   simdjson::dom::element doc;
   if (parser.parse(f.stats_json).get(doc) != simdjson::SUCCESS) return false;
   std::string_view a, b;
@@ -282,9 +283,10 @@ Result<GoldRefreshResult> RefreshGoldTable(const GoldTableDef& def, DeltaTable& 
                                                          " IS NOT NULL"));
       for (const auto& row : touched.rows) dates.insert(row[0].value_or(""));
       // Only the silver files whose statistics can hold a touched date.
+      simdjson::dom::parser parser;
       for (const auto& [key, f] : ss.files) {
         std::string lo, hi;
-        if (StatsDateRange(f, m.prune_column, &lo, &hi)) {
+        if (StatsDateRange(parser, f, m.prune_column, &lo, &hi)) {
           auto it = dates.lower_bound(lo);
           if (it == dates.end() || *it > hi) continue;
         }

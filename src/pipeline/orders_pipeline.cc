@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <type_traits>
 
 #include "common/ids.h"
 #include "common/json_writer.h"
@@ -118,13 +119,25 @@ std::string LineContentKey(const std::optional<std::string_view> (&f)[8]) {
   return key;
 }
 
-std::string LineContentKey(const OrderRecord& o) {
-  auto num = [](const auto& v) -> std::optional<std::string> {
-    if (!v) return std::nullopt;
+// An optional field as text: strings as they are, numbers in decimal.
+template <typename T>
+std::optional<std::string> Text(const std::optional<T>& v) {
+  if (!v) return std::nullopt;
+  if constexpr (std::is_same_v<T, std::string>) {
+    return *v;
+  } else {
     return std::to_string(*v);
-  };
-  std::optional<std::string> parts[8] = {o.transaction_no, num(o.event_time_us), o.product_no, o.product_name,
-                                         num(o.quantity), num(o.unit_price_milli_gbp), o.customer_no, o.country};
+  }
+}
+
+// The Kafka timestamp of a record in µs, nullopt when the record has none.
+std::optional<int64_t> KafkaTimestampMicros(const KafkaRecord& r) {
+  return r.timestamp_ms >= 0 ? std::optional<int64_t>(r.timestamp_ms * 1000) : std::nullopt;
+}
+
+std::string LineContentKey(const OrderRecord& o) {
+  std::optional<std::string> parts[8] = {o.transaction_no, Text(o.event_time_us), o.product_no, o.product_name,
+                                         Text(o.quantity), Text(o.unit_price_milli_gbp), o.customer_no, o.country};
   std::optional<std::string_view> views[8];
   for (int i = 0; i < 8; ++i) {
     if (parts[i]) views[i] = *parts[i];
@@ -134,14 +147,7 @@ std::string LineContentKey(const OrderRecord& o) {
 
 // The typed fields of a record, for quarantine reasons: "transaction_no=A563187 product_no=B …".
 std::string RecordSummary(const OrderRecord& o) {
-  auto opt = [](const auto& v) -> std::string {
-    if (!v) return "NULL";
-    if constexpr (std::is_same_v<std::decay_t<decltype(*v)>, std::string>) {
-      return *v;
-    } else {
-      return std::to_string(*v);
-    }
-  };
+  auto opt = [](const auto& v) { return Text(v).value_or("NULL"); };
   return fmt::format("transaction_no={} product_no={} quantity={} unit_price_gbp={} order_date={} country={}",
                      opt(o.transaction_no), opt(o.product_no), opt(o.quantity),
                      o.unit_price_milli_gbp ? FormatScaledDecimal(*o.unit_price_milli_gbp, 3) : "NULL",
@@ -295,7 +301,7 @@ Status OrdersPipeline::ProcessBatch(const std::vector<KafkaRecord>& all_records)
     batch.AppendString(3, r.topic);
     batch.AppendInt(4, r.partition);
     batch.AppendInt(5, r.offset);
-    AppendOptionalInt(batch, 6, r.timestamp_ms >= 0 ? std::optional<int64_t>(r.timestamp_ms * 1000) : std::nullopt);
+    AppendOptionalInt(batch, 6, KafkaTimestampMicros(r));
     batch.AppendInt(7, ingest_us);
     AppendOptionalString(batch, 8, options_.source_epoch.empty() ? std::nullopt
                                                                  : std::optional<std::string>(options_.source_epoch));
@@ -378,7 +384,7 @@ Status OrdersPipeline::DeriveSilver(const std::vector<KafkaRecord>& records, con
     bad.AppendString(4, r.topic);
     bad.AppendInt(5, r.partition);
     bad.AppendInt(6, r.offset);
-    AppendOptionalInt(bad, 7, r.timestamp_ms >= 0 ? std::optional<int64_t>(r.timestamp_ms * 1000) : std::nullopt);
+    AppendOptionalInt(bad, 7, KafkaTimestampMicros(r));
     bad.AppendInt(8, bronze_version);
     bad.AppendInt(9, now_us);
     bad_record.push_back(i);

@@ -89,18 +89,21 @@ int main(int argc, char** argv) {
   }
   bool uci = false;
   for (const auto& c : head->columns) uci = uci || c.find("InvoiceNo") != std::string::npos;
-  std::string raw;
-  if (uci) {
-    raw = "CREATE OR REPLACE TEMP VIEW recount_raw AS SELECT InvoiceNo AS transaction_no, InvoiceDate AS date_text, "
-          "StockCode AS product_no, Description AS product_name, UnitPrice AS price_text, Quantity AS quantity_text, "
-          "CustomerID AS customer_text, Country AS country_text FROM read_csv(" + ColumnarEngine::Quote(input) +
-          ", header = true, all_varchar = true)";
-  } else {
-    raw = "CREATE OR REPLACE TEMP VIEW recount_raw AS SELECT TransactionNo AS transaction_no, \"Date\" AS date_text, "
-          "ProductNo AS product_no, ProductName AS product_name, Price AS price_text, Quantity AS quantity_text, "
-          "CustomerNo AS customer_text, Country AS country_text FROM read_csv(" + ColumnarEngine::Quote(input) +
-          ", header = true, all_varchar = true)";
+  // Source columns in the recount's order: transaction_no, date_text, product_no, product_name, price_text,
+  // quantity_text, customer_text, country_text.
+  static const char* kUci[] = {"InvoiceNo", "InvoiceDate", "StockCode", "Description", "UnitPrice", "Quantity",
+                               "CustomerID", "Country"};
+  static const char* kKaggle[] = {"TransactionNo", "Date", "ProductNo", "ProductName", "Price", "Quantity",
+                                  "CustomerNo", "Country"};
+  static const char* kNames[] = {"transaction_no", "date_text", "product_no", "product_name", "price_text",
+                                 "quantity_text", "customer_text", "country_text"};
+  std::string select;
+  for (int i = 0; i < 8; ++i) {
+    select += std::string(i ? ", " : "") + ColumnarEngine::QuoteIdentifier(uci ? kUci[i] : kKaggle[i]) + " AS " +
+              kNames[i];
   }
+  const std::string raw = "CREATE OR REPLACE TEMP VIEW recount_raw AS SELECT " + select + " FROM read_csv(" +
+                          ColumnarEngine::Quote(input) + ", header = true, all_varchar = true)";
   if (auto r = e.Query(raw); !r.ok()) {
     std::fprintf(stderr, "%s\n", r.status().ToString().c_str());
     return 2;
