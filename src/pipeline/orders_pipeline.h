@@ -118,6 +118,8 @@ class OrdersPipeline {
   /// skipped (the next round retries). Errors: storage and Delta errors other than Conflict.
   Status MaybeCompact();
   /// Fences silver/quarantine txns to the latest bronze version and refreshes gold: call before exit.
+  /// After a batch whose silver derivation failed it does nothing, so that the next Open derives
+  /// that bronze version again (CatchUp).
   Status Close();
 
   /// The set of source lines of `source_name` already in bronze (from the events' source.line).
@@ -166,6 +168,7 @@ class OrdersPipeline {
   mutable std::mutex bytes_mu_;
   std::map<int32_t, int64_t> committed_bytes_;
   int64_t last_gold_ms_ = 0;
+  bool derive_failed_ = false;  // a batch reached bronze but not silver (e.g. a `fail` expectation)
 };
 
 }  // namespace lakestream
