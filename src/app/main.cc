@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "app/dlq_command.h"
 #include "app/sql_command.h"
 #include "app/table_command.h"
 #include "config/settings.h"
@@ -49,7 +50,7 @@ void AddSettings(CLI::App* app, const std::string& command, CommandOptions* opts
       app->add_option(d.flag, opts->values[d.name], help)->type_name(*d.unit ? d.unit : "VALUE");
     }
   }
-  if (command != "broker") {
+  if (command != "broker" && command != "dlq-export") {
     app->add_option("-K,--kafka-property", opts->kafka_props,
                     "librdkafka property key=value, passed through unchanged (repeatable), e.g. "
                     "-K security.protocol=SASL_SSL -K sasl.mechanism=PLAIN");
@@ -111,6 +112,24 @@ int main(int argc, char** argv) {
   AddSettings(ingest, "ingest", &ingest_opts);
   auto* table = AddTableCommand(app);
   auto* sql = AddSqlCommand(app);
+  auto* dlq = app.add_subcommand("dlq", "Dead letters: export or replay the records silver quarantined");
+  dlq->require_subcommand(1);
+  CommandOptions replay_opts, export_opts;
+  DlqReplayOptions replay_args;
+  auto* dlq_replay = dlq->add_subcommand(
+      "replay", "Re-inject open quarantined records into the source topic once they are fixed (by a rule change, "
+                "or edited with --input); silver keeps each event_id once, so repeating a replay is safe");
+  AddSettings(dlq_replay, "dlq-replay", &replay_opts);
+  dlq_replay->add_option("--rule", replay_args.rule, "Only records that failed this rule")->type_name("NAME");
+  dlq_replay->add_option("--input", replay_args.input,
+                         "Replay the records of this file (`lakestream dlq export` lines, payloads edited) instead "
+                         "of the quarantine table")
+      ->type_name("path");
+  dlq_replay->add_flag("--all", replay_args.include_closed,
+                       "Also replay closed records (silver holds their event_id already)");
+  dlq_replay->add_flag("--dry-run", replay_args.dry_run, "Print the records that would be replayed; produce nothing");
+  auto* dlq_export = AddDlqExportCommand(*dlq);
+  AddSettings(dlq_export, "dlq-export", &export_opts);
   auto* config = app.add_subcommand("config", "Settings");
   config->require_subcommand(1);
   auto* config_docs = config->add_subcommand("docs", "Print CONFIGURATION.md, generated from the settings table");
@@ -137,6 +156,12 @@ int main(int argc, char** argv) {
     if (broker->parsed()) return Resolve(broker_opts, &settings, &props) ? RunBroker(settings) : 2;
     if (produce->parsed()) return Resolve(produce_opts, &settings, &props) ? RunProduce(settings, props) : 2;
     if (ingest->parsed()) return Resolve(ingest_opts, &settings, &props) ? RunIngest(settings, props) : 2;
+    if (dlq_replay->parsed()) {
+      return Resolve(replay_opts, &settings, &props) ? RunDlqReplay(settings, props, replay_args) : 2;
+    }
+    if (dlq_export->parsed()) {
+      return Resolve(export_opts, &settings, &props) ? RunDlqExportCommand(settings.GetString("lake.root")) : 2;
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lakestream: internal error: %s\n", e.what());
     return 1;

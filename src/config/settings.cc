@@ -18,19 +18,19 @@ std::string SettingDef::EnvVar() const {
 
 const std::vector<SettingDef>& AllSettings() {
   static const std::vector<SettingDef> kSettings = {
-      {"lake.root", "--lakehouse", SettingType::kString, "./lakehouse", "path", "run, ingest, broker, produce",
+      {"lake.root", "--lakehouse", SettingType::kString, "./lakehouse", "path", "run, ingest, broker, produce, dlq-replay, dlq-export",
        "Root of the lakehouse: tables are written under bronze/, silver/ and gold/ below it; the broker file "
        "(_broker) lives there too."},
-      {"kafka.brokers", "--brokers", SettingType::kString, "", "host:port[,…]", "run, produce, ingest",
+      {"kafka.brokers", "--brokers", SettingType::kString, "", "host:port[,…]", "run, produce, ingest, dlq-replay",
        "Bootstrap servers of an external Kafka cluster (Kafka, Confluent, Event Hubs). Empty: `run` starts the "
        "embedded broker; `produce`/`ingest` read the address from the broker file."},
-      {"kafka.topic", "--topic", SettingType::kString, "orders", "", "run, produce, ingest, broker",
+      {"kafka.topic", "--topic", SettingType::kString, "orders", "", "run, produce, ingest, broker, dlq-replay",
        "Topic carrying the order-line events."},
       {"kafka.partitions", "--partitions", SettingType::kInt, "4", "partitions", "run, broker",
        "Partitions of the topic on the embedded broker.", 1},
-      {"kafka.group_id", "--group", SettingType::kString, "lakestream-orders", "", "run, ingest, produce",
-       "Consumer group of the pipeline (produce uses it to measure lag for backpressure)."},
-      {"kafka.broker_file", "--broker-file", SettingType::kString, "", "path", "run, broker, produce, ingest",
+      {"kafka.group_id", "--group", SettingType::kString, "lakestream-orders", "", "run, ingest, produce, dlq-replay",
+       "Consumer group of the pipeline (produce and dlq replay use it to measure lag for backpressure)."},
+      {"kafka.broker_file", "--broker-file", SettingType::kString, "", "path", "run, broker, produce, ingest, dlq-replay",
        "File where the embedded broker's address is written (and read by produce/ingest). Default: "
        "<lake.root>/_broker."},
       {"source.epoch", "--source-epoch", SettingType::kString, "", "", "ingest",
@@ -49,7 +49,7 @@ const std::vector<SettingDef>& AllSettings() {
        "nights, pass at the same speed)."},
       {"replay.timezone", "--timezone", SettingType::kString, "Europe/London", "", "run, produce, ingest",
        "Time zone of local date-times in the source (UTC, Europe/London or +HH:MM)."},
-      {"replay.max_lag_bytes", "--max-lag-bytes", SettingType::kInt, "2097152", "bytes", "run, produce",
+      {"replay.max_lag_bytes", "--max-lag-bytes", SettingType::kInt, "2097152", "bytes", "run, produce, dlq-replay",
        "Backpressure: the replay waits while any partition holds more than this many bytes not yet committed to "
        "bronze. Keep it well under the embedded broker's 5 MiB per partition.", 65536},
       {"pipeline.commit_interval_ms", "--commit-interval-ms", SettingType::kInt, "1000", "ms", "run, ingest",
@@ -73,7 +73,7 @@ const std::vector<SettingDef>& AllSettings() {
        "Keep consuming after the replay ends, until Ctrl-C (SIGINT/SIGTERM), then commit and exit cleanly."},
       {"run.idle_exit_ms", "--idle-exit-ms", SettingType::kInt, "0", "ms", "ingest",
        "`ingest` without --follow exits after this long without new records (0: 5000 ms).", 0},
-      {"progress.interval_ms", "--progress-interval-ms", SettingType::kInt, "1000", "ms", "run, produce, ingest",
+      {"progress.interval_ms", "--progress-interval-ms", SettingType::kInt, "1000", "ms", "run, produce, ingest, dlq-replay",
        "How often a progress line is printed.", 100},
       {"duckdb.threads", "--duckdb-threads", SettingType::kInt, "1", "threads", "run, ingest",
        "DuckDB worker threads used to write Parquet and recompute gold.", 1},

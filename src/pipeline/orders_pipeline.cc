@@ -1,12 +1,12 @@
 #include "pipeline/orders_pipeline.h"
 
-#include <openssl/evp.h>
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
 #include <type_traits>
 
+#include "common/base64.h"
 #include "common/ids.h"
 #include "common/json_writer.h"
 #include "format/order_event.h"
@@ -75,11 +75,7 @@ std::optional<std::string> HeadersJson(const KafkaHeaders& headers) {
     if (simdjson::validate_utf8(v.data(), v.size())) {
       w.Key("value").String(v);
     } else {
-      std::string b64(4 * ((v.size() + 2) / 3) + 1, '\0');
-      int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()),
-                              reinterpret_cast<const unsigned char*>(v.data()), static_cast<int>(v.size()));
-      b64.resize(static_cast<size_t>(n));
-      w.Key("value_base64").String(b64);
+      w.Key("value_base64").String(Base64Encode(v));
     }
     w.EndObject();
   }

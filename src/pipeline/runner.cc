@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/time.h"
+#include "pipeline/dead_letters.h"
 #include "pipeline/orders_pipeline.h"
 #include "pipeline/replay.h"
 #include "pipeline/silver_rules.h"
@@ -356,6 +357,33 @@ Status ResolveBrokers(const Settings& s, KafkaProperties* props, std::string* ep
   (*props)["bootstrap.servers"] = bootstrap;
   return Status::OK();
 }
+
+// The worst partition's lag of the consumer group in bytes: its committed-offset lag in messages
+// times the mean size of the records `producer` delivered. Refreshed at most every 200 ms.
+class GroupLagBytes {
+ public:
+  GroupLagBytes(GroupLagProbe* probe, OrderProducer* producer) : probe_(probe), producer_(producer) {}
+  int64_t Worst() {
+    if (MonotonicMillis() - checked_ms_ < 200) return cached_;
+    checked_ms_ = MonotonicMillis();
+    auto lag = probe_->LagMessages();
+    if (!lag.ok()) return cached_;
+    int64_t delivered = std::max<int64_t>(1, producer_->delivered());
+    int64_t total_bytes = 0;
+    for (const auto& [p, bytes] : producer_->DeliveredBytesByPartition()) total_bytes += bytes;
+    int64_t mean = total_bytes > 0 ? total_bytes / delivered : 512;
+    int64_t worst = 0;
+    for (const auto& [p, msgs] : *lag) worst = std::max(worst, msgs * mean);
+    cached_ = worst;
+    return cached_;
+  }
+  int64_t cached() const { return cached_; }
+
+ private:
+  GroupLagProbe* probe_;
+  OrderProducer* producer_;
+  int64_t cached_ = 0, checked_ms_ = 0;
+};
 }  // namespace
 
 int RunProduce(const Settings& s, const KafkaProperties& kafka_props) {
@@ -370,23 +398,9 @@ int RunProduce(const Settings& s, const KafkaProperties& kafka_props) {
   if (!probe_or.ok()) return Fail(probe_or.status());
   auto probe = std::move(probe_or).value();
   ReplayOptions ropts = ReplayOptionsFrom(s);
-  // Lag from the group's committed offsets, converted to bytes with the mean event size so far.
-  int64_t cached = 0, checked_ms = 0;
   OrderProducer* prod = producer.get();
-  auto lag_bytes = [&]() -> int64_t {
-    if (MonotonicMillis() - checked_ms < 200) return cached;
-    checked_ms = MonotonicMillis();
-    auto lag = probe->LagMessages();
-    if (!lag.ok()) return cached;
-    int64_t delivered = std::max<int64_t>(1, prod->delivered());
-    int64_t total_bytes = 0;
-    for (const auto& [p, bytes] : prod->DeliveredBytesByPartition()) total_bytes += bytes;
-    int64_t mean = total_bytes > 0 ? total_bytes / delivered : 512;
-    int64_t worst = 0;
-    for (const auto& [p, msgs] : *lag) worst = std::max(worst, msgs * mean);
-    cached = worst;
-    return cached;
-  };
+  GroupLagBytes lag(probe.get(), prod);
+  auto lag_bytes = [&lag]() { return lag.Worst(); };
   Replay replay(ropts, prod, lag_bytes, {});
   const auto& rc = replay.counters();
   int64_t last = 0;
@@ -395,7 +409,7 @@ int RunProduce(const Settings& s, const KafkaProperties& kafka_props) {
     int64_t n = rc.produced.load();
     std::string line = fmt::format("[{:7.1f}s] produced {:>9} ({:>7}/s) | group lag {:>9} bytes | waited {:.1f}s", t,
                                    Thousands(n), Thousands(static_cast<int64_t>((n - last) / std::max(1e-3, t - last_t))),
-                                   Thousands(cached), rc.backpressure_ms.load() / 1000.0);
+                                   Thousands(lag.cached()), rc.backpressure_ms.load() / 1000.0);
     last = n;
     last_t = t;
     return line;
@@ -458,6 +472,82 @@ int RunIngest(const Settings& s, const KafkaProperties& kafka_props) {
   if (!st.ok()) return Fail(st);
   PrintSummary(*pipeline, progress.elapsed_s(), -1);
   return 0;
+}
+
+int RunDlqReplay(const Settings& s, const KafkaProperties& kafka_props, const DlqReplayOptions& o) {
+  std::vector<QuarantinedRecord> records;
+  if (!o.input.empty()) {
+    auto r = ReadDeadLetterFile(o.input);
+    if (!r.ok()) return Fail(r.status());
+    for (auto& rec : *r) {
+      bool match = o.rule.empty();
+      for (size_t pos = 0; !match && pos <= rec.failed_rules.size();) {
+        size_t comma = std::min(rec.failed_rules.find(',', pos), rec.failed_rules.size());
+        match = rec.failed_rules.compare(pos, comma - pos, o.rule) == 0;
+        pos = comma + 1;
+      }
+      if (match) records.push_back(std::move(rec));
+    }
+    std::printf("%zu records from %s%s\n", records.size(), o.input.c_str(),
+                o.rule.empty() ? "" : fmt::format(" that failed {}", o.rule).c_str());
+  } else {
+    DeadLetterFilter filter;
+    filter.rule = o.rule;
+    filter.include_closed = o.include_closed;
+    auto sel = SelectQuarantined(s.GetString("lake.root"), filter);
+    if (!sel.ok()) return Fail(sel.status());
+    records = std::move(sel->records);
+    std::printf("%zu open quarantined records%s; left out: %s closed (silver holds their event_id), %s superseded "
+                "(an event_id's older quarantine rows)\n",
+                records.size(), o.rule.empty() ? "" : fmt::format(" that failed {}", o.rule).c_str(),
+                Thousands(sel->closed_skipped).c_str(), Thousands(sel->superseded_skipped).c_str());
+  }
+  const std::string topic = s.GetString("kafka.topic");
+  if (o.dry_run) {
+    for (const auto& r : records) std::printf("%s\n", QuarantinedRecordJson(r).c_str());
+    std::printf("dry run: nothing produced to %s\n", topic.c_str());
+    return 0;
+  }
+  if (records.empty()) return 0;
+  KafkaProperties props = kafka_props;
+  std::string epoch;
+  if (Status st = ResolveBrokers(s, &props, &epoch); !st.ok()) return Fail(st);
+  auto producer_or = OrderProducer::Create(props, topic);
+  if (!producer_or.ok()) return Fail(producer_or.status());
+  auto producer = std::move(producer_or).value();
+  auto probe_or = GroupLagProbe::Create(props, topic, s.GetString("kafka.group_id"));
+  if (!probe_or.ok()) return Fail(probe_or.status());
+  GroupLagBytes lag(probe_or->get(), producer.get());
+  const int64_t max_lag_bytes = s.GetInt("replay.max_lag_bytes");
+  const std::string replayed_at = FormatTimestampIso(NowMicros());
+  std::atomic<int64_t> produced{0};
+  ProgressPrinter progress(s.GetInt("progress.interval_ms"), [&](double t) {
+    return fmt::format("[{:7.1f}s] replayed {:>9} of {} | group lag {:>9} bytes", t, Thousands(produced.load()),
+                       Thousands(static_cast<int64_t>(records.size())), Thousands(lag.cached()));
+  });
+  for (const auto& r : records) {
+    // Paced like `produce`: the embedded broker keeps only ~5 MiB per partition.
+    while (lag.Worst() > max_lag_bytes && !StopRequested().load()) {
+      producer->Poll(50);
+    }
+    if (StopRequested().load()) break;
+    KafkaHeaders h = {{"lakestream.replay.rules", r.failed_rules},
+                      {"lakestream.replay.topic", r.topic},
+                      {"lakestream.replay.partition", std::to_string(r.partition)},
+                      {"lakestream.replay.offset", std::to_string(r.offset)},
+                      {"lakestream.replay.quarantined_at", r.quarantined_at},
+                      {"lakestream.replay.at", replayed_at}};
+    if (Status st = producer->Produce(topic, ReplayKeyOf(r.payload), r.payload, h); !st.ok()) return Fail(st);
+    produced++;
+  }
+  Status st = producer->Flush(30000);
+  if (st.ok()) st = producer->status();
+  progress.Stop();
+  if (!st.ok()) return Fail(st);
+  std::printf("replayed %s records to %s (same event_id: silver keeps each once; records that still fail are "
+              "quarantined again)\n",
+              Thousands(produced.load()).c_str(), topic.c_str());
+  return StopRequested().load() ? 1 : 0;
 }
 
 }  // namespace lakestream

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <string>
 
 #include "config/settings.h"
 #include "source/kafka/kafka_client.h"
@@ -19,5 +20,16 @@ int RunMain(const Settings& settings, const KafkaProperties& kafka_props);
 int RunBroker(const Settings& settings);
 int RunProduce(const Settings& settings, const KafkaProperties& kafka_props);
 int RunIngest(const Settings& settings, const KafkaProperties& kafka_props);
+
+/// What `lakestream dlq replay` re-injects (docs/pipelines/orders.md, "Dead letters and replay").
+struct DlqReplayOptions {
+  std::string rule;            // only records that failed this rule ("" = all)
+  std::string input;           // a `dlq export` file (edited) instead of the quarantine table
+  bool include_closed = false; // also records whose event_id silver holds already
+  bool dry_run = false;        // list what would be replayed, produce nothing
+};
+/// Produces the selected quarantined records' payloads to the source topic (kafka.topic) with
+/// lakestream.replay.* lineage headers, paced by the consumer group's lag.
+int RunDlqReplay(const Settings& settings, const KafkaProperties& kafka_props, const DlqReplayOptions& options);
 
 }  // namespace lakestream

@@ -1,0 +1,14 @@
+// `lakestream dlq export`: the open quarantined records (silver/orders_quarantine) as JSON lines, to
+// inspect or fix before `lakestream dlq replay --input FILE`. CLI glue over pipeline/dead_letters.h.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace lakestream {
+
+/// Adds `export` under the `dlq` subcommand; RunDlqExportCommand runs it when parsed.
+CLI::App* AddDlqExportCommand(CLI::App& dlq);
+/// `lake_root`: the lakehouse (setting lake.root). Returns the exit code: 0 done, 1 failed (printed).
+int RunDlqExportCommand(const std::string& lake_root);
+
+}  // namespace lakestream
