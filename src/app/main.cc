@@ -130,6 +130,25 @@ int main(int argc, char** argv) {
   dlq_replay->add_flag("--dry-run", replay_args.dry_run, "Print the records that would be replayed; produce nothing");
   auto* dlq_export = AddDlqExportCommand(*dlq);
   AddSettings(dlq_export, "dlq-export", &export_opts);
+  CommandOptions bench_opts;
+  BenchOptions bench_args;
+  auto* bench = app.add_subcommand(
+      "bench", "Benchmark (docs/benchmarks.md): end-to-end throughput, freshness p50/p99 and peak RSS of the orders "
+               "pipeline on the embedded broker, against a bare consumer's raw ceiling");
+  AddSettings(bench, "bench", &bench_opts);
+  bench->add_option("--events", bench_args.events, "Synthetic events for the full-speed and raw phases [default 1000000]")
+      ->type_name("N")
+      ->check(CLI::Range(int64_t{1000}, int64_t{1000000000}));
+  bench->add_option("--steady-rate", bench_args.steady_rate,
+                    "Events/s of the freshness phase [default 1160, about 100 million a day]")
+      ->type_name("events/s")
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
+  bench->add_option("--steady-events", bench_args.steady_events, "Events of the freshness phase, 0 skips it [default 30000]")
+      ->type_name("N")
+      ->check(CLI::Range(int64_t{0}, int64_t{1000000000}));
+  bench->add_option("--dir", bench_args.dir, "Work directory, new or empty [default: a new one under /tmp]")->type_name("path");
+  bench->add_flag("--keep", bench_args.keep, "Keep the lakehouses written (under --dir)");
+  bench->add_flag("--skip-raw", bench_args.skip_raw, "Skip the raw consume phase");
   auto* config = app.add_subcommand("config", "Settings");
   config->require_subcommand(1);
   auto* config_docs = config->add_subcommand("docs", "Print CONFIGURATION.md, generated from the settings table");
@@ -156,6 +175,7 @@ int main(int argc, char** argv) {
     if (broker->parsed()) return Resolve(broker_opts, &settings, &props) ? RunBroker(settings) : 2;
     if (produce->parsed()) return Resolve(produce_opts, &settings, &props) ? RunProduce(settings, props) : 2;
     if (ingest->parsed()) return Resolve(ingest_opts, &settings, &props) ? RunIngest(settings, props) : 2;
+    if (bench->parsed()) return Resolve(bench_opts, &settings, &props) ? RunBench(settings, props, bench_args) : 2;
     if (dlq_replay->parsed()) {
       return Resolve(replay_opts, &settings, &props) ? RunDlqReplay(settings, props, replay_args) : 2;
     }

@@ -43,6 +43,7 @@ Status Replay::Run(const std::atomic<bool>& stop) {
   int64_t paced = 0;
   for (;;) {
     if (stop.load()) break;
+    if (options_.max_events > 0 && counters_.produced.load() >= options_.max_events) break;
     ASSIGN_OR_RETURN(bool has, reader->Next(&line, &line_no, &fields_ok));
     if (!has) break;
     counters_.lines_read++;

@@ -22,6 +22,7 @@ struct ReplayOptions {
   double speedup = 250000;            // event-time factor, when rate is 0
   std::string timezone = "Europe/London";
   int64_t max_lag_bytes = 2 << 20;    // per partition
+  int64_t max_events = 0;             // stop after producing this many (0: the whole file)
 };
 
 struct ReplayCounters {

@@ -14,6 +14,7 @@
 #include "pipeline/dead_letters.h"
 #include "pipeline/orders_pipeline.h"
 #include "pipeline/replay.h"
+#include "pipeline/runner_internal.h"
 #include "pipeline/silver_rules.h"
 #include "source/kafka/embedded_broker.h"
 
@@ -25,8 +26,10 @@ std::atomic<bool>& StopRequested() {
 }
 
 namespace {
-
 extern "C" void OnStopSignal(int) { StopRequested().store(true); }
+}  // namespace
+
+namespace internal {
 
 std::string Thousands(int64_t v) {
   const std::string digits = std::to_string(v < 0 ? -v : v);
@@ -74,12 +77,6 @@ ReplayOptions ReplayOptionsFrom(const Settings& s) {
   return o;
 }
 
-// Opens the pipeline with its dead-letter producer when --dlq-topic is set.
-struct OpenedPipeline {
-  std::unique_ptr<OrderProducer> dlq;  // declared first: destroyed after the pipeline that uses it
-  std::unique_ptr<OrdersPipeline> pipeline;
-};
-
 Result<OpenedPipeline> OpenPipeline(const Settings& s, const KafkaProperties& props, const std::string& epoch) {
   OpenedPipeline out;
   ASSIGN_OR_RETURN(OrdersPipelineOptions options, PipelineOptionsFrom(s, epoch));
@@ -106,10 +103,8 @@ Result<OpenedPipeline> OpenPipeline(const Settings& s, const KafkaProperties& pr
   return out;
 }
 
-// The consume → commit loop shared by `run` and `ingest`. Returns when `should_finish()` says the
-// work is done, when stop is requested (after committing what it holds), or on an error.
 Status IngestLoop(const Settings& s, OrdersPipeline& pipeline, PipelineConsumer& consumer,
-                  const std::function<bool()>& should_finish) {
+                  const std::function<bool()>& should_finish, const std::function<void(const std::vector<KafkaRecord>&, int64_t)>& on_commit) {
   const int64_t commit_interval_ms = s.GetInt("pipeline.commit_interval_ms");
   const int64_t max_batch_bytes = s.GetInt("pipeline.max_batch_bytes");
   std::vector<KafkaRecord> pending;
@@ -119,7 +114,9 @@ Status IngestLoop(const Settings& s, OrdersPipeline& pipeline, PipelineConsumer&
     if (pending.empty()) return Status::OK();
     std::map<int32_t, int64_t> next;
     for (const auto& r : pending) next[r.partition] = std::max(next[r.partition], r.offset + 1);
+    const int64_t commit_start_ms = MonotonicMillis();
     RETURN_IF_ERROR(pipeline.ProcessBatch(pending));
+    if (on_commit) on_commit(pending, MonotonicMillis() - commit_start_ms);
     consumer.CommitAdvisory(next);
     pending.clear();
     pending_bytes = 0;
@@ -149,36 +146,6 @@ Status IngestLoop(const Settings& s, OrdersPipeline& pipeline, PipelineConsumer&
   }
 }
 
-// Prints one progress line per interval until `done` is set.
-class ProgressPrinter {
- public:
-  ProgressPrinter(int64_t interval_ms, std::function<std::string(double)> line)
-      : interval_ms_(interval_ms), line_(std::move(line)), start_ms_(MonotonicMillis()) {
-    thread_ = std::thread([this] {
-      while (!done_.load()) {
-        for (int64_t waited = 0; waited < interval_ms_ && !done_.load(); waited += 50) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-        if (done_.load()) break;
-        std::fprintf(stderr, "%s\n", line_((MonotonicMillis() - start_ms_) / 1000.0).c_str());
-      }
-    });
-  }
-  ~ProgressPrinter() { Stop(); }
-  void Stop() {
-    done_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  double elapsed_s() const { return (MonotonicMillis() - start_ms_) / 1000.0; }
-
- private:
-  int64_t interval_ms_;
-  std::function<std::string(double)> line_;
-  int64_t start_ms_;
-  std::atomic<bool> done_{false};
-  std::thread thread_;
-};
-
 void PrintSummary(OrdersPipeline& pipeline, double elapsed_s, int64_t produced) {
   std::printf("\nlakestream summary (%.1f s%s)\n", elapsed_s,
               produced >= 0 ? fmt::format(", {} events produced", Thousands(produced)).c_str() : "");
@@ -207,7 +174,9 @@ void PrintSummary(OrdersPipeline& pipeline, double elapsed_s, int64_t produced) 
   std::fflush(stdout);
 }
 
-}  // namespace
+}  // namespace internal
+
+using namespace internal;
 
 void InstallStopSignalHandlers() {
   struct sigaction sa {};

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <string>
 
 #include "config/settings.h"
@@ -31,5 +32,18 @@ struct DlqReplayOptions {
 /// Produces the selected quarantined records' payloads to the source topic (kafka.topic) with
 /// lakestream.replay.* lineage headers, paced by the consumer group's lag.
 int RunDlqReplay(const Settings& settings, const KafkaProperties& kafka_props, const DlqReplayOptions& options);
+
+/// `lakestream bench` (docs/benchmarks.md).
+struct BenchOptions {
+  int64_t events = 1000000;      // synthetic events for the full-speed and raw phases
+  int64_t steady_rate = 1160;    // events/s of the freshness phase (1,160/s ≈ 100 million a day)
+  int64_t steady_events = 30000; // events of the freshness phase (0: skip it)
+  std::string dir;               // work directory ("" = a new one under the temp directory)
+  bool keep = false;             // keep the lakehouses written
+  bool skip_raw = false;         // skip the raw consume phase
+};
+/// Runs the phases and prints a Markdown table: throughput, raw ceiling and ratio, freshness p50/p99,
+/// peak RSS, each against its target. Exit code 0, or 1 on an error (printed).
+int RunBench(const Settings& settings, const KafkaProperties& kafka_props, const BenchOptions& options);
 
 }  // namespace lakestream

@@ -136,6 +136,27 @@ TEST(EndToEnd, BrokerProduceAndIngestRunAsSeparateProcessesAndAnOutOfRangeResume
   ExpectEveryBronzeRowAccountedFor(lake, 1305);
 }
 
+TEST(Bench, ASmallRunPrintsEveryMeasureAndLeavesNoWorkDirectory) {
+  std::string dir = TempDir() + "/bench";
+  ASSERT_EQ(Wait(Spawn({"bench", "--events", "3000", "--steady-events", "600", "--steady-rate", "600", "--dir", dir,
+                        "--progress-interval-ms", "500"},
+                       dir + ".txt")),
+            0)
+      << ReadFile(dir + ".txt");
+  const std::string out = ReadFile(dir + ".txt");
+  for (const char* row : {"| end-to-end throughput, embedded broker → bronze, silver, gold | ",
+                          "| raw consume ceiling", "| throughput / raw ceiling | ", "| freshness at 600 events/s",
+                          "| peak RSS (pipeline phase, 3,000 events) | "}) {
+    EXPECT_NE(out.find(row), std::string::npos) << row << "\n" << out;
+  }
+  EXPECT_NE(out.find("(3,000 events in "), std::string::npos) << out;  // every event reached bronze
+  EXPECT_FALSE(std::filesystem::exists(dir)) << "the work directory is removed without --keep";
+  // A non-empty work directory is refused with the fix.
+  std::filesystem::create_directories(dir + "/x");
+  EXPECT_EQ(Wait(Spawn({"bench", "--events", "1000", "--dir", dir}, dir + "2.txt")), 1);
+  EXPECT_NE(ReadFile(dir + "2.txt").find("is not empty"), std::string::npos) << ReadFile(dir + "2.txt");
+}
+
 TEST(Cli, BadKafkaPropertyStopsAtStartup) {
   std::string dir = TempDir();
   int rc = Wait(Spawn({"run", "--lakehouse", dir, "-K", "no.such.property=1"}, dir + "/log.txt"));

@@ -1,0 +1,81 @@
+// Parts shared by the commands in runner.cc and bench.cc: settings → options, the consume/commit
+// loop, the progress printer and the summary. Internal to src/pipeline; not a public interface.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/time.h"
+#include "config/settings.h"
+#include "pipeline/orders_pipeline.h"
+#include "pipeline/replay.h"
+#include "source/kafka/kafka_client.h"
+
+namespace lakestream::internal {
+
+/// 1234567 -> "1,234,567".
+std::string Thousands(int64_t v);
+/// The embedded broker's address file: kafka.broker_file, or <lake.root>/_broker.
+std::string BrokerFile(const Settings& s);
+/// Prints "lakestream: error: …" to stderr; returns exit code 1.
+int Fail(const Status& st);
+/// Errors: the pipeline file's (LoadSilverRules).
+Result<OrdersPipelineOptions> PipelineOptionsFrom(const Settings& s, const std::string& epoch);
+ReplayOptions ReplayOptionsFrom(const Settings& s);
+
+/// The pipeline with its dead-letter producer (when pipeline.dlq_topic is set).
+struct OpenedPipeline {
+  std::unique_ptr<OrderProducer> dlq;  // declared first: destroyed after the pipeline that uses it
+  std::unique_ptr<OrdersPipeline> pipeline;
+};
+/// Errors: the producer's and OrdersPipeline::Open's.
+Result<OpenedPipeline> OpenPipeline(const Settings& s, const KafkaProperties& props, const std::string& epoch);
+
+/// The consume → commit loop shared by `run`, `ingest` and `bench`: micro-batches of
+/// pipeline.commit_interval_ms or pipeline.max_batch_bytes, committed by OrdersPipeline::ProcessBatch;
+/// `on_commit` (optional) sees each batch once bronze and silver hold it, with the time
+/// ProcessBatch took (ms; gold refreshes included when one was due). Returns when
+/// `should_finish()` says the work is done, when stop is requested (after committing what it holds),
+/// or on an error (the pipeline's or the consumer's).
+Status IngestLoop(const Settings& s, OrdersPipeline& pipeline, PipelineConsumer& consumer,
+                  const std::function<bool()>& should_finish,
+                  const std::function<void(const std::vector<KafkaRecord>&, int64_t)>& on_commit = nullptr);
+
+/// Prints the tables and counters after a run; `produced` < 0 leaves the produced count out.
+void PrintSummary(OrdersPipeline& pipeline, double elapsed_s, int64_t produced);
+
+/// Prints `line(elapsed seconds)` to stderr every `interval_ms` on its own thread until Stop().
+class ProgressPrinter {
+ public:
+  ProgressPrinter(int64_t interval_ms, std::function<std::string(double)> line)
+      : interval_ms_(interval_ms), line_(std::move(line)), start_ms_(MonotonicMillis()) {
+    thread_ = std::thread([this] {
+      while (!done_.load()) {
+        for (int64_t waited = 0; waited < interval_ms_ && !done_.load(); waited += 50) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        if (done_.load()) break;
+        std::fprintf(stderr, "%s\n", line_((MonotonicMillis() - start_ms_) / 1000.0).c_str());
+      }
+    });
+  }
+  ~ProgressPrinter() { Stop(); }
+  void Stop() {
+    done_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  double elapsed_s() const { return (MonotonicMillis() - start_ms_) / 1000.0; }
+
+ private:
+  int64_t interval_ms_;
+  std::function<std::string(double)> line_;
+  int64_t start_ms_;
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+}  // namespace lakestream::internal
