@@ -138,7 +138,7 @@ TEST(EndToEnd, BrokerProduceAndIngestRunAsSeparateProcessesAndAnOutOfRangeResume
 
 TEST(Bench, ASmallRunPrintsEveryMeasureAndLeavesNoWorkDirectory) {
   std::string dir = TempDir() + "/bench";
-  ASSERT_EQ(Wait(Spawn({"bench", "--events", "3000", "--steady-events", "600", "--steady-rate", "600", "--dir", dir,
+  ASSERT_EQ(Wait(Spawn({"bench", "--input", kUci, "--events", "3000", "--steady-events", "600", "--steady-rate", "600", "--dir", dir,
                         "--progress-interval-ms", "500"},
                        dir + ".txt")),
             0)
