@@ -138,13 +138,7 @@ Result<PhaseResult> PipelinePhase(const Settings& s, const KafkaProperties& kafk
   RETURN_IF_ERROR(WaitForAssignment(*consumer, &none));
   ReplayOptions ro = ReplayOptionsFrom(s);
   ro.rate = rate;
-  SyntheticOrders source(ro, events, prod, [prod, pipe]() {
-    int64_t worst = 0;
-    for (const auto& [p, delivered] : prod->DeliveredBytesByPartition()) {
-      worst = std::max(worst, delivered - pipe->CommittedBytes(p));
-    }
-    return worst;
-  });
+  SyntheticOrders source(ro, events, prod, [prod, pipe]() { return UncommittedBytes(*prod, *pipe); });
   PhaseResult out;
   out.freshness_ms.reserve(static_cast<size_t>(events));
   const auto& pc = pipeline->counters();

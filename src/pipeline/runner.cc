@@ -77,6 +77,14 @@ ReplayOptions ReplayOptionsFrom(const Settings& s) {
   return o;
 }
 
+int64_t UncommittedBytes(const OrderProducer& producer, const OrdersPipeline& pipeline) {
+  int64_t worst = 0;
+  for (const auto& [p, delivered] : producer.DeliveredBytesByPartition()) {
+    worst = std::max(worst, delivered - pipeline.CommittedBytes(p));
+  }
+  return worst;
+}
+
 Result<OpenedPipeline> OpenPipeline(const Settings& s, const KafkaProperties& props, const std::string& epoch) {
   OpenedPipeline out;
   ASSIGN_OR_RETURN(OrdersPipelineOptions options, PipelineOptionsFrom(s, epoch));
@@ -227,14 +235,7 @@ int RunMain(const Settings& s, const KafkaProperties& kafka_props) {
   auto producer = std::move(producer_or).value();
   OrderProducer* prod = producer.get();
   OrdersPipeline* pipe = pipeline.get();
-  auto lag_bytes = [prod, pipe]() {
-    int64_t worst = 0;
-    for (const auto& [p, delivered] : prod->DeliveredBytesByPartition()) {
-      worst = std::max(worst, delivered - pipe->CommittedBytes(p));
-    }
-    return worst;
-  };
-  Replay replay(ropts, prod, lag_bytes, std::move(skip).value());
+  Replay replay(ropts, prod, [prod, pipe]() { return UncommittedBytes(*prod, *pipe); }, std::move(skip).value());
   const int64_t bronze_at_start = pipeline->counters().bronze_rows.load();
 
   auto consumer_or = PipelineConsumer::Create(

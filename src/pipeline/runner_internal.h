@@ -27,6 +27,10 @@ int Fail(const Status& st);
 Result<OrdersPipelineOptions> PipelineOptionsFrom(const Settings& s, const std::string& epoch);
 ReplayOptions ReplayOptionsFrom(const Settings& s);
 
+/// Backpressure for an in-process replay: the largest number of payload bytes any partition has had
+/// delivered by `producer` but not yet committed to bronze by `pipeline`.
+int64_t UncommittedBytes(const OrderProducer& producer, const OrdersPipeline& pipeline);
+
 /// The pipeline with its dead-letter producer (when pipeline.dlq_topic is set).
 struct OpenedPipeline {
   std::unique_ptr<OrderProducer> dlq;  // declared first: destroyed after the pipeline that uses it
