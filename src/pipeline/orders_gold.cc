@@ -16,6 +16,7 @@ namespace {
 constexpr const char* kSalesDaily = "gold/sales_daily";
 constexpr const char* kSalesHourly = "gold/sales_hourly";
 constexpr const char* kProductSales = "gold/product_sales";
+constexpr const char* kProductSalesDaily = "gold/product_sales_daily";
 constexpr const char* kCustomerRfm = "gold/customer_rfm";
 // A gold table records a silver version without rows of its own (silver moved by fences or
 // compaction only) once it lags by this many versions, so that refreshes re-read few commits.
@@ -84,6 +85,17 @@ std::string ProductSalesSql(const std::string& s) {
          Classified(s) + " WHERE product_no IS NOT NULL AND (is_sale OR is_cancel) GROUP BY product_no)";
 }
 
+// Product × day × country: what the dashboard's top products read under its date and country filters.
+std::string ProductSalesDailySql(const std::string& s) {
+  return std::string("SELECT order_date, country, product_no, product_name, orders, units, revenue_gbp, "
+                     "cancellation_lines, cancelled_units, cancelled_revenue_gbp, ") +
+         kNetRevenue + " FROM (SELECT order_date, country, product_no, "
+         "first(product_name ORDER BY event_time DESC, product_name DESC) FILTER (WHERE product_name IS NOT NULL) "
+         "AS product_name, " + kSalesMeasures + " FROM " + Classified(s) +
+         " WHERE order_date IS NOT NULL AND product_no IS NOT NULL AND (is_sale OR is_cancel) "
+         "GROUP BY order_date, country, product_no)";
+}
+
 // Per-customer base measures: customers with at least one sale line.
 std::string RfmBaseSql(const std::string& s) {
   return "SELECT customer_no, first(country ORDER BY event_time DESC, country DESC) AS country, "
@@ -128,6 +140,7 @@ Maintenance MaintenanceOf(const std::string& name) {
   if (name == kSalesDaily) return {Kind::kDatePartitions, "order_date", "order_date", ""};
   if (name == kSalesHourly) return {Kind::kDatePartitions, "event_time::DATE", "event_time", ""};
   if (name == kProductSales) return {Kind::kKeyedMerge, "", "", "product_no"};
+  if (name == kProductSalesDaily) return {Kind::kDatePartitions, "order_date", "order_date", ""};
   return {Kind::kKeyedMerge, "", "", "customer_no"};
 }
 
@@ -209,6 +222,12 @@ const std::vector<GoldTableDef>& OrdersGoldTables() {
         {"cancellation_rate", ColumnType::kDouble, true}, {"first_sold_at", ColumnType::kTimestampMicros, true},
         {"last_sold_at", ColumnType::kTimestampMicros, true}},
        {}},
+      {kProductSalesDaily,
+       {{"order_date", ColumnType::kDate, false}, {"country", ColumnType::kString, true},
+        {"product_no", ColumnType::kString, false}, {"product_name", ColumnType::kString, true}, Count("orders"),
+        Count("units"), Money("revenue_gbp"), Count("cancellation_lines"), Count("cancelled_units"),
+        Money("cancelled_revenue_gbp"), Money("net_revenue_gbp")},
+       {"order_date"}},
       {kCustomerRfm,
        {{"customer_no", ColumnType::kString, false}, {"country", ColumnType::kString, true},
         {"first_order_date", ColumnType::kDate, false}, {"last_order_date", ColumnType::kDate, false},
@@ -225,6 +244,7 @@ std::string GoldQueryFromSilver(const GoldTableDef& def, const std::string& s) {
   if (def.name == kSalesDaily) return SalesDailySql(s);
   if (def.name == kSalesHourly) return SalesHourlySql(s);
   if (def.name == kProductSales) return ProductSalesSql(s);
+  if (def.name == kProductSalesDaily) return ProductSalesDailySql(s);
   return RfmScoresSql("(" + RfmBaseSql(s) + ")");
 }
 

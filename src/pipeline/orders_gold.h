@@ -4,6 +4,7 @@
 //   gold/sales_daily     order_date × country     partitioned by order_date
 //   gold/sales_hourly    event hour (UTC) × country partitioned by event_date
 //   gold/product_sales   product_no
+//   gold/product_sales_daily order_date × country × product_no, partitioned by order_date
 //   gold/customer_rfm    customer_no, with quintile scores and a segment
 //
 // A refresh reads the silver commits after the version the gold table reflects (its txn
@@ -35,7 +36,7 @@ struct GoldTableDef {
   std::vector<std::string> partition_columns;
 };
 
-/// The four gold tables, in refresh order.
+/// The five gold tables, in refresh order.
 const std::vector<GoldTableDef>& OrdersGoldTables();
 
 /// The silver/orders columns (the rows the gold SQL reads).

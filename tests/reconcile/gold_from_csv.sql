@@ -113,6 +113,28 @@ SELECT a.product_no, n.product_name, orders, order_lines, units, revenue_gbp, ca
   CASE WHEN units > 0 THEN cancelled_units::DOUBLE / units END AS cancellation_rate, first_sold_at, last_sold_at
 FROM agg a LEFT JOIN latest_name n ON n.product_no = a.product_no AND n.rn = 1;
 
+CREATE OR REPLACE TEMP VIEW recount_product_sales_daily AS
+WITH latest_name AS (
+  SELECT order_date, country, product_no, product_name,
+         row_number() OVER (PARTITION BY order_date, country, product_no
+                            ORDER BY event_time DESC, product_name DESC) AS rn
+  FROM recount_classified WHERE (sale OR cancel) AND product_name IS NOT NULL
+), agg AS (
+  SELECT order_date, country, product_no,
+    count(DISTINCT CASE WHEN sale THEN transaction_no END) AS orders,
+    sum(CASE WHEN sale THEN quantity ELSE 0 END)::BIGINT AS units,
+    sum(CASE WHEN sale THEN line_revenue_gbp ELSE 0 END)::DECIMAL(18,3) AS revenue_gbp,
+    sum(CASE WHEN cancel THEN 1 ELSE 0 END)::BIGINT AS cancellation_lines,
+    sum(CASE WHEN cancel THEN -quantity ELSE 0 END)::BIGINT AS cancelled_units,
+    sum(CASE WHEN cancel THEN -line_revenue_gbp ELSE 0 END)::DECIMAL(18,3) AS cancelled_revenue_gbp
+  FROM recount_classified WHERE (sale OR cancel) AND order_date IS NOT NULL AND product_no IS NOT NULL
+  GROUP BY order_date, country, product_no
+)
+SELECT a.order_date, a.country, a.product_no, n.product_name, orders, units, revenue_gbp, cancellation_lines,
+  cancelled_units, cancelled_revenue_gbp, (revenue_gbp - cancelled_revenue_gbp)::DECIMAL(18,3) AS net_revenue_gbp
+FROM agg a LEFT JOIN latest_name n ON n.order_date = a.order_date AND n.country IS NOT DISTINCT FROM a.country
+  AND n.product_no = a.product_no AND n.rn = 1;
+
 CREATE OR REPLACE TEMP VIEW recount_customer_rfm AS
 WITH latest_country AS (
   SELECT customer_no, country,

@@ -185,6 +185,20 @@ def main():
           os.path.join(args.out, "product_sales.csv"))
 
     rows = []
+    for (d, c, p), g in prod.groupby(["order_date", "country_c", "product_no"], sort=False, dropna=False):
+        if pd.isna(d) or pd.isna(p):
+            continue
+        r = sales_measures(g)
+        named = g[g["product_name"].notna()].sort_values(["event_time", "product_name"], ascending=False)
+        r.update(order_date=d, country=c, product_no=p)
+        r["product_name"] = named["product_name"].iloc[0] if len(named) else None
+        rows.append(r)
+    write(pd.DataFrame(rows), ["order_date", "country", "product_no", "product_name", "orders", "units",
+                               "revenue_gbp", "cancellation_lines", "cancelled_units", "cancelled_revenue_gbp",
+                               "net_revenue_gbp"],
+          os.path.join(args.out, "product_sales_daily.csv"))
+
+    rows = []
     cust = s[s["customer_no"].notna() & ~s["is_adjustment"]]
     for cno, g in cust.groupby("customer_no", sort=False):
         sale = g[g["sale"]]
