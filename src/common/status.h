@@ -26,6 +26,7 @@ enum class StatusCode {
   kUnsupported,      // a feature we refuse (e.g. an unknown Delta reader feature)
   kCancelled,        // shutdown requested
   kExpectationFailed,  // a record broke a silver expectation whose action is `fail`
+  kUnavailable,      // not ready yet (e.g. a table with no data yet): retry later
   kInternal,         // a bug
 };
 
@@ -66,6 +67,7 @@ LAKESTREAM_STATUS_FACTORY(DataLoss, kDataLoss)
 LAKESTREAM_STATUS_FACTORY(Unsupported, kUnsupported)
 LAKESTREAM_STATUS_FACTORY(Cancelled, kCancelled)
 LAKESTREAM_STATUS_FACTORY(ExpectationFailed, kExpectationFailed)
+LAKESTREAM_STATUS_FACTORY(Unavailable, kUnavailable)
 LAKESTREAM_STATUS_FACTORY(Internal, kInternal)
 #undef LAKESTREAM_STATUS_FACTORY
 
