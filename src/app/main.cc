@@ -50,7 +50,7 @@ void AddSettings(CLI::App* app, const std::string& command, CommandOptions* opts
       app->add_option(d.flag, opts->values[d.name], help)->type_name(*d.unit ? d.unit : "VALUE");
     }
   }
-  if (command != "broker" && command != "dlq-export") {
+  if (command != "broker" && command != "dlq-export" && command != "serve") {
     app->add_option("-K,--kafka-property", opts->kafka_props,
                     "librdkafka property key=value, passed through unchanged (repeatable), e.g. "
                     "-K security.protocol=SASL_SSL -K sasl.mechanism=PLAIN");
@@ -110,6 +110,10 @@ int main(int argc, char** argv) {
   AddSettings(produce, "produce", &produce_opts);
   auto* ingest = app.add_subcommand("ingest", "Consume order-line events from Kafka into the Delta tables (the pipeline alone)");
   AddSettings(ingest, "ingest", &ingest_opts);
+  CommandOptions serve_opts;
+  auto* serve = app.add_subcommand(
+      "serve", "Serve the dashboard, JSON API and /metrics over an existing lakehouse (no pipeline), until Ctrl-C");
+  AddSettings(serve, "serve", &serve_opts);
   auto* table = AddTableCommand(app);
   auto* sql = AddSqlCommand(app);
   auto* dlq = app.add_subcommand("dlq", "Dead letters: export or replay the records silver quarantined");
@@ -175,6 +179,7 @@ int main(int argc, char** argv) {
     if (broker->parsed()) return Resolve(broker_opts, &settings, &props) ? RunBroker(settings) : 2;
     if (produce->parsed()) return Resolve(produce_opts, &settings, &props) ? RunProduce(settings, props) : 2;
     if (ingest->parsed()) return Resolve(ingest_opts, &settings, &props) ? RunIngest(settings, props) : 2;
+    if (serve->parsed()) return Resolve(serve_opts, &settings, &props) ? RunServe(settings) : 2;
     if (bench->parsed()) return Resolve(bench_opts, &settings, &props) ? RunBench(settings, props, bench_args) : 2;
     if (dlq_replay->parsed()) {
       return Resolve(replay_opts, &settings, &props) ? RunDlqReplay(settings, props, replay_args) : 2;

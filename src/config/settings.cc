@@ -18,7 +18,7 @@ std::string SettingDef::EnvVar() const {
 
 const std::vector<SettingDef>& AllSettings() {
   static const std::vector<SettingDef> kSettings = {
-      {"lake.root", "--lakehouse", SettingType::kString, "./lakehouse", "path", "run, ingest, broker, produce, dlq-replay, dlq-export",
+      {"lake.root", "--lakehouse", SettingType::kString, "./lakehouse", "path", "run, ingest, broker, produce, dlq-replay, dlq-export, serve",
        "Root of the lakehouse: tables are written under bronze/, silver/ and gold/ below it; the broker file "
        "(_broker) lives there too."},
       {"kafka.brokers", "--brokers", SettingType::kString, "", "host:port[,…]", "run, produce, ingest, dlq-replay",
@@ -75,6 +75,17 @@ const std::vector<SettingDef>& AllSettings() {
        "`ingest` without --follow exits after this long without new records (0: 5000 ms).", 0},
       {"progress.interval_ms", "--progress-interval-ms", SettingType::kInt, "1000", "ms", "run, produce, ingest, dlq-replay, bench",
        "How often a progress line is printed.", 100},
+      {"http.listen", "--http", SettingType::kString, "127.0.0.1:8080", "host:port", "run, ingest, serve",
+       "Where the dashboard, the JSON API, the event stream and /metrics listen (docs/api.md). Port 0 picks a free "
+       "one. An address other than loopback needs an access token (http.token_file or LAKESTREAM_HTTP_TOKEN)."},
+      {"http.disabled", "--no-http", SettingType::kBool, "false", "", "run, ingest",
+       "Do not start the HTTP server."},
+      {"http.token_file", "--http-token-file", SettingType::kString, "", "path", "run, ingest, serve",
+       "A file holding the access token (at least 16 characters) that every HTTP request but /healthz and /readyz "
+       "must carry (Authorization: Bearer …). The environment variable LAKESTREAM_HTTP_TOKEN is the alternative. "
+       "Required when http.listen is not a loopback address."},
+      {"http.max_stream_clients", "--http-max-stream-clients", SettingType::kInt, "256", "clients", "run, ingest, serve",
+       "Open /api/v1/stream connections allowed at once; more get 503. Each holds one server thread.", 1},
       {"duckdb.threads", "--duckdb-threads", SettingType::kInt, "1", "threads", "run, ingest, bench",
        "DuckDB worker threads used to write Parquet and recompute gold.", 1},
       {"duckdb.memory_limit", "--duckdb-memory-limit", SettingType::kString, "1GB", "bytes (DuckDB syntax)",

@@ -182,9 +182,56 @@ void PrintSummary(OrdersPipeline& pipeline, double elapsed_s, int64_t produced) 
   std::fflush(stdout);
 }
 
+void Serving::OnCommit(const std::vector<KafkaRecord>& records, int64_t commit_ms, PipelineConsumer& consumer) {
+  if (!monitor) return;
+  monitor->OnBatch(records, commit_ms);
+  monitor->SetLag(consumer.Lag());
+}
+
+Result<std::optional<HttpServerOptions>> HttpOptionsFrom(const Settings& s) {
+  if (s.GetBool("http.disabled")) return std::optional<HttpServerOptions>();
+  ASSIGN_OR_RETURN(HttpServerOptions o, HttpServerOptionsFrom(s));
+  return std::optional<HttpServerOptions>(o);
+}
+
+Result<Serving> StartServing(const std::optional<HttpServerOptions>& options, const Settings& s,
+                             const OrdersPipeline& pipeline, const std::string& command,
+                             std::function<int64_t()> produced) {
+  Serving out;
+  if (!options) return out;
+  PipelineInfo info;
+  info.name = "orders";
+  info.command = command;
+  info.topic = s.GetString("kafka.topic");
+  info.group_id = s.GetString("kafka.group_id");
+  info.lake_root = s.GetString("lake.root");
+  ASSIGN_OR_RETURN(out.lake, LakeQueries::Open(info.lake_root));
+  out.monitor = std::make_unique<PipelineMonitor>(info, pipeline, metrics::Registry::Default(), std::move(produced));
+  ASSIGN_OR_RETURN(out.server, HttpServer::Start(*options, *out.lake, {out.monitor.get()}, metrics::Registry::Default()));
+  std::printf("dashboard: %s  (API %sapi/v1, metrics %smetrics)\n", out.server->url().c_str(), out.server->url().c_str(),
+              out.server->url().c_str());
+  std::fflush(stdout);
+  return out;
+}
+
 }  // namespace internal
 
 using namespace internal;
+
+int RunServe(const Settings& s) {
+  auto options = HttpServerOptionsFrom(s);
+  if (!options.ok()) return Fail(options.status());
+  auto lake = LakeQueries::Open(s.GetString("lake.root"));
+  if (!lake.ok()) return Fail(lake.status());
+  auto server = HttpServer::Start(*options, **lake, {}, metrics::Registry::Default());
+  if (!server.ok()) return Fail(server.status());
+  std::printf("dashboard: %s  (API %sapi/v1, metrics %smetrics) over %s; Ctrl-C stops\n", (*server)->url().c_str(),
+              (*server)->url().c_str(), (*server)->url().c_str(), s.GetString("lake.root").c_str());
+  std::fflush(stdout);
+  while (!StopRequested().load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  (*server)->Stop();
+  return 0;
+}
 
 void InstallStopSignalHandlers() {
   struct sigaction sa {};
@@ -195,6 +242,8 @@ void InstallStopSignalHandlers() {
 }
 
 int RunMain(const Settings& s, const KafkaProperties& kafka_props) {
+  auto http = HttpOptionsFrom(s);
+  if (!http.ok()) return Fail(http.status());
   const std::string topic = s.GetString("kafka.topic");
   KafkaProperties props = kafka_props;
   std::unique_ptr<EmbeddedBroker> broker;
@@ -244,6 +293,10 @@ int RunMain(const Settings& s, const KafkaProperties& kafka_props) {
   if (!consumer_or.ok()) return Fail(consumer_or.status());
   auto consumer = std::move(consumer_or).value();
 
+  auto serving_or = StartServing(*http, s, *pipeline, "run", [&replay]() { return replay.counters().produced.load(); });
+  if (!serving_or.ok()) return Fail(serving_or.status());
+  Serving serving = std::move(serving_or).value();
+
   Status replay_status;
   std::atomic<bool> replay_stop{false};
   std::thread replay_thread([&] {
@@ -273,10 +326,15 @@ int RunMain(const Settings& s, const KafkaProperties& kafka_props) {
   });
 
   const bool follow = s.GetBool("run.follow");
-  Status st = IngestLoop(s, *pipeline, *consumer, [&] {
-    if (follow) return false;
-    return rc.done.load() && pc.bronze_rows.load() - bronze_at_start >= rc.produced.load();
-  });
+  serving.SetState("running");
+  Status st = IngestLoop(
+      s, *pipeline, *consumer,
+      [&] {
+        if (follow) return false;
+        return rc.done.load() && pc.bronze_rows.load() - bronze_at_start >= rc.produced.load();
+      },
+      [&](const std::vector<KafkaRecord>& records, int64_t ms) { serving.OnCommit(records, ms, *consumer); });
+  serving.SetState(st.ok() ? "stopping" : "failed", st.ok() ? "" : st.message());
   replay_stop = true;
   replay_thread.join();
   progress.Stop();
@@ -288,6 +346,7 @@ int RunMain(const Settings& s, const KafkaProperties& kafka_props) {
     if (st.ok()) st = flushed;
   }
   consumer->Close();
+  serving = Serving();
   if (!st.ok()) return Fail(st);
   PrintSummary(*pipeline, progress.elapsed_s(), rc.produced.load());
   if (rc.contract_violations.load() > 0) {
@@ -393,6 +452,8 @@ int RunProduce(const Settings& s, const KafkaProperties& kafka_props) {
 }
 
 int RunIngest(const Settings& s, const KafkaProperties& kafka_props) {
+  auto http = HttpOptionsFrom(s);
+  if (!http.ok()) return Fail(http.status());
   KafkaProperties props = kafka_props;
   std::string epoch;
   if (Status st = ResolveBrokers(s, &props, &epoch); !st.ok()) return Fail(st);
@@ -418,6 +479,9 @@ int RunIngest(const Settings& s, const KafkaProperties& kafka_props) {
     last_t = t;
     return line;
   });
+  auto serving_or = StartServing(*http, s, *pipeline, "ingest", nullptr);
+  if (!serving_or.ok()) return Fail(serving_or.status());
+  Serving serving = std::move(serving_or).value();
   const bool follow = s.GetBool("run.follow");
   int64_t idle_exit_ms = s.GetInt("run.idle_exit_ms");
   if (idle_exit_ms == 0) idle_exit_ms = 5000;
@@ -430,7 +494,8 @@ int RunIngest(const Settings& s, const KafkaProperties& kafka_props) {
       last_change_ms = MonotonicMillis();
     }
     return MonotonicMillis() - last_change_ms >= idle_exit_ms;
-  });
+  }, [&](const std::vector<KafkaRecord>& records, int64_t ms) { serving.OnCommit(records, ms, *consumer); });
+  serving.SetState(st.ok() ? "stopping" : "failed", st.ok() ? "" : st.message());
   progress.Stop();
   Status close = pipeline->Close();
   if (st.ok()) st = close;
@@ -439,6 +504,7 @@ int RunIngest(const Settings& s, const KafkaProperties& kafka_props) {
     if (st.ok()) st = flushed;
   }
   consumer->Close();
+  serving = Serving();
   if (!st.ok()) return Fail(st);
   PrintSummary(*pipeline, progress.elapsed_s(), -1);
   return 0;

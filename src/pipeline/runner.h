@@ -21,6 +21,8 @@ int RunMain(const Settings& settings, const KafkaProperties& kafka_props);
 int RunBroker(const Settings& settings);
 int RunProduce(const Settings& settings, const KafkaProperties& kafka_props);
 int RunIngest(const Settings& settings, const KafkaProperties& kafka_props);
+/// `lakestream serve`: the dashboard and API over an existing lakehouse (no pipeline), until Ctrl-C.
+int RunServe(const Settings& settings);
 
 /// What `lakestream dlq replay` re-injects (docs/pipelines/orders.md, "Dead letters and replay").
 struct DlqReplayOptions {

@@ -13,6 +13,9 @@
 #include "config/settings.h"
 #include "pipeline/orders_pipeline.h"
 #include "pipeline/replay.h"
+#include "serve/http_server.h"
+#include "serve/lake_queries.h"
+#include "serve/pipeline_monitor.h"
 #include "source/kafka/kafka_client.h"
 
 namespace lakestream::internal {
@@ -48,6 +51,25 @@ Result<OpenedPipeline> OpenPipeline(const Settings& s, const KafkaProperties& pr
 Status IngestLoop(const Settings& s, OrdersPipeline& pipeline, PipelineConsumer& consumer,
                   const std::function<bool()>& should_finish,
                   const std::function<void(const std::vector<KafkaRecord>&, int64_t)>& on_commit = nullptr);
+
+/// The HTTP side of a pipeline command: the monitor its loop feeds, and the server (docs/api.md).
+/// Empty when --no-http. Destroy before the pipeline.
+struct Serving {
+  std::unique_ptr<LakeQueries> lake;
+  std::unique_ptr<PipelineMonitor> monitor;
+  std::unique_ptr<HttpServer> server;
+  /// Feeds the monitor from IngestLoop's on_commit (no-op without a monitor).
+  void OnCommit(const std::vector<KafkaRecord>& records, int64_t commit_ms, PipelineConsumer& consumer);
+  void SetState(const std::string& state, const std::string& detail = "") {
+    if (monitor) monitor->SetState(state, detail);
+  }
+};
+/// Checks the HTTP settings (call at start-up, before any work). Errors: HttpServerOptionsFrom's.
+Result<std::optional<HttpServerOptions>> HttpOptionsFrom(const Settings& s);
+/// Starts the server for `pipeline` and prints its address ("dashboard: http://…/"). Errors: the server's.
+Result<Serving> StartServing(const std::optional<HttpServerOptions>& options, const Settings& s,
+                             const OrdersPipeline& pipeline, const std::string& command,
+                             std::function<int64_t()> produced);
 
 /// Prints the tables and counters after a run; `produced` < 0 leaves the produced count out.
 void PrintSummary(OrdersPipeline& pipeline, double elapsed_s, int64_t produced);

@@ -1,0 +1,496 @@
+#include "serve/http_server.h"
+
+#include <httplib.h>
+#include <openssl/crypto.h>
+#include <spdlog/spdlog.h>
+
+#include <arpa/inet.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "common/json_writer.h"
+#include "common/time.h"
+#include "serve/web_assets.h"
+
+namespace lakestream {
+
+namespace {
+
+constexpr const char* kTokenCookie = "lakestream_token";
+constexpr const char* kTokenEnv = "LAKESTREAM_HTTP_TOKEN";
+constexpr size_t kMinTokenLength = 16;
+
+int HttpStatusOf(const Status& st) {
+  switch (st.code()) {
+    case StatusCode::kInvalidArgument: return 400;
+    case StatusCode::kNotFound: return 404;
+    case StatusCode::kUnavailable: return 503;
+    default: return 500;
+  }
+}
+
+void SetJson(httplib::Response& res, const std::string& json, int status = 200) {
+  res.status = status;
+  res.set_header("Cache-Control", "no-store");
+  res.set_content(json, "application/json; charset=utf-8");
+}
+
+void SetError(httplib::Response& res, int status, const std::string& code, const std::string& message) {
+  JsonWriter w;
+  w.BeginObject().Key("error").BeginObject().Key("status").Int(status).Key("code").String(code);
+  w.Key("message").String(message).EndObject().EndObject();
+  SetJson(res, w.Take(), status);
+}
+
+void SetError(httplib::Response& res, const Status& st) {
+  SetError(res, HttpStatusOf(st), StatusCodeName(st.code()), st.message());
+}
+
+void Reply(httplib::Response& res, const Result<std::string>& r) {
+  if (r.ok()) SetJson(res, *r);
+  else SetError(res, r.status());
+}
+
+bool TokenEquals(const std::string& given, const std::string& want) {
+  return given.size() == want.size() && CRYPTO_memcmp(given.data(), want.data(), want.size()) == 0;
+}
+
+std::string CookieValue(const httplib::Request& req, const std::string& name) {
+  const std::string cookies = req.get_header_value("Cookie");
+  size_t pos = 0;
+  while (pos < cookies.size()) {
+    size_t end = cookies.find(';', pos);
+    std::string part = cookies.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    while (!part.empty() && part.front() == ' ') part.erase(0, 1);
+    if (part.rfind(name + "=", 0) == 0) return part.substr(name.size() + 1);
+    if (end == std::string::npos) break;
+    pos = end + 1;
+  }
+  return "";
+}
+
+// A bounded set of route labels for the request metrics (never raw paths: unbounded cardinality).
+std::string RouteLabel(const std::string& path) {
+  static const char* kExact[] = {"/metrics", "/healthz", "/readyz", "/api/v1", "/api/v1/pipelines", "/api/v1/tables",
+                                 "/api/v1/stream", "/api/v1/orders/kpis", "/api/v1/orders/revenue-by-day",
+                                 "/api/v1/orders/revenue-by-country", "/api/v1/orders/top-products",
+                                 "/api/v1/orders/countries", "/api/v1/quarantine"};
+  for (const char* e : kExact) {
+    if (path == e) return e;
+  }
+  if (path.rfind("/api/v1/pipelines/", 0) == 0) return "/api/v1/pipelines/{name}";
+  if (path.rfind("/api/v1/tables/", 0) == 0) return "/api/v1/tables/{name}";
+  if (path.rfind("/api/", 0) == 0) return "/api/other";
+  return "static";
+}
+
+bool IsPage(const std::string& path) { return path == "/" || path == "/pipeline" || path == "/index.html"; }
+
+const WebAsset* FindAsset(const std::string& path) {
+  size_t n = 0;
+  const WebAsset* assets = WebAssets(&n);
+  for (size_t i = 0; i < n; ++i) {
+    if (assets[i].path == path) return &assets[i];
+  }
+  return nullptr;
+}
+
+// No query parameters allowed on endpoints that take none.
+bool NoParams(const httplib::Request& req, httplib::Response& res) {
+  if (req.params.empty()) return true;
+  SetError(res, 400, "InvalidArgument",
+           "unknown query parameter '" + req.params.begin()->first + "': " + req.path + " takes none");
+  return false;
+}
+
+}  // namespace
+
+bool IsLoopbackHost(const std::string& host) {
+  if (host == "localhost" || host == "::1" || host == "[::1]") return true;
+  in_addr a{};
+  if (inet_pton(AF_INET, host.c_str(), &a) == 1) return (ntohl(a.s_addr) >> 24) == 127;
+  return false;
+}
+
+Result<HttpServerOptions> HttpServerOptionsFrom(const Settings& s) {
+  HttpServerOptions o;
+  const std::string listen = s.GetString("http.listen");
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size()) {
+    return InvalidArgument("--http '{}' is not HOST:PORT: write e.g. --http 127.0.0.1:8080 (or --no-http)", listen);
+  }
+  o.host = listen.substr(0, colon);
+  if (o.host.size() > 2 && o.host.front() == '[' && o.host.back() == ']') o.host = o.host.substr(1, o.host.size() - 2);
+  char* end = nullptr;
+  const long port = std::strtol(listen.c_str() + colon + 1, &end, 10);
+  if (*end != '\0' || port < 0 || port > 65535) {
+    return InvalidArgument("--http '{}': the port must be 0-65535 (0 picks a free one)", listen);
+  }
+  o.port = static_cast<int>(port);
+  if (const char* env = std::getenv(kTokenEnv); env && *env) o.access_token = env;
+  const std::string file = s.GetString("http.token_file");
+  if (!file.empty()) {
+    std::ifstream in(file);
+    if (!in) return InvalidArgument("--http-token-file {}: cannot read it; pass a readable file holding the token", file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    o.access_token = ss.str();
+    while (!o.access_token.empty() && std::isspace(static_cast<unsigned char>(o.access_token.back()))) {
+      o.access_token.pop_back();
+    }
+    if (o.access_token.empty()) return InvalidArgument("--http-token-file {} is empty: write the access token in it", file);
+  }
+  if (!o.access_token.empty() && o.access_token.size() < kMinTokenLength) {
+    return InvalidArgument("the HTTP access token is shorter than {} characters: use a random one, e.g. `openssl rand "
+                           "-hex 32 > token` and --http-token-file token", kMinTokenLength);
+  }
+  if (!IsLoopbackHost(o.host) && o.access_token.empty()) {
+    return InvalidArgument("--http {} listens beyond this machine, which needs an access token: set {} or pass "
+                           "--http-token-file FILE (or listen on 127.0.0.1)", listen, kTokenEnv);
+  }
+  o.max_stream_clients = static_cast<int>(s.GetInt("http.max_stream_clients"));
+  return o;
+}
+
+struct HttpServer::Impl {
+  httplib::Server server;
+};
+
+HttpServer::~HttpServer() { Stop(); }
+
+std::string HttpServer::url() const {
+  const bool v6 = options_.host.find(':') != std::string::npos;
+  return "http://" + (v6 ? "[" + options_.host + "]" : options_.host) + ":" + std::to_string(port_) + "/";
+}
+
+std::string HttpServer::StreamEvent() {
+  JsonWriter w;
+  w.BeginObject().Key("t").Int(NowMillis()).Key("pipelines").BeginArray();
+  for (auto* m : monitors_) w.Raw(m->StatusJson());
+  w.EndArray().Key("tables").BeginObject();
+  for (const auto& [name, v] : lake_->Versions()) w.Key(name).Int(v);
+  w.EndObject().Key("stream_clients").Int(stream_clients_.load()).EndObject();
+  return w.Take();
+}
+
+void HttpServer::Tick() {
+  for (auto* m : monitors_) m->Sample();
+  std::string ev = StreamEvent();
+  {
+    std::lock_guard<std::mutex> lock(tick_mu_);
+    event_ = std::move(ev);
+    ++seq_;
+  }
+  tick_cv_.notify_all();
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options, LakeQueries& lake,
+                                                      std::vector<PipelineMonitor*> monitors,
+                                                      metrics::Registry& registry) {
+  if (!IsLoopbackHost(options.host) && options.access_token.empty()) {
+    return InvalidArgument("HTTP on {} needs an access token ({} or --http-token-file)", options.host, kTokenEnv);
+  }
+  std::unique_ptr<HttpServer> s(new HttpServer());
+  s->options_ = options;
+  s->lake_ = &lake;
+  s->monitors_ = std::move(monitors);
+  s->registry_ = &registry;
+  s->impl_ = std::make_unique<Impl>();
+  HttpServer* self = s.get();
+  httplib::Server& svr = s->impl_->server;
+  const size_t workers = static_cast<size_t>(options.max_stream_clients) + 32;
+  svr.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
+  svr.set_payload_max_length(64 * 1024);
+  svr.set_keep_alive_timeout(5);
+  svr.set_read_timeout(10, 0);
+  svr.set_write_timeout(10, 0);
+
+  auto& requests = registry.CounterFamily("lakestream_http_requests_total", "HTTP requests answered, by route and status",
+                                          {"route", "status"});
+  auto& latency = registry.HistogramFamily("lakestream_http_request_duration_seconds",
+                                           "Time to answer an HTTP request (event streams excluded)", {"route"},
+                                           {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});
+  auto& streams = registry.GaugeFamily("lakestream_http_stream_clients", "Open Server-Sent Events streams");
+  metrics::Gauge* stream_gauge = &streams.WithLabels({});
+
+  // Every request: method, then the access token (when one is set).
+  svr.set_pre_routing_handler([self](const httplib::Request& req, httplib::Response& res) {
+    if (req.method != "GET" && req.method != "HEAD") {
+      res.set_header("Allow", "GET, HEAD");
+      SetError(res, 405, "MethodNotAllowed", req.method + " is not allowed on " + req.path + ": use GET");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    const std::string& token = self->options_.access_token;
+    if (token.empty() || req.path == "/healthz" || req.path == "/readyz") {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    std::string auth = req.get_header_value("Authorization");
+    if (auth.rfind("Bearer ", 0) == 0 && TokenEquals(auth.substr(7), token)) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    if (TokenEquals(CookieValue(req, kTokenCookie), token)) return httplib::Server::HandlerResponse::Unhandled;
+    // A dashboard link carrying ?access_token=: set the cookie and drop the token from the address bar.
+    if (IsPage(req.path) && req.has_param("access_token") && TokenEquals(req.get_param_value("access_token"), token)) {
+      std::string query;
+      for (const auto& [k, v] : req.params) {
+        if (k == "access_token") continue;
+        query += (query.empty() ? "?" : "&") + httplib::detail::encode_query_param(k) + "=" +
+                 httplib::detail::encode_query_param(v);
+      }
+      res.set_header("Set-Cookie", std::string(kTokenCookie) + "=" + token + "; Path=/; HttpOnly; SameSite=Strict");
+      res.set_redirect(req.path + query, 303);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    res.set_header("WWW-Authenticate", "Bearer realm=\"lakestream\"");
+    SetError(res, 401, "Unauthenticated",
+             "this server requires its access token: send 'Authorization: Bearer TOKEN', or open the dashboard "
+             "once as /?access_token=TOKEN");
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  svr.set_logger([&requests](const httplib::Request& req, const httplib::Response& res) {
+    // Never the query string: it may carry the access token.
+    requests.WithLabels({RouteLabel(req.path), std::to_string(res.status)}).Increment();
+    spdlog::debug("http {} {} -> {}", req.method, req.path, res.status);
+  });
+  svr.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    spdlog::error("http {} {}: internal error: {}", req.method, req.path, what);
+    SetError(res, 500, "Internal", "internal error while answering " + req.path);
+  });
+  svr.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    if (res.status == 404) SetError(res, 404, "NotFound", "no such path: " + req.path + " (see docs/api.md)");
+    else SetError(res, res.status, "Error", "request failed");
+  });
+
+  auto timed = [&latency](const std::string& route, auto handler) {
+    metrics::Histogram* h = &latency.WithLabels({route});
+    return [h, handler](const httplib::Request& req, httplib::Response& res) {
+      const auto t0 = std::chrono::steady_clock::now();
+      handler(req, res);
+      h->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    };
+  };
+
+  // --- health ---
+  svr.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
+  svr.Get("/readyz", [self](const httplib::Request&, httplib::Response& res) {
+    bool ready = true;
+    std::string why;
+    for (auto* m : self->monitors_) {
+      const std::string state = m->state();
+      if (state != "running" && state != "idle") {
+        ready = false;
+        why = "pipeline " + m->info().name + " is not running";
+      }
+    }
+    res.status = ready ? 200 : 503;
+    res.set_content(ready ? "ready\n" : why + "\n", "text/plain");
+  });
+
+  // --- metrics ---
+  svr.Get("/metrics", timed("/metrics", [self](const httplib::Request& req, httplib::Response& res) {
+            if (!NoParams(req, res)) return;
+            // Table gauges are read at scrape time.
+            auto& version = self->registry_->GaugeFamily("lakestream_table_version", "Latest Delta version", {"table"});
+            auto& files = self->registry_->GaugeFamily("lakestream_table_files", "Active data files", {"table"});
+            auto& bytes = self->registry_->GaugeFamily("lakestream_table_size_bytes", "Bytes of the active data files",
+                                                       {"table"});
+            auto& rows = self->registry_->GaugeFamily("lakestream_table_rows", "Rows in the active data files (from "
+                                                      "file statistics)", {"table"});
+            for (const auto& t : self->lake_->TableStates()) {
+              version.WithLabels({t.name}).Set(static_cast<double>(t.version));
+              files.WithLabels({t.name}).Set(static_cast<double>(t.files));
+              bytes.WithLabels({t.name}).Set(static_cast<double>(t.size_bytes));
+              rows.WithLabels({t.name}).Set(static_cast<double>(t.rows));
+            }
+            res.set_content(self->registry_->Render(), "text/plain; version=0.0.4; charset=utf-8");
+          }));
+
+  // --- API ---
+  svr.Get("/api/v1", [](const httplib::Request&, httplib::Response& res) {
+    SetJson(res, R"({"endpoints":["/api/v1/pipelines","/api/v1/pipelines/{name}","/api/v1/tables",)"
+                 R"("/api/v1/tables/{layer}/{name}","/api/v1/orders/kpis","/api/v1/orders/revenue-by-day",)"
+                 R"("/api/v1/orders/revenue-by-country","/api/v1/orders/top-products","/api/v1/orders/countries",)"
+                 R"("/api/v1/quarantine","/api/v1/stream","/metrics","/healthz","/readyz"],"docs":"docs/api.md"})");
+  });
+  svr.Get("/api/v1/pipelines", timed("/api/v1/pipelines", [self](const httplib::Request& req, httplib::Response& res) {
+            if (!NoParams(req, res)) return;
+            JsonWriter w;
+            w.BeginObject().Key("pipelines").BeginArray();
+            for (auto* m : self->monitors_) w.Raw(m->StatusJson());
+            w.EndArray().EndObject();
+            SetJson(res, w.Take());
+          }));
+  svr.Get(R"(/api/v1/pipelines/([a-z0-9_\-]+))",
+          timed("/api/v1/pipelines/{name}", [self](const httplib::Request& req, httplib::Response& res) {
+            if (!NoParams(req, res)) return;
+            for (auto* m : self->monitors_) {
+              if (m->info().name == req.matches[1].str()) return SetJson(res, m->StatusWithHistoryJson());
+            }
+            SetError(res, 404, "NotFound",
+                     "no pipeline '" + req.matches[1].str() + "' runs in this process: GET /api/v1/pipelines lists them");
+          }));
+  svr.Get("/api/v1/tables", timed("/api/v1/tables", [self](const httplib::Request& req, httplib::Response& res) {
+            if (!NoParams(req, res)) return;
+            Reply(res, self->lake_->TablesJson());
+          }));
+  svr.Get(R"(/api/v1/tables/([a-z0-9_]+/[a-z0-9_]+))",
+          timed("/api/v1/tables/{name}", [self](const httplib::Request& req, httplib::Response& res) {
+            int history = 10;
+            for (const auto& [k, v] : req.params) {
+              char* end = nullptr;
+              long n = std::strtol(v.c_str(), &end, 10);
+              if (k != "history" || v.empty() || *end != '\0' || n < 0 || n > 1000) {
+                return SetError(res, 400, "InvalidArgument",
+                                "query parameter '" + k + "': this endpoint accepts history=N (0-1000 commits)");
+              }
+              history = static_cast<int>(n);
+            }
+            Reply(res, self->lake_->TableJson(req.matches[1].str(), history));
+          }));
+  auto orders = [self, &timed, &svr](const std::string& path, std::vector<std::string> allowed, auto query) {
+    svr.Get(path, timed(path, [self, allowed, query](const httplib::Request& req, httplib::Response& res) {
+              auto f = ParseOrdersFilter(req.params, allowed);
+              if (!f.ok()) return SetError(res, f.status());
+              Reply(res, query(*self->lake_, *f));
+            }));
+  };
+  const std::vector<std::string> filters = {"from", "to", "country", "product"};
+  const std::vector<std::string> top_filters = {"from", "to", "country", "product", "limit"};
+  orders("/api/v1/orders/kpis", filters, [](LakeQueries& l, const OrdersFilter& f) { return l.OrdersKpis(f); });
+  orders("/api/v1/orders/revenue-by-day", filters, [](LakeQueries& l, const OrdersFilter& f) { return l.RevenueByDay(f); });
+  orders("/api/v1/orders/revenue-by-country", top_filters,
+         [](LakeQueries& l, const OrdersFilter& f) { return l.RevenueByCountry(f); });
+  orders("/api/v1/orders/top-products", top_filters, [](LakeQueries& l, const OrdersFilter& f) { return l.TopProducts(f); });
+  orders("/api/v1/orders/countries", {}, [](LakeQueries& l, const OrdersFilter&) { return l.Countries(); });
+  svr.Get("/api/v1/quarantine", timed("/api/v1/quarantine", [self](const httplib::Request& req, httplib::Response& res) {
+            std::string rule;
+            int64_t limit = 20;
+            for (const auto& [k, v] : req.params) {
+              if (k == "rule") {
+                bool ok = !v.empty() && v.size() <= 64;
+                for (unsigned char c : v) ok = ok && (std::isalnum(c) || c == '_' || c == '-');
+                if (!ok) return SetError(res, 400, "InvalidArgument", "query parameter 'rule' must be an expectation name "
+                                                                      "(letters, digits, _ or -), e.g. rule=price_non_negative");
+                rule = v;
+              } else if (k == "limit") {
+                char* end = nullptr;
+                long n = std::strtol(v.c_str(), &end, 10);
+                if (v.empty() || *end != '\0' || n < 0 || n > 500) {
+                  return SetError(res, 400, "InvalidArgument", "query parameter 'limit' must be an integer from 0 to 500");
+                }
+                limit = n;
+              } else {
+                return SetError(res, 400, "InvalidArgument",
+                                "unknown query parameter '" + k + "': this endpoint accepts rule, limit");
+              }
+            }
+            Reply(res, self->lake_->Quarantine(rule, limit));
+          }));
+
+  // --- Server-Sent Events: one "status" event per tick (https://html.spec.whatwg.org/multipage/server-sent-events.html) ---
+  svr.Get("/api/v1/stream", [self, stream_gauge](const httplib::Request& req, httplib::Response& res) {
+    if (!NoParams(req, res)) return;
+    if (self->stream_clients_.fetch_add(1) >= self->options_.max_stream_clients) {
+      self->stream_clients_.fetch_sub(1);
+      res.set_header("Retry-After", "5");
+      return SetError(res, 503, "Unavailable",
+                      "too many event streams open (--http-max-stream-clients " +
+                          std::to_string(self->options_.max_stream_clients) + "); retry later");
+    }
+    stream_gauge->Set(self->stream_clients_.load());
+    res.set_header("Cache-Control", "no-store");
+    res.set_header("X-Accel-Buffering", "no");
+    auto last = std::make_shared<uint64_t>(0);
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [self, last](size_t, httplib::DataSink& sink) {
+          std::string msg;
+          {
+            std::unique_lock<std::mutex> lock(self->tick_mu_);
+            if (*last == 0) {
+              msg = "retry: 2000\n";
+            } else {
+              self->tick_cv_.wait_for(lock, std::chrono::seconds(15),
+                                      [&] { return self->stopping_.load() || self->seq_ != *last; });
+            }
+            if (self->stopping_.load()) {
+              sink.done();
+              return false;
+            }
+            if (self->seq_ != *last && !self->event_.empty()) {
+              msg += "id: " + std::to_string(self->seq_) + "\nevent: status\ndata: " + self->event_ + "\n\n";
+              *last = self->seq_;
+            } else if (*last == 0) {
+              *last = self->seq_ == 0 ? 1 : self->seq_;
+            } else {
+              msg = ": keep-alive\n\n";  // a comment: keeps proxies from closing an idle stream
+            }
+          }
+          return sink.write(msg.data(), msg.size());
+        },
+        [self, stream_gauge](bool) {
+          self->stream_clients_.fetch_sub(1);
+          stream_gauge->Set(self->stream_clients_.load());
+        });
+  });
+
+  // --- the dashboard ---
+  svr.Get(R"(/.*)", [](const httplib::Request& req, httplib::Response& res) {
+    const std::string path = IsPage(req.path) ? "/index.html" : req.path;
+    const WebAsset* a = path.find("..") == std::string::npos ? FindAsset(path) : nullptr;
+    if (!a) {
+      size_t n = 0;
+      WebAssets(&n);
+      return SetError(res, 404, "NotFound",
+                      n == 0 && IsPage(req.path) ? "the dashboard was not built into this binary: run "
+                                                   "scripts/bootstrap.sh (npm run build:web), then rebuild"
+                                                 : "no such path: " + req.path);
+    }
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("Content-Security-Policy",
+                   "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'");
+    res.set_header("Cache-Control", path == "/index.html" ? "no-cache" : "public, max-age=300");
+    res.set_content(std::string(a->body), std::string(a->content_type));
+  });
+
+  if (options.port == 0) {
+    s->port_ = svr.bind_to_any_port(options.host);
+    if (s->port_ <= 0) return IoError("cannot listen on {}:any port", options.host);
+  } else {
+    if (!svr.bind_to_port(options.host, options.port)) {
+      return IoError("cannot listen on {}:{} (in use, or not an address of this machine): pass --http HOST:PORT with "
+                     "another port, or --no-http", options.host, options.port);
+    }
+    s->port_ = options.port;
+  }
+  s->listen_thread_ = std::thread([self] { self->impl_->server.listen_after_bind(); });
+  s->Tick();
+  s->ticker_thread_ = std::thread([self] {
+    while (!self->stopping_.load()) {
+      for (int64_t waited = 0; waited < self->options_.stream_interval_ms && !self->stopping_.load(); waited += 50) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      if (!self->stopping_.load()) self->Tick();
+    }
+  });
+  return s;
+}
+
+void HttpServer::Stop() {
+  if (stopping_.exchange(true)) return;
+  tick_cv_.notify_all();
+  if (ticker_thread_.joinable()) ticker_thread_.join();
+  if (impl_) impl_->server.stop();
+  if (listen_thread_.joinable()) listen_thread_.join();
+}
+
+}  // namespace lakestream

@@ -1,0 +1,438 @@
+#include "serve/lake_queries.h"
+
+#include <chrono>
+#include <filesystem>
+#include <set>
+
+#include "common/json_writer.h"
+#include "common/time.h"
+#include "lake/delta/delta_scan.h"
+#include "pipeline/dead_letters.h"
+
+namespace lakestream {
+
+namespace {
+
+constexpr const char* kSalesDaily = "gold/sales_daily";
+constexpr const char* kProductSalesDaily = "gold/product_sales_daily";
+constexpr const char* kQuarantine = "silver/orders_quarantine";
+constexpr int64_t kRefreshEveryMs = 250;
+constexpr size_t kMaxCacheEntries = 512;
+
+bool ValidDate(const std::string& s) {
+  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
+  for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
+    if (s[i] < '0' || s[i] > '9') return false;
+  }
+  const std::chrono::year_month_day d{std::chrono::year(std::stoi(s.substr(0, 4))),
+                                      std::chrono::month(static_cast<unsigned>(std::stoi(s.substr(5, 2)))),
+                                      std::chrono::day(static_cast<unsigned>(std::stoi(s.substr(8, 2))))};
+  return d.ok();
+}
+
+bool ValidCountry(const std::string& s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (unsigned char c : s) {
+    bool ok = std::isalnum(c) || c >= 0x80 || c == ' ' || c == '.' || c == '-' || c == '\'' || c == '&' || c == '(' ||
+              c == ')';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool ValidProduct(const std::string& s) {
+  if (s.empty() || s.size() > 20) return false;
+  for (unsigned char c : s) {
+    if (!std::isalnum(c)) return false;
+  }
+  return true;
+}
+
+std::string Where(const OrdersFilter& f, bool with_product) {
+  std::vector<std::string> c;
+  if (!f.from.empty()) c.push_back("order_date >= DATE " + ColumnarEngine::Quote(f.from));
+  if (!f.to.empty()) c.push_back("order_date <= DATE " + ColumnarEngine::Quote(f.to));
+  if (!f.country.empty()) c.push_back("country = " + ColumnarEngine::Quote(f.country));
+  if (with_product && !f.product.empty()) c.push_back("product_no = " + ColumnarEngine::Quote(f.product));
+  std::string out;
+  for (const auto& x : c) out += (out.empty() ? " WHERE " : " AND ") + x;
+  return out;
+}
+
+std::string FilterKey(const OrdersFilter& f) {
+  return f.from + "|" + f.to + "|" + f.country + "|" + f.product + "|" + std::to_string(f.limit);
+}
+
+// Columns of a result as JSON objects; `numeric` columns are written as numbers (DuckDB's exact text).
+std::string RowsJson(const QueryResult& r, const std::set<std::string>& numeric) {
+  JsonWriter w;
+  w.BeginArray();
+  for (const auto& row : r.rows) {
+    w.BeginObject();
+    for (size_t i = 0; i < r.columns.size(); ++i) {
+      w.Key(r.columns[i]);
+      if (!row[i]) {
+        w.Null();
+      } else if (numeric.count(r.columns[i])) {
+        w.Raw(*row[i]);
+      } else {
+        w.String(*row[i]);
+      }
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  return w.Take();
+}
+
+}  // namespace
+
+Result<OrdersFilter> ParseOrdersFilter(const std::multimap<std::string, std::string>& params,
+                                       const std::vector<std::string>& allowed) {
+  OrdersFilter f;
+  std::set<std::string> seen;
+  for (const auto& [k, v] : params) {
+    if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
+      std::string list;
+      for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+      return InvalidArgument("unknown query parameter '{}': this endpoint accepts {}", k,
+                             list.empty() ? std::string("none") : list);
+    }
+    if (!seen.insert(k).second) return InvalidArgument("query parameter '{}' is given twice: give it once", k);
+    if (k == "from" || k == "to") {
+      if (!ValidDate(v)) {
+        return InvalidArgument("query parameter '{}'='{}' is not a date: write YYYY-MM-DD, e.g. 2011-12-01", k, v);
+      }
+      (k == "from" ? f.from : f.to) = v;
+    } else if (k == "country") {
+      if (!ValidCountry(v)) {
+        return InvalidArgument("query parameter 'country' is not a country name (1-64 letters, spaces, . - ' & ( )): "
+                               "e.g. country=United%20Kingdom");
+      }
+      f.country = v;
+    } else if (k == "product") {
+      if (!ValidProduct(v)) {
+        return InvalidArgument("query parameter 'product'='{}' is not a product number (1-20 letters or digits, the "
+                               "StockCode): e.g. product=85123A", v.substr(0, 40));
+      }
+      f.product = v;
+    } else if (k == "limit") {
+      char* end = nullptr;
+      long long n = std::strtoll(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || n < 1 || n > 100) {
+        return InvalidArgument("query parameter 'limit'='{}' must be an integer from 1 to 100", v.substr(0, 40));
+      }
+      f.limit = n;
+    }
+  }
+  if (!f.from.empty() && !f.to.empty() && f.from > f.to) {
+    return InvalidArgument("query parameter 'from' ({}) is after 'to' ({}): the range is inclusive and from <= to",
+                           f.from, f.to);
+  }
+  return f;
+}
+
+Result<std::unique_ptr<LakeQueries>> LakeQueries::Open(const std::string& lake_root) {
+  std::unique_ptr<LakeQueries> q(new LakeQueries());
+  q->root_ = lake_root;
+  ASSIGN_OR_RETURN(q->engine_, ColumnarEngine::Open(1, "512MB"));
+  return q;
+}
+
+Status LakeQueries::RefreshLocked(bool force) {
+  const int64_t now = MonotonicMillis();
+  if (!force && now - last_refresh_ms_ < kRefreshEveryMs) return Status::OK();
+  last_refresh_ms_ = now;
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(root_, ec)) {
+    for (const auto& layer : fs::directory_iterator(root_, ec)) {
+      if (!layer.is_directory() || layer.path().filename().string().front() == '_') continue;
+      for (const auto& table : fs::directory_iterator(layer.path(), ec)) {
+        const std::string name = layer.path().filename().string() + "/" + table.path().filename().string();
+        if (tables_.count(name) || !fs::is_directory(table.path() / "_delta_log")) continue;
+        ASSIGN_OR_RETURN(auto storage, OpenStorage(table.path().string(), false));
+        auto t = DeltaTable::OpenExisting(storage, name);
+        if (!t.ok()) continue;  // being created: try again on the next refresh
+        tables_[name] = std::move(t).value();
+      }
+    }
+  }
+  for (auto& [name, t] : tables_) RETURN_IF_ERROR(t->Refresh().WithContext(name));
+  return Status::OK();
+}
+
+DeltaTable* LakeQueries::TableLocked(const std::string& name) {
+  auto it = tables_.find(name);
+  return it == tables_.end() || it->second->snapshot().version < 0 ? nullptr : it->second.get();
+}
+
+std::map<std::string, int64_t> LakeQueries::Versions() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::map<std::string, int64_t> out;
+  if (!RefreshLocked(false).ok()) return out;
+  for (const auto& [name, t] : tables_) out[name] = t->snapshot().version;
+  return out;
+}
+
+Result<std::string> LakeQueries::RelationLocked(const std::string& name, const OrdersFilter& f) {
+  DeltaTable* t = TableLocked(name);
+  if (!t || t->snapshot().files.empty()) {
+    return Unavailable("table {} has no data yet under {}: start `lakestream run` (or ingest) on this lakehouse",
+                       name, root_);
+  }
+  ScanOptions opts;
+  const auto& pc = t->snapshot().partition_columns();
+  if (std::find(pc.begin(), pc.end(), "order_date") != pc.end() && (!f.from.empty() || !f.to.empty())) {
+    for (const auto& [key, file] : t->snapshot().files) {
+      auto it = file.partition_values.find("order_date");
+      const std::string d = it != file.partition_values.end() && it->second ? *it->second : "";
+      if ((!f.from.empty() && !d.empty() && d < f.from) || (!f.to.empty() && !d.empty() && d > f.to)) continue;
+      opts.only_files.push_back(key);
+    }
+    if (opts.only_files.empty()) opts.only_files.push_back("\x01none");  // no file in range
+  }
+  if (opts.only_files.size() == 1 && opts.only_files[0] == "\x01none") {
+    ASSIGN_OR_RETURN(std::string all, SnapshotScanSql(t->snapshot(), t->storage(), *engine_));
+    return "(SELECT * FROM (" + all + ") WHERE false)";
+  }
+  ASSIGN_OR_RETURN(std::string scan, SnapshotScanSql(t->snapshot(), t->storage(), *engine_, opts));
+  return "(" + scan + ")";
+}
+
+template <typename F>
+Result<std::string> LakeQueries::Cached(const std::string& key, const std::string& table, F compute) {
+  std::lock_guard<std::mutex> lock(mu_);
+  RETURN_IF_ERROR(RefreshLocked(false));
+  DeltaTable* t = TableLocked(table);
+  const int64_t version = t ? t->snapshot().version : -1;
+  auto it = cache_.find(key);
+  if (it != cache_.end() && it->second.version == version) return it->second.json;
+  ASSIGN_OR_RETURN(std::string json, compute());
+  if (cache_.size() >= kMaxCacheEntries) cache_.clear();
+  cache_[key] = {version, json};
+  return json;
+}
+
+Result<std::string> LakeQueries::OrdersKpis(const OrdersFilter& f) {
+  const std::string table = f.product.empty() ? kSalesDaily : kProductSalesDaily;
+  return Cached("kpis|" + FilterKey(f), table, [&]() -> Result<std::string> {
+    ASSIGN_OR_RETURN(std::string rel, RelationLocked(table, f));
+    ASSIGN_OR_RETURN(std::string all, RelationLocked(kSalesDaily, {}));
+    const std::string sql =
+        "WITH t AS (SELECT coalesce(sum(revenue_gbp), 0)::DECIMAL(18,3) AS revenue_gbp, "
+        "coalesce(sum(net_revenue_gbp), 0)::DECIMAL(18,3) AS net_revenue_gbp, coalesce(sum(orders), 0)::BIGINT AS orders, "
+        "coalesce(sum(units), 0)::BIGINT AS units, coalesce(sum(cancelled_units), 0)::BIGINT AS cancelled_units FROM " +
+        rel + Where(f, true) + ") SELECT revenue_gbp, net_revenue_gbp, orders, units, "
+        "CASE WHEN orders > 0 THEN ((((revenue_gbp * 1000)::HUGEINT * 2 + 10 * orders) // (20 * orders))::DECIMAL(18,0) "
+        "* 0.01::DECIMAL(3,2))::DECIMAL(18,2) END AS avg_order_value_gbp, cancelled_units, "
+        "CASE WHEN units > 0 THEN round(cancelled_units / units, 6) END AS cancellation_rate, "
+        "(SELECT min(order_date)::VARCHAR FROM " + all + ") AS first_date, "
+        "(SELECT max(order_date)::VARCHAR FROM " + all + ") AS last_date FROM t";
+    ASSIGN_OR_RETURN(auto r, engine_->Query(sql));
+    JsonWriter w;
+    w.BeginObject().Key("currency").String("GBP");
+    for (size_t i = 0; i < r.columns.size(); ++i) {
+      w.Key(r.columns[i]);
+      const auto& v = r.rows.at(0)[i];
+      if (!v) w.Null();
+      else if (r.columns[i].find("date") != std::string::npos) w.String(*v);
+      else w.Raw(*v);
+    }
+    DeltaTable* t = TableLocked(table);
+    w.Key("source").String(table).Key("version").Int(t ? t->snapshot().version : -1);
+    w.Key("filter").BeginObject().Key("from").String(f.from).Key("to").String(f.to).Key("country").String(f.country);
+    w.Key("product").String(f.product).EndObject();
+    w.EndObject();
+    return w.Take();
+  });
+}
+
+Result<std::string> LakeQueries::RevenueByDay(const OrdersFilter& f) {
+  const std::string table = f.product.empty() ? kSalesDaily : kProductSalesDaily;
+  return Cached("by_day|" + FilterKey(f), table, [&]() -> Result<std::string> {
+    ASSIGN_OR_RETURN(std::string rel, RelationLocked(table, f));
+    ASSIGN_OR_RETURN(auto r, engine_->Query(
+                                 "SELECT order_date::VARCHAR AS date, sum(revenue_gbp)::DECIMAL(18,3) AS revenue_gbp, "
+                                 "sum(net_revenue_gbp)::DECIMAL(18,3) AS net_revenue_gbp, sum(orders)::BIGINT AS orders, "
+                                 "sum(units)::BIGINT AS units FROM " + rel + Where(f, true) +
+                                 " GROUP BY order_date ORDER BY order_date"));
+    return "{\"currency\":\"GBP\",\"days\":" + RowsJson(r, {"revenue_gbp", "net_revenue_gbp", "orders", "units"}) + "}";
+  });
+}
+
+Result<std::string> LakeQueries::RevenueByCountry(const OrdersFilter& f) {
+  const std::string table = f.product.empty() ? kSalesDaily : kProductSalesDaily;
+  return Cached("by_country|" + FilterKey(f), table, [&]() -> Result<std::string> {
+    ASSIGN_OR_RETURN(std::string rel, RelationLocked(table, f));
+    ASSIGN_OR_RETURN(auto r, engine_->Query("SELECT coalesce(country, 'Unknown') AS country, "
+                                            "sum(revenue_gbp)::DECIMAL(18,3) AS revenue_gbp, sum(orders)::BIGINT AS "
+                                            "orders, sum(units)::BIGINT AS units FROM " + rel + Where(f, true) +
+                                            " GROUP BY 1 ORDER BY revenue_gbp DESC, country LIMIT " +
+                                            std::to_string(std::max<int64_t>(f.limit, 1))));
+    return "{\"currency\":\"GBP\",\"countries\":" + RowsJson(r, {"revenue_gbp", "orders", "units"}) + "}";
+  });
+}
+
+Result<std::string> LakeQueries::TopProducts(const OrdersFilter& f) {
+  return Cached("top_products|" + FilterKey(f), kProductSalesDaily, [&]() -> Result<std::string> {
+    ASSIGN_OR_RETURN(std::string rel, RelationLocked(kProductSalesDaily, f));
+    ASSIGN_OR_RETURN(auto r, engine_->Query(
+                                 "SELECT product_no, arg_max(product_name, order_date) AS product_name, "
+                                 "sum(revenue_gbp)::DECIMAL(18,3) AS revenue_gbp, sum(units)::BIGINT AS units, "
+                                 "sum(orders)::BIGINT AS orders FROM " + rel + Where(f, true) +
+                                 " GROUP BY product_no ORDER BY revenue_gbp DESC, product_no LIMIT " +
+                                 std::to_string(f.limit)));
+    return "{\"currency\":\"GBP\",\"products\":" + RowsJson(r, {"revenue_gbp", "units", "orders"}) + "}";
+  });
+}
+
+Result<std::string> LakeQueries::Countries() {
+  return Cached("countries", kSalesDaily, [&]() -> Result<std::string> {
+    ASSIGN_OR_RETURN(std::string rel, RelationLocked(kSalesDaily, {}));
+    JsonWriter w;
+    w.BeginObject().Key("countries").BeginArray();
+    RETURN_IF_ERROR(engine_->ForEachRow(
+        "SELECT DISTINCT country FROM " + rel + " WHERE country IS NOT NULL ORDER BY 1",
+        [&](const std::vector<std::optional<std::string_view>>& row) { w.String(*row[0]); }));
+    w.EndArray().EndObject();
+    return w.Take();
+  });
+}
+
+Result<std::string> LakeQueries::Quarantine(const std::string& rule, int64_t limit) {
+  return Cached("quarantine|" + rule + "|" + std::to_string(limit), kQuarantine, [&]() -> Result<std::string> {
+    DeltaTable* t = TableLocked(kQuarantine);
+    JsonWriter w;
+    w.BeginObject();
+    if (!t || t->snapshot().files.empty()) {
+      w.Key("total").Int(0).Key("by_rule").BeginArray().EndArray().Key("records").BeginArray().EndArray().EndObject();
+      return w.Take();
+    }
+    ASSIGN_OR_RETURN(std::string rel, RelationLocked(kQuarantine, {}));
+    ASSIGN_OR_RETURN(auto total, engine_->Query("SELECT count(*) FROM " + rel));
+    w.Key("total").Raw(total.rows.at(0)[0].value_or("0"));
+    ASSIGN_OR_RETURN(auto by_rule, engine_->Query("SELECT rule, count(*) AS records FROM (SELECT unnest(string_split("
+                                                  "failed_rules, ',')) AS rule FROM " + rel +
+                                                  ") GROUP BY rule ORDER BY records DESC, rule"));
+    w.Key("by_rule").Raw(RowsJson(by_rule, {"records"}));
+    const std::string where =
+        rule.empty() ? "" : " WHERE list_contains(string_split(failed_rules, ','), " + ColumnarEngine::Quote(rule) + ")";
+    w.Key("records").BeginArray();
+    RETURN_IF_ERROR(engine_->ForEachRow(
+        "SELECT payload, event_id, failed_rules, reason, topic, kafka_partition::VARCHAR, kafka_offset::VARCHAR, "
+        "strftime(quarantined_at AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%gZ') FROM " + rel + where +
+        " ORDER BY quarantined_at DESC, kafka_partition, kafka_offset DESC LIMIT " + std::to_string(limit),
+        [&](const std::vector<std::optional<std::string_view>>& row) {
+          QuarantinedRecord q;
+          q.payload = std::string(row[0].value_or(""));
+          if (row[1]) q.event_id = std::string(*row[1]);
+          q.failed_rules = std::string(row[2].value_or(""));
+          q.reason = std::string(row[3].value_or(""));
+          q.topic = std::string(row[4].value_or(""));
+          q.partition = row[5] ? std::stoi(std::string(*row[5])) : -1;
+          q.offset = row[6] ? std::stoll(std::string(*row[6])) : -1;
+          q.quarantined_at = std::string(row[7].value_or(""));
+          w.Raw(QuarantinedRecordJson(q));
+        }));
+    w.EndArray().EndObject();
+    return w.Take();
+  });
+}
+
+Result<std::string> LakeQueries::TablesJson() {
+  std::lock_guard<std::mutex> lock(mu_);
+  RETURN_IF_ERROR(RefreshLocked(false));
+  std::vector<std::string> names;
+  for (const auto& [name, t] : tables_) names.push_back(name);
+  auto rank = [](const std::string& n) { return n.rfind("bronze/", 0) == 0 ? 0 : n.rfind("silver/", 0) == 0 ? 1 : 2; };
+  std::stable_sort(names.begin(), names.end(), [&](const auto& a, const auto& b) { return rank(a) < rank(b); });
+  JsonWriter w;
+  w.BeginObject().Key("tables").BeginArray();
+  for (const auto& name : names) {
+    DeltaTable& t = *tables_[name];
+    const Snapshot& s = t.snapshot();
+    w.BeginObject().Key("name").String(name).Key("layer").String(name.substr(0, name.find('/')));
+    w.Key("version").Int(s.version).Key("files").Int(static_cast<int64_t>(s.files.size()));
+    w.Key("size_bytes").Int(s.SizeBytes()).Key("rows").Int(s.NumRecords());
+    w.Key("partition_columns").BeginArray();
+    for (const auto& c : s.partition_columns()) w.String(c);
+    w.EndArray();
+    w.Key("checkpoint_version").Int(t.last_checkpoint_version());
+    w.Key("last_commit");
+    auto key = std::make_pair(name, s.version);
+    auto it = last_commit_json_.find(key);
+    if (it == last_commit_json_.end()) {
+      std::string json = "null";
+      if (s.version >= 0) {
+        if (auto c = t.ReadCommit(s.version); c.ok()) {
+          JsonWriter cw;
+          cw.BeginObject().Key("version").Int(s.version);
+          cw.Key("timestamp").String(c->timestamp_ms ? FormatTimestampIso(c->timestamp_ms * 1000) : "");
+          cw.Key("operation").String(c->operation);
+          cw.Key("adds").Int(static_cast<int64_t>(c->adds.size())).Key("removes").Int(static_cast<int64_t>(c->removes.size()));
+          cw.EndObject();
+          json = cw.Take();
+        }
+      }
+      it = last_commit_json_.emplace(key, json).first;
+    }
+    w.Raw(it->second);
+    w.EndObject();
+  }
+  w.EndArray().EndObject();
+  return w.Take();
+}
+
+std::vector<TableState> LakeQueries::TableStates() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<TableState> out;
+  if (!RefreshLocked(false).ok()) return out;
+  for (const auto& [name, t] : tables_) {
+    const Snapshot& s = t->snapshot();
+    out.push_back({name, s.version, static_cast<int64_t>(s.files.size()), s.SizeBytes(), s.NumRecords()});
+  }
+  return out;
+}
+
+Result<std::string> LakeQueries::TableJson(const std::string& name, int history) {
+  std::lock_guard<std::mutex> lock(mu_);
+  RETURN_IF_ERROR(RefreshLocked(false));
+  auto it = tables_.find(name);
+  if (it == tables_.end()) return NotFound("no Delta table {} under {}: GET /api/v1/tables lists them", name, root_);
+  DeltaTable& t = *it->second;
+  const Snapshot& s = t.snapshot();
+  JsonWriter w;
+  w.BeginObject().Key("name").String(name).Key("location").String((std::filesystem::path(root_) / name).string());
+  w.Key("version").Int(s.version).Key("files").Int(static_cast<int64_t>(s.files.size()));
+  w.Key("size_bytes").Int(s.SizeBytes()).Key("rows").Int(s.NumRecords());
+  w.Key("checkpoint_version").Int(t.last_checkpoint_version());
+  w.Key("schema").BeginArray();
+  for (const auto& f : s.schema().fields) {
+    w.BeginObject().Key("name").String(f.name).Key("type");
+    if (!f.type.empty() && f.type[0] == '{') w.Raw(f.type);  // a nested type is JSON already
+    else w.String(f.type);
+    w.Key("nullable").Bool(f.nullable).EndObject();
+  }
+  w.EndArray();
+  w.Key("partition_columns").BeginArray();
+  for (const auto& c : s.partition_columns()) w.String(c);
+  w.EndArray();
+  w.Key("history").BeginArray();
+  for (int64_t v = s.version; v >= 0 && v > s.version - history; --v) {
+    auto c = t.ReadCommit(v);
+    if (!c.ok()) break;  // cleaned up (log retention)
+    w.BeginObject().Key("version").Int(v);
+    w.Key("timestamp").String(c->timestamp_ms ? FormatTimestampIso(c->timestamp_ms * 1000) : "");
+    w.Key("operation").String(c->operation);
+    w.Key("adds").Int(static_cast<int64_t>(c->adds.size())).Key("removes").Int(static_cast<int64_t>(c->removes.size()));
+    w.Key("commit_info");
+    if (c->commit_info_json.empty()) w.Null();
+    else w.Raw(c->commit_info_json);
+    w.EndObject();
+  }
+  w.EndArray().EndObject();
+  return w.Take();
+}
+
+}  // namespace lakestream
