@@ -1,0 +1,248 @@
+// lakestream dashboard: two pages (Orders, Pipeline) over the JSON API (docs/api.md), updated live
+// by the Server-Sent Events stream /api/v1/stream. Orders panels re-query the gold tables when their
+// Delta version changes; pipeline panels draw the stream's samples. The page URL keeps the filters.
+import Chart from "chart.js/auto";
+
+const money = new Intl.NumberFormat("en-GB", { style: "currency", currency: "GBP", maximumFractionDigits: 0 });
+const money2 = new Intl.NumberFormat("en-GB", { style: "currency", currency: "GBP", minimumFractionDigits: 2 });
+const int = new Intl.NumberFormat("en-GB", { maximumFractionDigits: 0 });
+const pct = new Intl.NumberFormat("en-GB", { style: "percent", minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const compact = new Intl.NumberFormat("en-GB", { notation: "compact", maximumFractionDigits: 1 });
+const $ = (id) => document.getElementById(id);
+
+// What the panels show now, with the gold version they were read at (read by the browser test).
+const state = { page: "orders", filter: {}, kpis: null, days: null, products: null, countries: null, versions: {}, stream: null };
+window.lakestreamDashboard = state;
+
+function bytes(n) {
+  const u = ["B", "KB", "MB", "GB", "TB"];
+  let i = 0;
+  while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+  return `${n.toFixed(i ? 1 : 0)} ${u[i]}`;
+}
+function ms(v) { return v >= 10000 ? `${(v / 1000).toFixed(1)} s` : `${int.format(v)} ms`; }
+function esc(s) { return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c])); }
+function when(iso) { return iso ? new Date(iso).toLocaleString("en-GB", { hour12: false }) : ""; }
+
+async function api(path, params = {}) {
+  const q = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined && v !== ""));
+  const res = await fetch(`/api/v1/${path}${q.toString() ? "?" + q : ""}`, { credentials: "same-origin" });
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(body?.error?.message || `${res.status} ${res.statusText}`);
+  return body;
+}
+
+// ---------- charts ----------
+Chart.defaults.font.family = getComputedStyle(document.documentElement).fontFamily;
+Chart.defaults.maintainAspectRatio = false;
+Chart.defaults.animation = false;
+const palette = ["#0f4c81", "#2a9d8f", "#e76f51", "#ffb703", "#8338ec", "#6c757d"];
+function lineChart(canvas, labels, opts = {}) {
+  return new Chart($(canvas), {
+    type: "line",
+    data: { labels: [], datasets: labels.map((l, i) => ({ label: l, data: [], borderColor: palette[i], backgroundColor: palette[i] + "22", pointRadius: 0, borderWidth: 2, tension: 0.2, fill: labels.length === 1 })) },
+    options: {
+      interaction: { mode: "index", intersect: false },
+      plugins: { legend: { display: labels.length > 1, position: "bottom" }, tooltip: opts.tooltip },
+      scales: { x: { ticks: { maxTicksLimit: 8, autoSkip: true } }, y: { beginAtZero: true, ticks: { callback: opts.y || ((v) => compact.format(v)) } } },
+    },
+  });
+}
+const charts = {};
+function ensureCharts() {
+  if (charts.days) return;
+  charts.days = lineChart("chart-days", ["Revenue"], { y: (v) => "£" + compact.format(v), tooltip: { callbacks: { label: (c) => money.format(c.parsed.y) } } });
+  charts.days.data.datasets[0].pointRadius = 2;
+  charts.countries = new Chart($("chart-countries"), {
+    type: "bar",
+    data: { labels: [], datasets: [{ label: "Revenue", data: [], backgroundColor: palette[0] }] },
+    options: { indexAxis: "y", plugins: { legend: { display: false }, tooltip: { callbacks: { label: (c) => money.format(c.parsed.x) } } }, scales: { x: { ticks: { callback: (v) => "£" + compact.format(v) } } } },
+  });
+  charts.pulse = lineChart("chart-pulse", ["Orders/min"]);
+  charts.throughput = lineChart("chart-throughput", ["consumed", "bronze", "silver", "quarantine"]);
+  charts.lag = lineChart("chart-lag", ["lag"]);
+  charts.freshness = lineChart("chart-freshness", ["p50", "p99"], { y: (v) => int.format(v) });
+}
+function setSeries(chart, labels, ...series) {
+  chart.data.labels = labels;
+  series.forEach((s, i) => { chart.data.datasets[i].data = s; });
+  chart.update();
+}
+
+// ---------- filters (kept in the URL) ----------
+function readFilter() {
+  const q = new URLSearchParams(location.search);
+  return { from: q.get("from") || "", to: q.get("to") || "", country: q.get("country") || "" };
+}
+function writeFilter(f) {
+  const q = new URLSearchParams(Object.entries(f).filter(([, v]) => v));
+  history.replaceState(null, "", location.pathname + (q.toString() ? "?" + q : ""));
+}
+function showFilter(f) {
+  $("f-from").value = f.from; $("f-to").value = f.to;
+  const sel = $("f-country");
+  if (f.country && ![...sel.options].some((o) => o.value === f.country)) sel.add(new Option(f.country, f.country));
+  sel.value = f.country;
+}
+function onFilterChange() {
+  state.filter = { from: $("f-from").value, to: $("f-to").value, country: $("f-country").value };
+  writeFilter(state.filter);
+  loadOrders(true);
+}
+
+// ---------- orders page ----------
+function flash(el, text) {
+  if (el.textContent !== text && el.textContent !== "–") { el.classList.add("flash"); setTimeout(() => el.classList.remove("flash"), 700); }
+  el.textContent = text;
+}
+let ordersLoading = false, ordersAgain = false;
+async function loadOrders(force = false) {
+  if (ordersLoading) { ordersAgain = true; return; }
+  ordersLoading = true;
+  const f = state.filter;
+  try {
+    const [k, d, p, c] = await Promise.all([
+      api("orders/kpis", f), api("orders/revenue-by-day", f), api("orders/top-products", { ...f, limit: 10 }), api("orders/revenue-by-country", { ...f, limit: 15 }),
+    ]);
+    state.kpis = k; state.days = d; state.products = p; state.countries = c;
+    flash($("kpi-revenue"), money.format(k.revenue_gbp));
+    $("kpi-net").textContent = `net of cancellations ${money.format(k.net_revenue_gbp)}`;
+    flash($("kpi-orders"), int.format(k.orders));
+    flash($("kpi-units"), int.format(k.units));
+    flash($("kpi-aov"), k.avg_order_value_gbp == null ? "–" : money2.format(k.avg_order_value_gbp));
+    flash($("kpi-cancel"), k.cancellation_rate == null ? "–" : pct.format(k.cancellation_rate));
+    for (const [id, key] of [["kpi-revenue", "revenue_gbp"], ["kpi-orders", "orders"], ["kpi-units", "units"]]) {
+      $(id).dataset.value = k[key]; $(id).dataset.version = k.version;
+    }
+    $("f-from").min = $("f-to").min = k.first_date || ""; $("f-from").max = $("f-to").max = k.last_date || "";
+    $("orders-note").textContent = k.first_date ? `gold v${k.version} · orders ${k.first_date} → ${k.last_date}` : "";
+    setSeries(charts.days, d.days.map((x) => x.date), d.days.map((x) => x.revenue_gbp));
+    setSeries(charts.countries, c.countries.map((x) => x.country), c.countries.map((x) => x.revenue_gbp));
+    $("top-products").innerHTML = p.products.map((x) => `<tr><td>${esc(x.product_name || x.product_no)} <small>${esc(x.product_no)}</small></td><td class="num">${int.format(x.units)}</td><td class="num">${money.format(x.revenue_gbp)}</td></tr>`).join("")
+      || `<tr><td colspan="3">No sales in this selection</td></tr>`;
+  } catch (e) {
+    $("orders-note").textContent = e.message;
+  } finally {
+    ordersLoading = false;
+    if (ordersAgain) { ordersAgain = false; loadOrders(); }
+  }
+}
+async function loadCountries() {
+  try {
+    const { countries } = await api("orders/countries");
+    const sel = $("f-country"), keep = sel.value;
+    for (const c of countries) if (![...sel.options].some((o) => o.value === c)) sel.add(new Option(c, c));
+    sel.value = keep;
+  } catch { /* no gold yet: retried on the next gold version */ }
+}
+
+// ---------- pipeline page ----------
+// One point per second: rows/s per layer, lag, freshness and the pulse (the API's history shape).
+const history_ = [];
+function onPipelinePoint(p, t) {
+  if (history_.length && history_[history_.length - 1].t >= t) return;
+  history_.push({ t, consumed: p.rates.consumed_per_s, bronze: p.rates.bronze_per_s, silver: p.rates.silver_per_s,
+    quarantine: p.rates.quarantine_per_s, lag: p.lag.total, freshness_p50_ms: p.freshness_ms.p50,
+    freshness_p99_ms: p.freshness_ms.p99, orders_per_minute: p.orders_per_minute });
+  while (history_.length > 600) history_.shift();
+}
+async function loadHistory() {
+  try {
+    const { pipelines } = await api("pipelines");
+    if (!pipelines.length) return;
+    const h = await api(`pipelines/${encodeURIComponent(pipelines[0].name)}`);
+    const newer = history_.filter((x) => x.t > (h.history.at(-1)?.t ?? 0));
+    history_.splice(0, history_.length, ...h.history, ...newer);
+    drawPipeline(h);
+  } catch { /* the stream fills it */ }
+}
+function drawPipeline(p) {
+  if (!p) return;
+  $("p-state").textContent = p.state + (p.detail ? `: ${p.detail}` : "");
+  $("p-uptime").textContent = `${p.command} · up ${Math.round(p.uptime_s)} s · topic ${p.topic}`;
+  $("p-rate").textContent = int.format(p.rates.bronze_per_s);
+  $("p-lag").textContent = int.format(p.lag.total);
+  $("p-p50").textContent = p.freshness_ms.samples ? ms(p.freshness_ms.p50) : "–";
+  $("p-p99").textContent = p.freshness_ms.samples ? ms(p.freshness_ms.p99) : "–";
+  $("p-samples").textContent = `${int.format(p.freshness_ms.samples)} records`;
+  const labels = history_.map((h) => new Date(h.t).toLocaleTimeString("en-GB", { hour12: false }));
+  if (state.page === "pipeline") {
+    setSeries(charts.throughput, labels, history_.map((h) => h.consumed), history_.map((h) => h.bronze), history_.map((h) => h.silver), history_.map((h) => h.quarantine));
+    setSeries(charts.lag, labels, history_.map((h) => h.lag));
+    setSeries(charts.freshness, labels, history_.map((h) => h.freshness_p50_ms), history_.map((h) => h.freshness_p99_ms));
+  } else {
+    setSeries(charts.pulse, labels, history_.map((h) => h.orders_per_minute));
+  }
+}
+async function loadTables() {
+  try {
+    const { tables } = await api("tables");
+    $("tables").innerHTML = tables.map((t) => `<tr><td>${esc(t.name)}</td><td class="num">${t.version}</td><td class="num">${int.format(t.files)}</td><td class="num">${int.format(t.rows)}</td><td class="num">${bytes(t.size_bytes)}</td><td>${t.last_commit ? `${esc(t.last_commit.operation)} · ${when(t.last_commit.timestamp)}` : ""}</td></tr>`).join("");
+  } catch (e) { $("tables").innerHTML = `<tr><td colspan="6">${esc(e.message)}</td></tr>`; }
+}
+async function loadQuarantine() {
+  try {
+    const q = await api("quarantine", { limit: 10 });
+    $("q-total").textContent = `${int.format(q.total)} records`;
+    $("q-rules").innerHTML = q.by_rule.map((r) => `<span class="chip">${esc(r.rule)}: ${int.format(r.records)}</span>`).join("") || `<span class="note">Nothing quarantined.</span>`;
+    $("q-records").innerHTML = q.records.map((r) => `<tr><td>${when(r.quarantined_at)}</td><td>${esc(r.failed_rules)}</td><td>${esc(r.reason)}</td><td class="payload">${esc(r.payload ?? r.payload_base64)}</td></tr>`).join("");
+  } catch (e) { $("q-records").innerHTML = `<tr><td colspan="4">${esc(e.message)}</td></tr>`; }
+}
+
+// ---------- live stream ----------
+function connect() {
+  const live = $("live");
+  const es = new EventSource("/api/v1/stream");
+  es.addEventListener("status", (ev) => {
+    const s = JSON.parse(ev.data);
+    state.stream = s;
+    live.className = "live on";
+    $("live-text").textContent = `live · ${new Date(s.t).toLocaleTimeString("en-GB", { hour12: false })}`;
+    const p = s.pipelines[0];
+    if (p) onPipelinePoint(p, s.t);
+    drawPipeline(p);
+    const v = s.tables || {};
+    const changed = (name) => v[name] !== undefined && v[name] !== state.versions[name];
+    if (state.page === "orders" && (changed("gold/sales_daily") || changed("gold/product_sales_daily"))) {
+      if (changed("gold/sales_daily")) loadCountries();
+      loadOrders();
+    }
+    if (state.page === "pipeline") {
+      if (Object.keys(v).some(changed)) loadTables();
+      if (changed("silver/orders_quarantine")) loadQuarantine();
+    }
+    state.versions = { ...v };
+  });
+  es.onerror = () => { live.className = "live off"; $("live-text").textContent = "reconnecting…"; };
+}
+
+// ---------- pages ----------
+function show(page) {
+  state.page = page;
+  for (const el of document.querySelectorAll(".page")) el.hidden = el.id !== `page-${page}`;
+  for (const a of document.querySelectorAll(".nav-link")) a.classList.toggle("active", a.dataset.page === page);
+  document.title = page === "orders" ? "lakestream — live orders" : "lakestream — pipeline";
+  state.versions = {};  // reload the page's panels on the next event
+  if (page === "orders") { loadCountries(); loadOrders(); } else { loadTables(); loadQuarantine(); }
+  drawPipeline(state.stream?.pipelines?.[0]);
+}
+function route() { show(location.pathname === "/pipeline" ? "pipeline" : "orders"); }
+
+document.addEventListener("DOMContentLoaded", () => {
+  ensureCharts();
+  state.filter = readFilter();
+  showFilter(state.filter);
+  for (const id of ["f-from", "f-to", "f-country"]) $(id).addEventListener("change", onFilterChange);
+  $("f-clear").addEventListener("click", () => { showFilter({ from: "", to: "", country: "" }); onFilterChange(); });
+  for (const a of document.querySelectorAll(".nav-link")) {
+    a.addEventListener("click", (e) => {
+      e.preventDefault();
+      history.pushState(null, "", a.getAttribute("href") + location.search);
+      route();
+    });
+  }
+  window.addEventListener("popstate", route);
+  route();
+  loadHistory();
+  connect();
+});
