@@ -346,7 +346,7 @@ int RunMain(const Settings& s, const KafkaProperties& kafka_props) {
     if (st.ok()) st = flushed;
   }
   consumer->Close();
-  serving = Serving();
+  serving.Stop();
   if (!st.ok()) return Fail(st);
   PrintSummary(*pipeline, progress.elapsed_s(), rc.produced.load());
   if (rc.contract_violations.load() > 0) {
@@ -504,7 +504,7 @@ int RunIngest(const Settings& s, const KafkaProperties& kafka_props) {
     if (st.ok()) st = flushed;
   }
   consumer->Close();
-  serving = Serving();
+  serving.Stop();
   if (!st.ok()) return Fail(st);
   PrintSummary(*pipeline, progress.elapsed_s(), -1);
   return 0;

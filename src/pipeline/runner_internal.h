@@ -53,11 +53,18 @@ Status IngestLoop(const Settings& s, OrdersPipeline& pipeline, PipelineConsumer&
                   const std::function<void(const std::vector<KafkaRecord>&, int64_t)>& on_commit = nullptr);
 
 /// The HTTP side of a pipeline command: the monitor its loop feeds, and the server (docs/api.md).
-/// Empty when --no-http. Destroy before the pipeline.
+/// Empty when --no-http. Stop() (or destroy) before the pipeline. Members are declared in the order
+/// they depend on each other, so destruction stops the server before what it reads goes away.
 struct Serving {
   std::unique_ptr<LakeQueries> lake;
   std::unique_ptr<PipelineMonitor> monitor;
   std::unique_ptr<HttpServer> server;
+  /// Stops the server, then frees what it read.
+  void Stop() {
+    server.reset();
+    monitor.reset();
+    lake.reset();
+  }
   /// Feeds the monitor from IngestLoop's on_commit (no-op without a monitor).
   void OnCommit(const std::vector<KafkaRecord>& records, int64_t commit_ms, PipelineConsumer& consumer);
   void SetState(const std::string& state, const std::string& detail = "") {

@@ -38,6 +38,9 @@ inline std::string TempDir() {
 inline pid_t Spawn(const std::vector<std::string>& args, const std::string& log) {
   pid_t pid = fork();
   if (pid == 0) {
+    // `run` and `ingest` serve HTTP on 127.0.0.1:8080 by default; tests run in parallel, so each
+    // process takes a free port unless the test says otherwise (docs/testing.md).
+    setenv("LAKESTREAM_HTTP_LISTEN", "127.0.0.1:0", 0);
     FILE* f = std::fopen(log.c_str(), "w");
     dup2(fileno(f), 1);
     dup2(fileno(f), 2);

@@ -56,7 +56,7 @@ function ensureCharts() {
   charts.countries = new Chart($("chart-countries"), {
     type: "bar",
     data: { labels: [], datasets: [{ label: "Revenue", data: [], backgroundColor: palette[0] }] },
-    options: { indexAxis: "y", plugins: { legend: { display: false }, tooltip: { callbacks: { label: (c) => money.format(c.parsed.x) } } }, scales: { x: { ticks: { callback: (v) => "£" + compact.format(v) } } } },
+    options: { indexAxis: "y", plugins: { legend: { display: false }, tooltip: { callbacks: { label: (c) => money.format(c.parsed.x) } } }, scales: { x: { ticks: { callback: (v) => "£" + compact.format(v) } }, y: { ticks: { autoSkip: false } } } },
   });
   charts.pulse = lineChart("chart-pulse", ["Orders/min"]);
   charts.throughput = lineChart("chart-throughput", ["consumed", "bronze", "silver", "quarantine"]);

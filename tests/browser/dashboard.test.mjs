@@ -1,0 +1,154 @@
+// Browser test of the dashboard (issue #5), during a real replay: `lakestream run` on the Online
+// Retail data at 3,000 events/s (the first weeks of the year reach the lake while the test runs),
+// Debian's chromium driven by playwright-core.
+//
+//   node tests/browser/dashboard.test.mjs LAKESTREAM_BINARY ARTIFACT_DIR
+//
+// Checks: the dashboard loads; the KPIs grow without a reload; a country filter changes every panel to
+// that country's figures, equal to the API's for the same gold version; the URL keeps the filter;
+// the pipeline page shows the tables. Saves a screenshot of each page (and the phone layout) to
+// ARTIFACT_DIR. Exit code 0 when every check passes.
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, "../..");
+const binary = process.argv[2] || join(root, "build/release/lakestream");
+const artifacts = resolve(process.argv[3] || join(root, "build/test-artifacts"));
+const chromiumPath = process.env.CHROMIUM || "/usr/bin/chromium";
+mkdirSync(artifacts, { recursive: true });
+const lake = mkdtempSync(join(tmpdir(), "lakestream-browser-"));
+
+const step = (msg) => console.log(`[browser] ${msg}`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function until(what, fn, timeoutMs = 60000) {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(250);
+  }
+}
+
+// The replay: the full year at 3,000 events/s (stopped when the test ends), gold refreshed every second.
+const run = spawn(binary, [
+  "run", "--lakehouse", lake, "--input", join(root, "data/online-shop/online_retail.combined-305-by-day-files.FULL-541909-rows.csv.gz"),
+  "--rate", "3000", "--gold-interval-ms", "1000", "--commit-interval-ms", "500", "--http", "127.0.0.1:0", "--follow",
+  "--progress-interval-ms", "5000", "-K", "session.timeout.ms=6000",
+], { stdio: ["ignore", "pipe", "inherit"] });
+let out = "";
+run.stdout.on("data", (d) => { out += d; });
+const exited = new Promise((r) => run.on("exit", (code, signal) => r({ code, signal })));
+
+let browser;
+try {
+  const base = await until("the dashboard address on stdout", () => out.match(/dashboard: (http:\/\/\S+\/)/)?.[1], 60000);
+  step(`lakestream serves ${base}`);
+  const getJson = async (path) => (await fetch(new URL(path, base))).json();
+
+  browser = await chromium.launch({ executablePath: chromiumPath, args: ["--no-sandbox", "--disable-gpu"] });
+  const page = await browser.newPage({ viewport: { width: 1366, height: 900 }, deviceScaleFactor: 1 });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  let navigations = 0;
+  page.on("framenavigated", (f) => { if (f === page.mainFrame()) navigations++; });
+
+  // 1. The dashboard loads and shows KPIs from gold.
+  await page.goto(base);
+  assert.equal(await page.title(), "lakestream — live orders");
+  const ordersOf = () => page.$eval("[data-testid=kpi-orders]", (e) => Number(e.dataset.value || 0));
+  const first = await until("a first orders KPI", async () => (await ordersOf()) > 0 && (await ordersOf()));
+  step(`orders KPI shows ${first}`);
+
+  // 2. The KPIs grow live, without a reload.
+  const later = await until("the orders KPI to grow", async () => { const v = await ordersOf(); return v > first && v; }, 60000);
+  assert.equal(navigations, 1, "the page must not reload");
+  step(`orders KPI grew to ${later} without a reload`);
+  const liveText = await page.textContent("[data-testid=live]");
+  assert.match(liveText, /live/);
+
+  // 3. A country filter: every panel shows that country's figures, as the API gives them.
+  const countries = await until("countries in the filter", async () => {
+    const opts = await page.$$eval("[data-testid=country-filter] option", (os) => os.map((o) => o.value).filter(Boolean));
+    return opts.length >= 3 && opts;
+  });
+  const country = countries.includes("France") ? "France" : countries.find((c) => c !== "United Kingdom");
+  await page.selectOption("[data-testid=country-filter]", country);
+  await until("the URL to keep the filter", async () => new URL(page.url()).searchParams.get("country") === country);
+  const q = `country=${encodeURIComponent(country)}`;
+  const matched = await until(`the panels to match the API for ${country}`, async () => {
+    const s = await page.evaluate(() => JSON.parse(JSON.stringify(window.lakestreamDashboard)));
+    if (!s.kpis || s.kpis.filter.country !== country) return false;
+    const [k, top, byCountry, byDay] = await Promise.all([
+      getJson(`api/v1/orders/kpis?${q}`), getJson(`api/v1/orders/top-products?${q}&limit=10`),
+      getJson(`api/v1/orders/revenue-by-country?${q}&limit=15`), getJson(`api/v1/orders/revenue-by-day?${q}`),
+    ]);
+    if (k.version !== s.kpis.version) return false;  // gold moved between the two reads: read again
+    assert.deepEqual(s.kpis, k);
+    assert.deepEqual(s.products, top);
+    assert.deepEqual(s.countries, byCountry);
+    assert.deepEqual(s.days, byDay);
+    assert.deepEqual(byCountry.countries.map((c) => c.country), [country]);
+    const all = await getJson("api/v1/orders/kpis");
+    assert.ok(k.orders < all.orders, `${country}'s orders (${k.orders}) are fewer than all orders (${all.orders})`);
+    const shown = await page.$eval("[data-testid=kpi-orders]", (e) => Number(e.dataset.value));
+    assert.equal(shown, k.orders);
+    const rows = await page.$$eval("[data-testid=top-products] tbody tr", (rs) => rs.length);
+    assert.equal(rows, Math.max(1, top.products.length));
+    return k;
+  }, 30000);
+  step(`${country}: ${matched.orders} orders, £${matched.revenue_gbp} at gold v${matched.version}, as the API says`);
+  await sleep(1500);  // let the charts settle for the screenshot
+  await page.screenshot({ path: join(artifacts, "dashboard-orders-filtered.png"), fullPage: true });
+
+  // The URL keeps the filter across a reload.
+  await page.reload();
+  await until("the filter restored from the URL", async () => (await page.inputValue("[data-testid=country-filter]")) === country);
+
+  // Unfiltered, for the README.
+  await page.goto(base);
+  await until("KPIs", async () => (await ordersOf()) > 0);
+  await sleep(2500);
+  await page.screenshot({ path: join(artifacts, "dashboard-orders.png"), fullPage: true });
+
+  // 4. The pipeline page: state, commits per table, quarantine.
+  await page.click("a[data-page=pipeline]");
+  assert.equal(new URL(page.url()).pathname, "/pipeline");
+  await until("the tables list", async () => (await page.$$("[data-testid=tables] tbody tr")).length >= 5);
+  const tableNames = await page.$$eval("[data-testid=tables] tbody tr td:first-child", (tds) => tds.map((t) => t.textContent));
+  for (const t of ["bronze/orders", "silver/orders", "gold/sales_daily"]) assert.ok(tableNames.includes(t), `${t} listed`);
+  await until("the pipeline state", async () => /running|idle/.test(await page.textContent("[data-testid=pipeline-state]")));
+  await sleep(3000);
+  await page.screenshot({ path: join(artifacts, "dashboard-pipeline.png"), fullPage: true });
+
+  // 5. The phone layout.
+  const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true });
+  await phone.goto(base);
+  await until("KPIs on the phone", async () => Number(await phone.$eval("[data-testid=kpi-orders]", (e) => e.dataset.value || 0)) > 0);
+  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `no horizontal scrolling on a phone (overflow ${overflow}px)`);
+  await sleep(1500);
+  await phone.screenshot({ path: join(artifacts, "dashboard-orders-phone.png"), fullPage: true });
+
+  assert.deepEqual(errors, [], "no JavaScript errors");
+  step(`screenshots in ${artifacts}`);
+  step("PASS");
+} catch (e) {
+  console.error(`[browser] FAIL: ${e.stack || e}`);
+  process.exitCode = 1;
+} finally {
+  if (browser) await browser.close();
+  run.kill("SIGTERM");
+  const { code, signal } = await exited;
+  if (code !== 0) {
+    console.error(`[browser] lakestream exited with ${code ?? signal}`);
+    process.exitCode = 1;
+  }
+  rmSync(lake, { recursive: true, force: true });
+}
