@@ -34,13 +34,15 @@ inline std::string TempDir() {
   return p.string();
 }
 
-// Starts the binary with `args`; stdout+stderr go to `log`.
-inline pid_t Spawn(const std::vector<std::string>& args, const std::string& log) {
+// Starts the binary with `args` and extra environment variables `env`; stdout+stderr go to `log`.
+inline pid_t Spawn(const std::vector<std::string>& args, const std::string& log,
+                   const std::vector<std::pair<std::string, std::string>>& env = {}) {
   pid_t pid = fork();
   if (pid == 0) {
     // `run` and `ingest` serve HTTP on 127.0.0.1:8080 by default; tests run in parallel, so each
     // process takes a free port unless the test says otherwise (docs/testing.md).
     setenv("LAKESTREAM_HTTP_LISTEN", "127.0.0.1:0", 0);
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
     FILE* f = std::fopen(log.c_str(), "w");
     dup2(fileno(f), 1);
     dup2(fileno(f), 2);

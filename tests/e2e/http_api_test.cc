@@ -20,27 +20,6 @@
 namespace lakestream::e2e {
 namespace {
 
-// Spawns the binary with extra environment variables; stdout+stderr to `log`.
-pid_t SpawnWithEnv(const std::vector<std::string>& args, const std::string& log,
-                   const std::vector<std::pair<std::string, std::string>>& env) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    setenv("LAKESTREAM_HTTP_LISTEN", "127.0.0.1:0", 0);
-    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-    FILE* f = std::fopen(log.c_str(), "w");
-    dup2(fileno(f), 1);
-    dup2(fileno(f), 2);
-    std::vector<char*> argv;
-    std::string bin = LAKESTREAM_BINARY;
-    argv.push_back(bin.data());
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(bin.c_str(), argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
 // Waits for "dashboard: http://HOST:PORT/" in the log; returns the port, or -1.
 int WaitForPort(const std::string& log, int timeout_s = 90) {
   const std::regex re(R"(dashboard: http://[^:]+:(\d+)/)");
@@ -274,7 +253,7 @@ TEST_F(Api, AccessTokenIsRequiredBeyondLoopbackAndCheckedOnEveryRequest) {
   EXPECT_EQ(Wait(refused), 1);
   EXPECT_NE(ReadFile(dir + "/refused.log").find("needs an access token"), std::string::npos) << ReadFile(dir + "/refused.log");
   // A too short token is refused too.
-  pid_t weak = SpawnWithEnv({"serve", "--lakehouse", dir + "/lake", "--http", "0.0.0.0:0"}, dir + "/weak.log",
+  pid_t weak = Spawn({"serve", "--lakehouse", dir + "/lake", "--http", "0.0.0.0:0"}, dir + "/weak.log",
                             {{"LAKESTREAM_HTTP_TOKEN", "short"}});
   EXPECT_EQ(Wait(weak), 1);
 
