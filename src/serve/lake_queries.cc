@@ -59,6 +59,15 @@ std::string Where(const OrdersFilter& f, bool with_product) {
   return out;
 }
 
+// The members every commit summary carries (tables list and table history): version, timestamp,
+// operation and the number of adds and removes, written into an open object.
+void WriteCommitSummary(JsonWriter& w, int64_t version, const CommitActions& c) {
+  w.Key("version").Int(version);
+  w.Key("timestamp").String(c.timestamp_ms ? FormatTimestampIso(c.timestamp_ms * 1000) : "");
+  w.Key("operation").String(c.operation);
+  w.Key("adds").Int(static_cast<int64_t>(c.adds.size())).Key("removes").Int(static_cast<int64_t>(c.removes.size()));
+}
+
 std::string FilterKey(const OrdersFilter& f) {
   return f.from + "|" + f.to + "|" + f.country + "|" + f.product + "|" + std::to_string(f.limit);
 }
@@ -367,10 +376,8 @@ Result<std::string> LakeQueries::TablesJson() {
       if (s.version >= 0) {
         if (auto c = t.ReadCommit(s.version); c.ok()) {
           JsonWriter cw;
-          cw.BeginObject().Key("version").Int(s.version);
-          cw.Key("timestamp").String(c->timestamp_ms ? FormatTimestampIso(c->timestamp_ms * 1000) : "");
-          cw.Key("operation").String(c->operation);
-          cw.Key("adds").Int(static_cast<int64_t>(c->adds.size())).Key("removes").Int(static_cast<int64_t>(c->removes.size()));
+          cw.BeginObject();
+          WriteCommitSummary(cw, s.version, *c);
           cw.EndObject();
           json = cw.Take();
         }
@@ -422,10 +429,8 @@ Result<std::string> LakeQueries::TableJson(const std::string& name, int history)
   for (int64_t v = s.version; v >= 0 && v > s.version - history; --v) {
     auto c = t.ReadCommit(v);
     if (!c.ok()) break;  // cleaned up (log retention)
-    w.BeginObject().Key("version").Int(v);
-    w.Key("timestamp").String(c->timestamp_ms ? FormatTimestampIso(c->timestamp_ms * 1000) : "");
-    w.Key("operation").String(c->operation);
-    w.Key("adds").Int(static_cast<int64_t>(c->adds.size())).Key("removes").Int(static_cast<int64_t>(c->removes.size()));
+    w.BeginObject();
+    WriteCommitSummary(w, v, *c);
     w.Key("commit_info");
     if (c->commit_info_json.empty()) w.Null();
     else w.Raw(c->commit_info_json);

@@ -63,6 +63,13 @@ std::string LabelText(const std::vector<std::string>& names, const LabelValues& 
   return out.empty() ? "" : "{" + out + "}";
 }
 
+// # HELP, # TYPE and one sample per series, for families whose series hold one value.
+template <typename T>
+void RenderValues(const Family<T>& f, const char* type, std::string* out) {
+  *out += "# HELP " + f.name() + " " + EscapeHelp(f.help()) + "\n# TYPE " + f.name() + " " + type + "\n";
+  for (const auto& [lv, s] : f.Series()) *out += f.name() + LabelText(f.label_names(), lv) + " " + FormatValue(s->value()) + "\n";
+}
+
 }  // namespace
 
 void Counter::Increment(double by) {
@@ -194,13 +201,9 @@ std::string Registry::Render() const {
   for (const auto& name : order_) {
     const Entry& e = entries_.at(name);
     if (e.type == Type::kCounter) {
-      const auto& f = *static_cast<const Family<Counter>*>(e.family);
-      out += "# HELP " + name + " " + EscapeHelp(f.help()) + "\n# TYPE " + name + " counter\n";
-      for (const auto& [lv, s] : f.Series()) out += name + LabelText(f.label_names(), lv) + " " + FormatValue(s->value()) + "\n";
+      RenderValues(*static_cast<const Family<Counter>*>(e.family), "counter", &out);
     } else if (e.type == Type::kGauge) {
-      const auto& f = *static_cast<const Family<Gauge>*>(e.family);
-      out += "# HELP " + name + " " + EscapeHelp(f.help()) + "\n# TYPE " + name + " gauge\n";
-      for (const auto& [lv, s] : f.Series()) out += name + LabelText(f.label_names(), lv) + " " + FormatValue(s->value()) + "\n";
+      RenderValues(*static_cast<const Family<Gauge>*>(e.family), "gauge", &out);
     } else {
       const auto& f = *static_cast<const Family<Histogram>*>(e.family);
       out += "# HELP " + name + " " + EscapeHelp(f.help()) + "\n# TYPE " + name + " histogram\n";
