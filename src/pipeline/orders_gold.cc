@@ -1,13 +1,5 @@
 #include "pipeline/orders_gold.h"
 
-#include <simdjson.h>
-#include <spdlog/spdlog.h>
-
-#include <set>
-
-#include "common/time.h"
-#include "lake/delta/delta_scan.h"
-#include "lake/delta/delta_writer.h"
 
 namespace lakestream {
 
@@ -18,9 +10,6 @@ constexpr const char* kSalesHourly = "gold/sales_hourly";
 constexpr const char* kProductSales = "gold/product_sales";
 constexpr const char* kProductSalesDaily = "gold/product_sales_daily";
 constexpr const char* kCustomerRfm = "gold/customer_rfm";
-// A gold table records a silver version without rows of its own (silver moved by fences or
-// compaction only) once it lags by this many versions, so that refreshes re-read few commits.
-constexpr int64_t kFenceEveryVersions = 50;
 
 ColumnSpec Money(const char* name) { return {name, ColumnType::kDecimal, false, 18, 3}; }
 ColumnSpec Count(const char* name) { return {name, ColumnType::kInt64, false}; }
@@ -128,53 +117,6 @@ std::string RfmScoresSql(const std::string& b) {
 
 const char* kRfmBaseColumns = "customer_no, country, first_order_date, last_order_date, frequency, monetary_gbp";
 
-enum class Kind { kDatePartitions, kKeyedMerge };
-struct Maintenance {
-  Kind kind;
-  std::string silver_date_expr;  // kDatePartitions: the partition date of a silver row
-  std::string prune_column;      // kDatePartitions: silver column whose file statistics bound the date
-  std::string key;               // kKeyedMerge: the key column, in silver and gold
-};
-
-Maintenance MaintenanceOf(const std::string& name) {
-  if (name == kSalesDaily) return {Kind::kDatePartitions, "order_date", "order_date", ""};
-  if (name == kSalesHourly) return {Kind::kDatePartitions, "event_time::DATE", "event_time", ""};
-  if (name == kProductSales) return {Kind::kKeyedMerge, "", "", "product_no"};
-  if (name == kProductSalesDaily) return {Kind::kDatePartitions, "order_date", "order_date", ""};
-  return {Kind::kKeyedMerge, "", "", "customer_no"};
-}
-
-std::string ReadParquet(const std::vector<std::string>& files) {
-  return "read_parquet(" + ColumnarEngine::PathList(files) + ")";
-}
-
-// A relation with silver's columns: its files, or no rows.
-std::string SilverRelation(const std::vector<std::string>& files) {
-  if (!files.empty()) return ReadParquet(files);
-  std::string cols;
-  for (const auto& c : OrdersSilverColumns()) {
-    cols += (cols.empty() ? "" : ", ") + ("NULL::" + c.SqlType() + " AS " + ColumnarEngine::QuoteIdentifier(c.name));
-  }
-  return "(SELECT " + cols + " WHERE false)";
-}
-
-// The [min, max] date ("YYYY-MM-DD") of `column` in a file's statistics, or false when unknown.
-// `parser` is reused across files.
-bool StatsDateRange(simdjson::dom::parser& parser, const AddFile& f, const std::string& column, std::string* lo,
-                    std::string* hi) {
-  if (f.stats_json.empty()) return false;
-  simdjson::dom::element doc;
-  if (parser.parse(f.stats_json).get(doc) != simdjson::SUCCESS) return false;
-  std::string_view a, b;
-  if (doc["minValues"][column].get(a) != simdjson::SUCCESS || doc["maxValues"][column].get(b) != simdjson::SUCCESS) {
-    return false;
-  }
-  if (a.size() < 10 || b.size() < 10) return false;
-  *lo = std::string(a.substr(0, 10));
-  *hi = std::string(b.substr(0, 10));
-  return true;
-}
-
 }  // namespace
 
 const std::vector<ColumnSpec>& OrdersSilverColumns() {
@@ -248,115 +190,44 @@ std::string GoldQueryFromSilver(const GoldTableDef& def, const std::string& s) {
   return RfmScoresSql("(" + RfmBaseSql(s) + ")");
 }
 
-Result<GoldRefreshResult> RefreshGoldTable(const GoldTableDef& def, DeltaTable& gold, DeltaTable& silver,
-                                           ColumnarEngine& engine) {
-  GoldRefreshResult out;
-  RETURN_IF_ERROR(gold.Refresh());
-  const Snapshot& ss = silver.snapshot();
-  const int64_t sv = ss.version;
-  const int64_t gv = gold.snapshot().TxnVersion(kGoldFromSilverAppId).value_or(-1);
-  if (gv >= sv) return out;
 
-  std::vector<std::string> all_files;
-  for (const auto& [key, f] : ss.files) all_files.push_back(DataFileLocalPath(silver.storage(), key));
-  // The silver files added since gv, when the log still has those commits and the files are active.
-  bool full = gv < 0;
-  std::vector<std::string> new_files;
-  for (int64_t v = gv + 1; !full && v <= sv; ++v) {
-    auto c = silver.ReadCommit(v);
-    if (!c.ok()) {
-      spdlog::info("{}: silver commit {} is unreadable ({}); rebuilding in full", def.name, v, c.status().message());
-      full = true;
-      break;
-    }
-    for (const auto& add : c->adds) {
-      if (!add.data_change) continue;  // compaction: rows already counted
-      std::string key = CanonicalDeltaPath(add.path);
-      if (!ss.files.count(key)) {
-        full = true;  // rewritten since: recount everything rather than guess
-        break;
+const std::vector<GoldPlan>& OrdersGoldPlans() {
+  static const std::vector<GoldPlan> kPlans = [] {
+    std::vector<GoldPlan> plans;
+    for (const auto& def : OrdersGoldTables()) {
+      GoldPlan p;
+      p.def = def;
+      p.silver_columns = OrdersSilverColumns();
+      p.app_id = kGoldFromSilverAppId;
+      p.query = [def](const std::string& s) { return GoldQueryFromSilver(def, s); };
+      if (def.name == kSalesDaily || def.name == kProductSalesDaily) {
+        p.kind = GoldPlan::Kind::kDatePartitions;
+        p.silver_date_expr = p.prune_column = "order_date";
+      } else if (def.name == kSalesHourly) {
+        p.kind = GoldPlan::Kind::kDatePartitions;
+        p.silver_date_expr = "event_time::DATE";
+        p.prune_column = "event_time";
+      } else if (def.name == kProductSales) {
+        p.kind = GoldPlan::Kind::kKeyedMerge;
+        p.key = "product_no";
+        p.merge = [](const std::string& carried, const std::string& recomputed) {
+          return (carried.empty() ? "" : "SELECT * FROM " + carried + " UNION ALL ") + ProductSalesSql(recomputed);
+        };
+      } else {
+        // RFM scores are relative to every customer: re-rank the merged base rows.
+        p.kind = GoldPlan::Kind::kKeyedMerge;
+        p.key = "customer_no";
+        p.merge = [](const std::string& carried, const std::string& recomputed) {
+          std::string base = carried.empty() ? "" : std::string("SELECT ") + kRfmBaseColumns + " FROM " + carried +
+                                                        " UNION ALL ";
+          return RfmScoresSql("(" + base + RfmBaseSql(recomputed) + ")");
+        };
       }
-      new_files.push_back(DataFileLocalPath(silver.storage(), key));
+      plans.push_back(std::move(p));
     }
-  }
-  if (full) new_files = all_files;
-  out.full = full;
-
-  Transaction txn;
-  txn.operation = "WRITE";
-  txn.txns.push_back({kGoldFromSilverAppId, sv, 0});
-  const int64_t now_ms = NowMillis();
-  const Maintenance m = MaintenanceOf(def.name);
-  std::string select;
-
-  if (!full && new_files.empty()) {
-    if (sv - gv < kFenceEveryVersions) return out;  // nothing new; re-reading these commits is cheap
-  } else if (m.kind == Kind::kDatePartitions) {
-    const std::string& pcol = def.partition_columns.at(0);
-    std::set<std::string> dates;
-    std::vector<std::string> sources;
-    if (full) {
-      sources = all_files;
-    } else {
-      ASSIGN_OR_RETURN(QueryResult touched, engine.Query("SELECT DISTINCT (" + m.silver_date_expr + ")::VARCHAR FROM " +
-                                                         ReadParquet(new_files) + " WHERE " + m.silver_date_expr +
-                                                         " IS NOT NULL"));
-      for (const auto& row : touched.rows) dates.insert(row[0].value_or(""));
-      // Only the silver files whose statistics can hold a touched date.
-      simdjson::dom::parser parser;
-      for (const auto& [key, f] : ss.files) {
-        std::string lo, hi;
-        if (StatsDateRange(parser, f, m.prune_column, &lo, &hi)) {
-          auto it = dates.lower_bound(lo);
-          if (it == dates.end() || *it > hi) continue;
-        }
-        sources.push_back(DataFileLocalPath(silver.storage(), key));
-      }
-    }
-    std::string filter;
-    for (const auto& d : dates) filter += (filter.empty() ? "" : ", ") + ColumnarEngine::Quote(d) + "::DATE";
-    std::string relation = SilverRelation(sources);
-    if (!full) relation = "(SELECT * FROM " + relation + " WHERE " + m.silver_date_expr + " IN (" + filter + "))";
-    if (full || !dates.empty()) select = GoldQueryFromSilver(def, relation);
-    for (const auto& [key, f] : gold.snapshot().files) {
-      auto pv = f.partition_values.find(pcol);
-      if (full || (pv != f.partition_values.end() && pv->second && dates.count(*pv->second))) {
-        txn.removes.push_back(RemoveOf(f, now_ms, true));
-      }
-    }
-    out.keys_rewritten = full ? -1 : static_cast<int64_t>(dates.size());
-    txn.operation_parameters_json = R"({"mode":"Overwrite","partitionBy":"[\")" + pcol + R"(\"]"})";
-  } else {
-    if (full) {
-      select = GoldQueryFromSilver(def, SilverRelation(all_files));
-    } else {
-      const std::string touched =
-          "(SELECT DISTINCT " + m.key + " FROM " + ReadParquet(new_files) + " WHERE " + m.key + " IS NOT NULL)";
-      const std::string recomputed_from =
-          "(SELECT * FROM " + SilverRelation(all_files) + " WHERE " + m.key + " IN " + touched + ")";
-      std::vector<std::string> gold_files;
-      for (const auto& [key, f] : gold.snapshot().files) gold_files.push_back(DataFileLocalPath(gold.storage(), key));
-      const bool is_rfm = def.name == kCustomerRfm;
-      std::string carried;
-      if (!gold_files.empty()) {
-        carried = std::string("SELECT ") + (is_rfm ? kRfmBaseColumns : "*") + " FROM " + ReadParquet(gold_files) +
-                  " WHERE " + m.key + " NOT IN " + touched + " UNION ALL ";
-      }
-      select = is_rfm ? RfmScoresSql("(" + carried + RfmBaseSql(recomputed_from) + ")")
-                      : carried + ProductSalesSql(recomputed_from);
-      ASSIGN_OR_RETURN(QueryResult n, engine.Query("SELECT count(*) FROM " + touched));
-      out.keys_rewritten = std::stoll(n.rows.at(0).at(0).value_or("0"));
-    }
-    for (const auto& [key, f] : gold.snapshot().files) txn.removes.push_back(RemoveOf(f, now_ms, true));
-    txn.operation_parameters_json = R"({"mode":"Overwrite"})";
-  }
-  if (!select.empty()) {
-    ASSIGN_OR_RETURN(txn.adds, WriteDataFiles(engine, gold.storage(), gold.snapshot(), select));
-  }
-  txn.operation_metrics["silverVersion"] = std::to_string(sv);
-  txn.operation_metrics["numRewrittenKeys"] = std::to_string(out.keys_rewritten);
-  ASSIGN_OR_RETURN(out.version, gold.Commit(txn));
-  return out;
+    return plans;
+  }();
+  return kPlans;
 }
 
 }  // namespace lakestream

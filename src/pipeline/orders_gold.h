@@ -23,18 +23,12 @@
 #include "common/status.h"
 #include "lake/columnar/columnar.h"
 #include "lake/delta/delta_table.h"
+#include "pipeline/gold_refresh.h"
 
 namespace lakestream {
 
 /// The txn appId under which every gold table records the silver version it reflects.
 inline constexpr const char* kGoldFromSilverAppId = "lakestream-orders-gold<-silver";
-
-/// One gold table: its name (path under the lake root), columns and partitioning.
-struct GoldTableDef {
-  std::string name;
-  std::vector<ColumnSpec> columns;
-  std::vector<std::string> partition_columns;
-};
 
 /// The five gold tables, in refresh order.
 const std::vector<GoldTableDef>& OrdersGoldTables();
@@ -42,17 +36,9 @@ const std::vector<GoldTableDef>& OrdersGoldTables();
 /// The silver/orders columns (the rows the gold SQL reads).
 const std::vector<ColumnSpec>& OrdersSilverColumns();
 
-struct GoldRefreshResult {
-  int64_t version = -1;      // the gold version committed, -1 when nothing was committed
-  bool full = false;         // the whole table was rebuilt (first refresh, or silver history gone)
-  int64_t keys_rewritten = 0;  // partitions (date tables) or keys (product, customer) recomputed
-};
-
-/// Brings `gold` (one of OrdersGoldTables(), by `def`) up to `silver`'s current snapshot. Does
-/// nothing when the gold table already reflects it. Errors: from storage, DuckDB and Delta; Conflict
-/// when another writer refreshed the same gold table concurrently (its txn is newer).
-Result<GoldRefreshResult> RefreshGoldTable(const GoldTableDef& def, DeltaTable& gold, DeltaTable& silver,
-                                           ColumnarEngine& engine);
+/// How each of the five is maintained (gold_refresh.h): date tables by partition, product_sales and
+/// customer_rfm by key (RFM re-ranked over every customer on each refresh).
+const std::vector<GoldPlan>& OrdersGoldPlans();
 
 /// The SELECT that computes table `def` in full from the silver rows in relation `silver_sql`
 /// (a parenthesised subquery or table function), columns in table order: the definition, used by

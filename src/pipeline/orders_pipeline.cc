@@ -14,74 +14,19 @@
 #include "lake/delta/delta_scan.h"
 #include "lake/delta/delta_writer.h"
 #include "pipeline/event_id_set.h"
+#include "pipeline/medallion.h"
 
 namespace lakestream {
 
 namespace {
 
 constexpr const char* kAppPrefix = "lakestream-orders";
-// Silver and quarantine write a txn-only "fence" commit when they lag bronze by this many versions
-// without rows of their own, so that a restart re-derives little (see DeriveSilver).
-constexpr int64_t kFenceEveryVersions = 50;
-
-std::vector<ColumnSpec> BronzeColumns() {
-  return {
-      {"payload", ColumnType::kBinary, false},
-      {"key", ColumnType::kBinary, true},
-      {"headers", ColumnType::kString, true},
-      {"topic", ColumnType::kString, false},
-      {"partition", ColumnType::kInt32, false},
-      {"offset", ColumnType::kInt64, false},
-      {"kafka_timestamp", ColumnType::kTimestampMicros, true},
-      {"ingest_time", ColumnType::kTimestampMicros, false},
-      {"source_epoch", ColumnType::kString, true},
-  };
-}
-
-std::vector<ColumnSpec> QuarantineColumns() {
-  return {
-      {"payload", ColumnType::kBinary, false},
-      {"event_id", ColumnType::kString, true},
-      {"failed_rules", ColumnType::kString, false},
-      {"reason", ColumnType::kString, false},
-      {"topic", ColumnType::kString, false},
-      {"kafka_partition", ColumnType::kInt32, false},
-      {"kafka_offset", ColumnType::kInt64, false},
-      {"kafka_timestamp", ColumnType::kTimestampMicros, true},
-      {"bronze_version", ColumnType::kInt64, false},
-      {"quarantined_at", ColumnType::kTimestampMicros, false},
-  };
-}
 
 // Column indexes of silver (OrdersSilverColumns order).
 enum SilverCol : size_t {
   kEventId, kEventTime, kOrderDate, kTransactionNo, kProductNo, kProductName, kQuantity, kUnitPrice, kLineRevenue,
   kCustomerNo, kCountry, kIsCancellation, kIsAdjustment, kKafkaPartition, kKafkaOffset, kBronzeVersion, kIngestTime,
 };
-
-DeltaSchema ToDeltaSchema(const std::vector<ColumnSpec>& cols) {
-  DeltaSchema s;
-  for (const auto& c : cols) s.fields.push_back({c.name, c.DeltaType(), c.nullable});
-  return s;
-}
-
-// Kafka headers as JSON: [{"key":"k","value":"v"}], a value that is not UTF-8 as "value_base64".
-std::optional<std::string> HeadersJson(const KafkaHeaders& headers) {
-  if (headers.empty()) return std::nullopt;
-  JsonWriter w;
-  w.BeginArray();
-  for (const auto& [k, v] : headers) {
-    w.BeginObject().Key("key").String(k);
-    if (simdjson::validate_utf8(v.data(), v.size())) {
-      w.Key("value").String(v);
-    } else {
-      w.Key("value_base64").String(Base64Encode(v));
-    }
-    w.EndObject();
-  }
-  w.EndArray();
-  return w.Take();
-}
 
 template <typename T>
 void AppendOptionalString(RecordBatch& b, size_t col, const std::optional<T>& v) {
@@ -124,11 +69,6 @@ std::optional<std::string> Text(const std::optional<T>& v) {
   } else {
     return std::to_string(*v);
   }
-}
-
-// The Kafka timestamp of a record in µs, nullopt when the record has none.
-std::optional<int64_t> KafkaTimestampMicros(const KafkaRecord& r) {
-  return r.timestamp_ms >= 0 ? std::optional<int64_t>(r.timestamp_ms * 1000) : std::nullopt;
 }
 
 std::string LineContentKey(const OrderRecord& o) {
@@ -183,7 +123,6 @@ Result<std::unique_ptr<OrdersPipeline>> OrdersPipeline::Open(const OrdersPipelin
     }
     p->expectation_counts_.push_back({x.name, x.action, 0});
   }
-  const std::map<std::string, std::string> append_only = {{"delta.appendOnly", "true"}};
   struct Def {
     std::string name;
     std::vector<ColumnSpec> cols;
@@ -191,18 +130,14 @@ Result<std::unique_ptr<OrdersPipeline>> OrdersPipeline::Open(const OrdersPipelin
     bool append_only;
   };
   std::vector<Def> defs = {
-      {kBronze, BronzeColumns(), {}, true},
+      {kBronze, medallion::BronzeColumns(), {}, true},
       {kSilver, OrdersSilverColumns(), {}, true},
-      {kQuarantine, QuarantineColumns(), {}, true},
+      {kQuarantine, medallion::QuarantineColumns(), {}, true},
   };
   for (const auto& g : OrdersGoldTables()) defs.push_back({g.name, g.columns, g.partition_columns, false});
   for (const auto& d : defs) {
-    std::string location = (std::filesystem::path(options.lake_root) / d.name).string();
-    ASSIGN_OR_RETURN(auto storage, OpenStorage(location));
-    ASSIGN_OR_RETURN(auto table, DeltaTable::Open(storage, d.name));
-    RETURN_IF_ERROR(table->CreateIfNotExists(ToDeltaSchema(d.cols), d.partitions,
-                                             d.append_only ? append_only : std::map<std::string, std::string>{}));
-    p->tables_[d.name] = std::move(table);
+    ASSIGN_OR_RETURN(p->tables_[d.name], medallion::OpenTable(options.lake_root, d.name, d.cols, d.partitions,
+                                                              d.append_only));
   }
   p->counters_.bronze_rows = p->tables_[kBronze]->snapshot().NumRecords();
   p->counters_.silver_rows = p->tables_[kSilver]->snapshot().NumRecords();
@@ -263,55 +198,17 @@ std::vector<ExpectationCount> OrdersPipeline::ExpectationCounts() const {
   return expectation_counts_;
 }
 
-Result<AddFile> OrdersPipeline::WriteDataFile(DeltaTable& table, const RecordBatch& batch) {
-  const std::string rel = NewDataFileName();
-  ASSIGN_OR_RETURN(ParquetFileInfo info, engine_->WriteParquet(batch, table.storage().LocalPath(rel)));
-  return MakeAddFile(rel, info, {}, true);
-}
-
 Status OrdersPipeline::ProcessBatch(const std::vector<KafkaRecord>& all_records) {
   auto& bronze = *tables_[kBronze];
+  auto app_id = [this](const std::string& topic, int32_t partition) { return BronzeAppId(topic, partition); };
   // Drop redeliveries: records at or below the committed offset of their partition.
-  std::vector<KafkaRecord> records;
-  records.reserve(all_records.size());
-  std::map<std::pair<std::string, int32_t>, int64_t> committed;
-  for (const auto& r : all_records) {
-    auto key = std::make_pair(r.topic, r.partition);
-    auto it = committed.find(key);
-    if (it == committed.end()) {
-      auto v = bronze.snapshot().TxnVersion(BronzeAppId(r.topic, r.partition));
-      it = committed.emplace(key, v ? *v : -1).first;
-    }
-    if (r.offset > it->second) records.push_back(r);
-  }
+  std::vector<KafkaRecord> records = medallion::WithoutCommitted(bronze.snapshot(), app_id, all_records);
   if (records.empty()) return Status::OK();
-
   const int64_t ingest_us = NowMicros();
-  RecordBatch batch(BronzeColumns());
-  std::map<std::pair<std::string, int32_t>, int64_t> last_offset;
   std::map<int32_t, int64_t> bytes;
-  for (const auto& r : records) {
-    batch.AppendString(0, r.value);
-    AppendOptionalString(batch, 1, r.key);
-    AppendOptionalString(batch, 2, HeadersJson(r.headers));
-    batch.AppendString(3, r.topic);
-    batch.AppendInt(4, r.partition);
-    batch.AppendInt(5, r.offset);
-    AppendOptionalInt(batch, 6, KafkaTimestampMicros(r));
-    batch.AppendInt(7, ingest_us);
-    AppendOptionalString(batch, 8, options_.source_epoch.empty() ? std::nullopt
-                                                                 : std::optional<std::string>(options_.source_epoch));
-    auto& lo = last_offset[{r.topic, r.partition}];
-    lo = std::max(lo, r.offset);
-    bytes[r.partition] += static_cast<int64_t>(r.value.size());
-  }
-  ASSIGN_OR_RETURN(AddFile add, WriteDataFile(bronze, batch));
-  Transaction txn;
-  txn.operation = "STREAMING UPDATE";
-  txn.operation_parameters_json = R"({"outputMode":"Append","queryId":"lakestream-orders-bronze"})";
-  txn.adds.push_back(add);
-  for (const auto& [tp, off] : last_offset) txn.txns.push_back({BronzeAppId(tp.first, tp.second), off, 0});
-  ASSIGN_OR_RETURN(int64_t bronze_version, bronze.Commit(txn));
+  ASSIGN_OR_RETURN(int64_t bronze_version,
+                   medallion::CommitBronze(bronze, *engine_, records, ingest_us, options_.source_epoch, app_id,
+                                           "lakestream-orders-bronze", &bytes));
   counters_.bronze_rows += static_cast<int64_t>(records.size());
   counters_.bronze_version = bronze_version;
   {
@@ -335,26 +232,9 @@ Status OrdersPipeline::ProcessBatch(const std::vector<KafkaRecord>& all_records)
 }
 
 Status OrdersPipeline::MaybeCompact() {
-  if (options_.auto_compact_min_files <= 0) return Status::OK();
-  for (const char* name : {kBronze, kSilver, kQuarantine}) {
-    DeltaTable& t = *tables_[name];
-    if (CountSmallFiles(t.snapshot(), options_.target_file_size_bytes) <= options_.auto_compact_min_files) continue;
-    OptimizeOptions opt;
-    opt.target_file_size_bytes = options_.target_file_size_bytes;
-    auto r = Optimize(t, *engine_, opt);
-    if (!r.ok()) {
-      if (r.status().code() != StatusCode::kConflict) return r.status();
-      spdlog::warn("auto-compaction of {} lost to a concurrent commit, will retry: {}", name, r.status().message());
-      continue;
-    }
-    if (r->version >= 0) {
-      counters_.compactions++;
-      counters_.files_compacted += r->files_removed;
-      spdlog::info("auto-compaction of {}: {} small files -> {} at version {}", name, r->files_removed,
-                   r->files_added, r->version);
-    }
-  }
-  return Status::OK();
+  return medallion::CompactSmallFiles({tables_[kBronze].get(), tables_[kSilver].get(), tables_[kQuarantine].get()},
+                                      *engine_, options_.auto_compact_min_files, options_.target_file_size_bytes,
+                                      counters_);
 }
 
 Status OrdersPipeline::DeriveSilver(const std::vector<KafkaRecord>& records, const std::vector<int64_t>& ingest_us,
@@ -372,21 +252,11 @@ Status OrdersPipeline::DeriveSilver(const std::vector<KafkaRecord>& records, con
   RecordBatch typed(OrdersSilverColumns());
   std::vector<size_t> typed_record;  // typed row -> index in records
   std::vector<OrderRecord> decoded;
-  RecordBatch bad(QuarantineColumns());
+  RecordBatch bad(medallion::QuarantineColumns());
   std::vector<size_t> bad_record;  // quarantine row -> index in records
   auto quarantine_row = [&](size_t i, const std::optional<std::string>& event_id, const std::string& rules,
                             const std::string& reason) {
-    const auto& r = records[i];
-    bad.AppendString(0, r.value);
-    AppendOptionalString(bad, 1, event_id);
-    bad.AppendString(2, rules);
-    bad.AppendString(3, reason);
-    bad.AppendString(4, r.topic);
-    bad.AppendInt(5, r.partition);
-    bad.AppendInt(6, r.offset);
-    AppendOptionalInt(bad, 7, KafkaTimestampMicros(r));
-    bad.AppendInt(8, bronze_version);
-    bad.AppendInt(9, now_us);
+    medallion::AppendQuarantineRow(bad, records[i], event_id, rules, reason, bronze_version, now_us);
     bad_record.push_back(i);
   };
   OrderRecord o;
@@ -476,25 +346,11 @@ Status OrdersPipeline::DeriveSilver(const std::vector<KafkaRecord>& records, con
     good.AppendRowFrom(typed, t);
   }
 
-  // Each derived table commits the bronze version it has processed as its txn. A version that yields
-  // no rows is committed only as a periodic fence (or at Close): re-deriving it is deterministic and
-  // yields no rows again, so skipping its commit loses nothing.
   auto commit = [&](DeltaTable& table, RecordBatch& rows, const std::string& app, int64_t done,
                     std::atomic<int64_t>& rows_counter, std::atomic<int64_t>& version_counter,
                     const std::map<std::string, std::string>& metrics) -> Result<bool> {
-    if (bronze_version <= done) return false;
-    bool has_rows = rows.num_rows() > 0;
-    if (!has_rows && !fence && bronze_version - done < kFenceEveryVersions) return false;
-    Transaction txn;
-    txn.operation = "STREAMING UPDATE";
-    txn.operation_parameters_json = R"({"outputMode":"Append","queryId":")" + app + R"("})";
-    txn.operation_metrics = metrics;
-    if (has_rows) {
-      ASSIGN_OR_RETURN(AddFile add, WriteDataFile(table, rows));
-      txn.adds.push_back(add);
-    }
-    txn.txns.push_back({app, bronze_version, 0});
-    ASSIGN_OR_RETURN(int64_t v, table.Commit(txn));
+    ASSIGN_OR_RETURN(int64_t v, medallion::CommitDerived(table, *engine_, rows, app, bronze_version, done, fence, metrics));
+    if (v < 0) return false;
     rows_counter += static_cast<int64_t>(rows.num_rows());
     version_counter = v;
     return true;
@@ -542,27 +398,9 @@ Status OrdersPipeline::CatchUp() {
     spdlog::info("catching up silver and quarantine from bronze versions {}..{}", from, bronze.snapshot().version);
   }
   for (int64_t v = std::max<int64_t>(from, 1); v <= bronze.snapshot().version; ++v) {
-    ASSIGN_OR_RETURN(CommitActions c, bronze.ReadCommit(v));
     std::vector<KafkaRecord> records;
     std::vector<int64_t> ingest;
-    for (const auto& add : c.adds) {
-      if (!add.data_change) continue;  // a compaction rewrote rows already derived
-      std::string local = DataFileLocalPath(bronze.storage(), CanonicalDeltaPath(add.path));
-      ASSIGN_OR_RETURN(QueryResult rows,
-                       engine_->Query("SELECT payload, topic, \"partition\", \"offset\", epoch_us(kafka_timestamp), "
-                                      "epoch_us(ingest_time) FROM read_parquet(" +
-                                      ColumnarEngine::Quote(local) + ") ORDER BY \"partition\", \"offset\""));
-      for (auto& row : rows.rows) {
-        KafkaRecord r;
-        r.value = row[0].value_or("");
-        r.topic = row[1].value_or("");
-        r.partition = static_cast<int32_t>(std::stol(row[2].value_or("0")));
-        r.offset = std::stoll(row[3].value_or("0"));
-        r.timestamp_ms = row[4] ? std::stoll(*row[4]) / 1000 : -1;
-        ingest.push_back(std::stoll(row[5].value_or("0")));
-        records.push_back(std::move(r));
-      }
-    }
+    RETURN_IF_ERROR(medallion::ReadBronzeVersion(bronze, *engine_, v, &records, &ingest));
     RETURN_IF_ERROR(DeriveSilver(records, ingest, v, v == bronze.snapshot().version));
   }
   return RefreshGold();
@@ -571,8 +409,8 @@ Status OrdersPipeline::CatchUp() {
 Status OrdersPipeline::RefreshGold() {
   last_gold_ms_ = NowMillis();
   auto& silver = *tables_[kSilver];
-  for (const auto& def : OrdersGoldTables()) {
-    ASSIGN_OR_RETURN(GoldRefreshResult r, RefreshGoldTable(def, *tables_[def.name], silver, *engine_));
+  for (const auto& plan : OrdersGoldPlans()) {
+    ASSIGN_OR_RETURN(GoldRefreshResult r, RefreshGoldTable(plan, *tables_[plan.def.name], silver, *engine_));
     if (r.version >= 0) {
       counters_.gold_version = r.version;
       counters_.gold_refreshes++;
@@ -635,15 +473,9 @@ Result<std::set<int64_t>> OrdersPipeline::CommittedSourceLines(const std::string
 }
 
 std::vector<TableSummary> OrdersPipeline::Summary() {
-  std::vector<TableSummary> out;
-  for (const auto& name : TableNames()) {
-    auto& t = *tables_[name];
-    (void)t.Refresh();
-    const auto& s = t.snapshot();
-    out.push_back({name, t.storage().uri(), s.version, s.NumRecords(), static_cast<int64_t>(s.files.size()),
-                   s.SizeBytes(), t.last_checkpoint_version()});
-  }
-  return out;
+  std::vector<std::pair<std::string, DeltaTable*>> tables;
+  for (const auto& name : TableNames()) tables.emplace_back(name, tables_[name].get());
+  return medallion::Summarize(tables);
 }
 
 }  // namespace lakestream

@@ -36,6 +36,7 @@
 #include "lake/delta/delta_table.h"
 #include "pipeline/orders_gold.h"
 #include "pipeline/silver_rules.h"
+#include "pipeline/streaming_pipeline.h"
 #include "source/kafka/kafka_client.h"
 
 namespace lakestream {
@@ -62,39 +63,8 @@ struct OrdersPipelineOptions {
 using DeadLetterSink =
     std::function<Status(const KafkaRecord& original, const std::string& rules, const std::string& reason)>;
 
-/// Failures of one expectation since start-up.
-struct ExpectationCount {
-  std::string name;
-  ExpectationAction action;
-  int64_t failed = 0;
-};
 
-/// Live counters, readable from any thread.
-struct PipelineCounters {
-  std::atomic<int64_t> bronze_rows{0}, silver_rows{0}, quarantine_rows{0}, batches{0};
-  std::atomic<int64_t> bronze_version{-1}, silver_version{-1}, quarantine_version{-1}, gold_version{-1};
-  std::atomic<int64_t> last_commit_ms{0};
-  std::atomic<int64_t> compactions{0}, files_compacted{0}, checkpoints{0};
-  /// Silver: rows left out as redeliveries of a stored event_id; rows left out by `drop`
-  /// expectations; rows whose business fields repeat an earlier row's under another event_id (the
-  /// source's repeated lines, kept); records rejected by the envelope rules; records sent to the
-  /// dead-letter topic.
-  std::atomic<int64_t> duplicates_dropped{0}, expectation_drops{0}, repeated_lines{0}, envelope_rejects{0};
-  std::atomic<int64_t> dead_lettered{0};
-  std::atomic<int64_t> gold_refreshes{0};
-};
-
-struct TableSummary {
-  std::string name;  // "bronze/orders"
-  std::string uri;
-  int64_t version = -1;
-  int64_t rows = 0;
-  int64_t files = 0;
-  int64_t size_bytes = 0;
-  int64_t checkpoint_version = -1;  // latest checkpoint written or loaded, -1: none
-};
-
-class OrdersPipeline {
+class OrdersPipeline : public StreamingPipeline {
  public:
   ~OrdersPipeline();
   /// Creates the tables when missing, checks existing ones, and catches silver, quarantine and gold up
@@ -103,12 +73,12 @@ class OrdersPipeline {
 
   /// Where to resume `partition` of `topic`: the offset after the one recorded in bronze's txn for
   /// this topic/partition/epoch, or nullopt (start at the beginning). Refreshes bronze first.
-  std::optional<int64_t> StartOffset(const std::string& topic, int32_t partition);
+  std::optional<int64_t> StartOffset(const std::string& topic, int32_t partition) override;
 
   /// Commits one micro-batch: bronze (with a txn per partition), then silver and quarantine; gold
   /// when gold_interval_ms has passed. Records at or below bronze's txn offset are skipped (a
   /// redelivery after a rebalance). Errors: Conflict when another writer owns a partition.
-  Status ProcessBatch(const std::vector<KafkaRecord>& records);
+  Status ProcessBatch(const std::vector<KafkaRecord>& records) override;
 
   /// Brings every gold table up to the current silver snapshot (incrementally).
   Status RefreshGold();
@@ -120,17 +90,19 @@ class OrdersPipeline {
   /// Fences silver/quarantine txns to the latest bronze version and refreshes gold: call before exit.
   /// After a batch whose silver derivation failed it does nothing, so that the next Open derives
   /// that bronze version again (CatchUp).
-  Status Close();
+  Status Close() override;
 
   /// The set of source lines of `source_name` already in bronze (from the events' source.line).
   Result<std::set<int64_t>> CommittedSourceLines(const std::string& source_name);
   /// Payload bytes committed to bronze per partition by this process (for backpressure).
-  int64_t CommittedBytes(int32_t partition) const;
+  int64_t CommittedBytes(int32_t partition) const override;
 
-  std::vector<TableSummary> Summary();
-  const PipelineCounters& counters() const { return counters_; }
+  std::vector<TableSummary> Summary() override;
+  const PipelineCounters& counters() const override { return counters_; }
   /// Failures per expectation since start-up, in declaration order.
-  std::vector<ExpectationCount> ExpectationCounts() const;
+  std::vector<ExpectationCount> ExpectationCounts() const override;
+  const std::string& name() const override { return name_; }
+  std::vector<std::string> Tables() const override { return TableNames(); }
   /// Sends every record quarantined from now on to `sink` as well (after the quarantine commit).
   void SetDeadLetterSink(DeadLetterSink sink) { dead_letter_ = std::move(sink); }
   ColumnarEngine& engine() { return *engine_; }
@@ -152,7 +124,6 @@ class OrdersPipeline {
   Status CatchUp();
   /// Loads the event ids (and line contents) silver stored within the horizon.
   Status LoadDedupeState();
-  Result<AddFile> WriteDataFile(DeltaTable& table, const RecordBatch& batch);
   /// Publishes the checkpoints written by all tables in counters_.checkpoints.
   void CountCheckpoints();
 
@@ -169,6 +140,7 @@ class OrdersPipeline {
   std::map<int32_t, int64_t> committed_bytes_;
   int64_t last_gold_ms_ = 0;
   bool derive_failed_ = false;  // a batch reached bronze but not silver (e.g. a `fail` expectation)
+  std::string name_ = "orders";
 };
 
 }  // namespace lakestream

@@ -1,0 +1,78 @@
+// The parts of the bronze → silver/quarantine flow that every pipeline shares (docs/exactly-once.md):
+// bronze's raw rows with one txn per Kafka partition, the quarantine table's rows, derived-table
+// commits that record the bronze version they reflect, reading a bronze version back for catch-up,
+// and automatic compaction. Internal to src/pipeline.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "lake/columnar/columnar.h"
+#include "lake/delta/delta_table.h"
+#include "pipeline/streaming_pipeline.h"
+#include "source/kafka/kafka_client.h"
+
+namespace lakestream::medallion {
+
+/// Bronze: payload, key, headers (JSON), topic, partition, offset, kafka_timestamp, ingest_time, source_epoch.
+const std::vector<ColumnSpec>& BronzeColumns();
+/// Quarantine: payload, event_id, failed_rules, reason, topic, kafka_partition, kafka_offset,
+/// kafka_timestamp, bronze_version, quarantined_at.
+const std::vector<ColumnSpec>& QuarantineColumns();
+DeltaSchema ToDeltaSchema(const std::vector<ColumnSpec>& cols);
+
+/// The Kafka timestamp of a record in µs, nullopt when the record has none.
+std::optional<int64_t> KafkaTimestampMicros(const KafkaRecord& r);
+
+/// Opens (creating when missing) the table at `lake_root`/`name`. Errors: storage and Delta's.
+Result<std::unique_ptr<DeltaTable>> OpenTable(const std::string& lake_root, const std::string& name,
+                                              const std::vector<ColumnSpec>& cols,
+                                              const std::vector<std::string>& partitions, bool append_only);
+
+/// Writes `batch` as a new data file of `table` and returns its add action. Errors: IoError.
+Result<AddFile> WriteDataFile(ColumnarEngine& engine, DeltaTable& table, const RecordBatch& batch);
+
+/// `records` without those at or below the offset bronze's txn `app_id(topic, partition)` records.
+std::vector<KafkaRecord> WithoutCommitted(const Snapshot& bronze,
+                                          const std::function<std::string(const std::string&, int32_t)>& app_id,
+                                          const std::vector<KafkaRecord>& records);
+
+/// Commits `records` to bronze with ingest time `ingest_us`, one txn per (topic, partition) recording
+/// its last offset. Adds each partition's payload bytes to `bytes`. Returns the bronze version.
+Result<int64_t> CommitBronze(DeltaTable& bronze, ColumnarEngine& engine, const std::vector<KafkaRecord>& records,
+                             int64_t ingest_us, const std::string& source_epoch,
+                             const std::function<std::string(const std::string&, int32_t)>& app_id,
+                             const std::string& query_id, std::map<int32_t, int64_t>* bytes);
+
+/// Appends one quarantine row (QuarantineColumns order) for `r`.
+void AppendQuarantineRow(RecordBatch& bad, const KafkaRecord& r, const std::optional<std::string>& event_id,
+                         const std::string& rules, const std::string& reason, int64_t bronze_version, int64_t now_us);
+
+/// Derived tables (silver, quarantine) commit the bronze version they have processed as their txn
+/// `app`. A version that yields no rows is committed only as a periodic fence (every 50 versions) or
+/// when `fence`: re-deriving it is deterministic and yields no rows again. Returns the version
+/// committed, or -1 when nothing was committed (`bronze_version` <= `done`, or no rows and no fence).
+Result<int64_t> CommitDerived(DeltaTable& table, ColumnarEngine& engine, const RecordBatch& rows,
+                              const std::string& app, int64_t bronze_version, int64_t done, bool fence,
+                              const std::map<std::string, std::string>& metrics);
+
+/// The records of bronze version `v` (data files it added with dataChange), ordered by partition and
+/// offset, with their ingest times (µs). Errors: storage, Delta and DuckDB's.
+Status ReadBronzeVersion(DeltaTable& bronze, ColumnarEngine& engine, int64_t v, std::vector<KafkaRecord>* records,
+                         std::vector<int64_t>* ingest_us);
+
+/// OPTIMIZE each of `tables` holding more than `min_files` files smaller than `target_bytes` (0: never).
+/// A conflict with another writer is logged and skipped. Counts in `counters`. Errors: other than Conflict.
+Status CompactSmallFiles(const std::vector<DeltaTable*>& tables, ColumnarEngine& engine, int64_t min_files,
+                         int64_t target_bytes, PipelineCounters& counters);
+
+/// Every table's summary line.
+std::vector<TableSummary> Summarize(const std::vector<std::pair<std::string, DeltaTable*>>& tables);
+
+}  // namespace lakestream::medallion
