@@ -1,0 +1,708 @@
+#include "pipeline/pipeline_spec.h"
+
+#include <toml++/toml.h>
+
+#include <cctype>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "common/strings.h"
+#include "pipeline/orders_gold.h"
+#include "pipeline/orders_pipeline_embed.h"
+
+namespace lakestream {
+
+const FieldSpec* PipelineSpec::Field(std::string_view n) const {
+  for (const auto& f : fields) {
+    if (f.name == n) return &f;
+  }
+  return nullptr;
+}
+
+const LookupSpec* PipelineSpec::Lookup(std::string_view n) const {
+  for (const auto& l : lookups) {
+    if (l.name == n) return &l;
+  }
+  return nullptr;
+}
+
+namespace {
+
+bool ValidName(std::string_view s) {
+  if (s.empty() || !std::islower(static_cast<unsigned char>(s[0]))) return false;
+  for (char c : s) {
+    if (!std::islower(static_cast<unsigned char>(c)) && !std::isdigit(static_cast<unsigned char>(c)) && c != '_') {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A table location under the lake root: relative, no "..", no empty segment.
+bool ValidLocation(std::string_view s) {
+  if (s.empty() || s.front() == '/' || s.back() == '/') return false;
+  size_t pos = 0;
+  while (pos <= s.size()) {
+    size_t slash = std::min(s.find('/', pos), s.size());
+    std::string_view seg = s.substr(pos, slash - pos);
+    if (seg.empty() || seg == "." || seg == "..") return false;
+    for (char c : seg) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') return false;
+    }
+    pos = slash + 1;
+  }
+  return true;
+}
+
+// "string", "long", "int", "double", "boolean", "timestamp", "date", "decimal(p,s)" -> a column type.
+std::optional<ColumnSpec> ParseType(std::string_view t) {
+  ColumnSpec c;
+  if (t == "string") {
+    c.type = ColumnType::kString;
+  } else if (t == "long") {
+    c.type = ColumnType::kInt64;
+  } else if (t == "int") {
+    c.type = ColumnType::kInt32;
+  } else if (t == "double") {
+    c.type = ColumnType::kDouble;
+  } else if (t == "boolean") {
+    c.type = ColumnType::kBool;
+  } else if (t == "timestamp") {
+    c.type = ColumnType::kTimestampMicros;
+  } else if (t == "date") {
+    c.type = ColumnType::kDate;
+  } else if (t.substr(0, 8) == "decimal(" && t.back() == ')') {
+    int p = 0, s = 0;
+    char tail = 0;
+    std::string inner(t.substr(8, t.size() - 9));
+    if (std::sscanf(inner.c_str(), "%d,%d%c", &p, &s, &tail) != 2 || p < 1 || p > 18 || s < 0 || s > p) {
+      return std::nullopt;
+    }
+    c.type = ColumnType::kDecimal;
+    c.precision = p;
+    c.scale = s;
+  } else {
+    return std::nullopt;
+  }
+  return c;
+}
+
+constexpr const char* kTypes = "string, long, int, double, boolean, timestamp, date or decimal(p,s) with p <= 18";
+
+class SpecParser {
+ public:
+  explicit SpecParser(std::string file) : file_(std::move(file)) {}
+
+  Result<PipelineSpec> Parse(std::string_view text) {
+    toml::table root;
+    try {
+      root = toml::parse(text, file_);
+    } catch (const toml::parse_error& e) {
+      return InvalidArgument("{}:{}: {}", file_, e.source().begin.line, e.description());
+    }
+    spec_.file = file_;
+    OnlyKeys(root, {"pipeline", "source", "schema", "silver", "lookups", "gold", "sinks"}, "the file");
+    ParsePipelineAndSource(root);
+    if (!spec_.is_orders()) ParseSchema(root);
+    ParseSilver(root);
+    if (!spec_.is_orders()) {
+      ParseLookups(root);
+      ParseGold(root);
+    } else {
+      for (const char* k : {"schema", "lookups", "gold"}) {
+        if (const toml::node* n = root.get(k)) {
+          Error(n, std::string("[") + k + "] is not used with format = \"orders\": the order-line contract and its gold "
+                   "tables are built in (docs/pipelines/orders.md); remove it, or declare format = \"json\"");
+        }
+      }
+    }
+    ParseSinks(root);
+    if (!errors_.empty()) {
+      std::string all;
+      for (const auto& e : errors_) all += (all.empty() ? "" : "\n") + e;
+      return InvalidArgument("{}", all);
+    }
+    return std::move(spec_);
+  }
+
+ private:
+  void Error(const toml::node* at, const std::string& what) {
+    int line = at ? static_cast<int>(at->source().begin.line) : 0;
+    errors_.push_back(file_ + (line > 0 ? ":" + std::to_string(line) : std::string()) + ": " + what);
+  }
+
+  void OnlyKeys(const toml::table& t, std::initializer_list<std::string_view> allowed, const std::string& where) {
+    for (const auto& [k, v] : t) {
+      bool ok = false;
+      for (auto a : allowed) ok = ok || k.str() == a;
+      if (!ok) {
+        std::string list;
+        for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+        Error(&v, "unknown key '" + std::string(k.str()) + "' in " + where + "; the keys are: " + list);
+      }
+    }
+  }
+
+  // The string at `key`, "" when absent (an error when required or not a string).
+  std::string String(const toml::table& t, std::string_view key, const std::string& where, bool required) {
+    const toml::node* n = t.get(key);
+    if (!n) {
+      if (required) Error(&t, where + " needs `" + std::string(key) + " = \"…\"`");
+      return {};
+    }
+    if (!n->is_string()) {
+      Error(n, where + "." + std::string(key) + " must be a string");
+      return {};
+    }
+    return std::string(*n->value<std::string_view>());
+  }
+
+  std::vector<std::string> Strings(const toml::table& t, std::string_view key, const std::string& where) {
+    std::vector<std::string> out;
+    const toml::node* n = t.get(key);
+    if (!n) return out;
+    const toml::array* a = n->as_array();
+    if (!a) {
+      Error(n, where + "." + std::string(key) + " must be an array of strings, e.g. [\"a\", \"b\"]");
+      return out;
+    }
+    for (const auto& e : *a) {
+      if (!e.is_string()) {
+        Error(&e, where + "." + std::string(key) + " must hold strings only");
+        continue;
+      }
+      out.emplace_back(*e.value<std::string_view>());
+    }
+    return out;
+  }
+
+  std::optional<int64_t> Duration(const toml::table& t, std::string_view key, const std::string& where) {
+    std::string text = String(t, key, where, false);
+    if (text.empty()) return std::nullopt;
+    auto ms = ParseDurationMs(text);
+    if (!ms.ok()) {
+      Error(t.get(key), where + "." + std::string(key) + ": " + ms.status().message());
+      return std::nullopt;
+    }
+    return *ms;
+  }
+
+  // Array-of-tables entries at `key` ([[key]]), each checked to be a table.
+  std::vector<const toml::table*> Entries(const toml::table& t, std::string_view key, const std::string& how) {
+    std::vector<const toml::table*> out;
+    const toml::node* n = t.get(key);
+    if (!n) return out;
+    const toml::array* a = n->as_array();
+    if (!a) {
+      Error(n, std::string(key) + " must be written as " + how + " entries");
+      return out;
+    }
+    for (const auto& e : *a) {
+      if (const toml::table* et = e.as_table()) {
+        out.push_back(et);
+      } else {
+        Error(&e, "each " + how + " entry must be a table");
+      }
+    }
+    return out;
+  }
+
+  void ParsePipelineAndSource(const toml::table& root) {
+    const toml::table* p = root["pipeline"].as_table();
+    if (!p) {
+      if (root.get("pipeline")) Error(root.get("pipeline"), "[pipeline] must be a table");
+      // A file with [silver] only: the orders pipeline's rules, as before pipelines were declared.
+      spec_.name = "orders";
+      spec_.format = "orders";
+      spec_.topic = "orders";
+      if (root.get("source")) Error(root.get("source"), "[source] needs a [pipeline] table with the pipeline's name");
+    } else {
+      OnlyKeys(*p, {"name", "description"}, "[pipeline]");
+      spec_.name = String(*p, "name", "[pipeline]", true);
+      if (!spec_.name.empty() && !ValidName(spec_.name)) {
+        Error(p->get("name"), "pipeline name '" + spec_.name +
+                                  "' must be lower-case letters, digits and '_', starting with a letter");
+      }
+      spec_.description = String(*p, "description", "[pipeline]", false);
+      const toml::table* s = root["source"].as_table();
+      if (!s) {
+        Error(p, "a [source] table is required: topic, format, key and contract");
+        return;
+      }
+      OnlyKeys(*s, {"topic", "format", "key", "contract", "group_id", "unknown_fields"}, "[source]");
+      spec_.topic = String(*s, "topic", "[source]", true);
+      spec_.format = String(*s, "format", "[source]", true);
+      if (!spec_.format.empty() && spec_.format != "json" && spec_.format != "orders") {
+        Error(s->get("format"), "format '" + spec_.format +
+                                    "' is not supported: \"json\" (one JSON object per record, typed by [schema]) or "
+                                    "\"orders\" (the built-in order-line contract)");
+        spec_.format = "json";
+      }
+      spec_.key = String(*s, "key", "[source]", false);
+      spec_.contract = String(*s, "contract", "[source]", false);
+      spec_.group_id = String(*s, "group_id", "[source]", false);
+      std::string unknown = String(*s, "unknown_fields", "[source]", false);
+      if (!unknown.empty() && unknown != "ignore" && unknown != "quarantine") {
+        Error(s->get("unknown_fields"), "unknown_fields must be \"ignore\" or \"quarantine\"");
+      }
+      spec_.unknown_fields_quarantine = unknown == "quarantine";
+    }
+    if (spec_.group_id.empty()) spec_.group_id = "lakestream-" + spec_.name;
+  }
+
+  void ParseSchema(const toml::table& root) {
+    const toml::table* s = root["schema"].as_table();
+    if (!s) {
+      Error(nullptr, "a [schema] table with [[schema.fields]] entries is required for format = \"json\"");
+      return;
+    }
+    OnlyKeys(*s, {"fields"}, "[schema]");
+    std::set<std::string> names;
+    for (const toml::table* t : Entries(*s, "fields", "[[schema.fields]]")) {
+      OnlyKeys(*t, {"name", "type", "required", "description"}, "[[schema.fields]]");
+      FieldSpec f;
+      f.line = static_cast<int>(t->source().begin.line);
+      f.name = String(*t, "name", "[[schema.fields]]", true);
+      if (f.name.empty()) continue;
+      if (!ValidName(f.name)) {
+        Error(t->get("name"), "field name '" + f.name +
+                                  "' must be lower-case letters, digits and '_', starting with a letter");
+      }
+      if (!names.insert(f.name).second) Error(t->get("name"), "field '" + f.name + "' is declared twice");
+      if (kReservedColumns.count(f.name)) {
+        Error(t->get("name"), "field name '" + f.name + "' is a column silver adds itself; rename the field");
+      }
+      f.type_text = String(*t, "type", "field '" + f.name + "'", true);
+      if (auto c = ParseType(f.type_text)) {
+        f.column = *c;
+      } else if (!f.type_text.empty()) {
+        Error(t->get("type"), "type '" + f.type_text + "' of field '" + f.name + "' is not one of " + kTypes);
+      }
+      f.column.name = f.name;
+      if (const toml::node* r = t->get("required")) {
+        if (!r->is_boolean()) {
+          Error(r, "required of field '" + f.name + "' must be true or false");
+        } else {
+          f.required = *r->value<bool>();
+        }
+      }
+      f.column.nullable = !f.required;
+      f.description = String(*t, "description", "field '" + f.name + "'", false);
+      spec_.fields.push_back(std::move(f));
+    }
+    if (spec_.fields.empty()) Error(s, "[schema] declares no fields: add [[schema.fields]] entries");
+  }
+
+  void ParseSilver(const toml::table& root) {
+    const toml::table* silver = root["silver"].as_table();
+    if (!silver) {
+      Error(nullptr, "a [silver] table is required");
+      return;
+    }
+    SilverRules& r = spec_.silver;
+    r.source = file_;
+    if (spec_.is_orders()) {
+      OnlyKeys(*silver,
+               {"dedupe_key", "dedupe_horizon", "adjustment_product_codes", "adjustment_transaction_prefixes",
+                "country_aliases", "expectations"},
+               "[silver] (format \"orders\")");
+    } else {
+      OnlyKeys(*silver, {"dedupe_key", "dedupe_horizon", "event_time", "watermark", "expectations"}, "[silver]");
+    }
+    std::string key = String(*silver, "dedupe_key", "[silver]", false);
+    if (spec_.is_orders()) {
+      if (!key.empty() && key != "event_id") {
+        Error(silver->get("dedupe_key"), "dedupe_key '" + key + "' is not supported: silver deduplicates on event_id");
+      }
+    } else if (key.empty()) {
+      Error(silver, "[silver] needs `dedupe_key = \"<field>\"`: the field that identifies an event (its id)");
+    } else {
+      const FieldSpec* f = spec_.Field(key);
+      if (!f) {
+        Error(silver->get("dedupe_key"), "dedupe_key '" + key + "' is not a field of [schema]");
+      } else if (f->column.type != ColumnType::kString || !f->required) {
+        Error(silver->get("dedupe_key"), "dedupe_key '" + key + "' must be a required string field");
+      }
+      r.dedupe_key = key;
+    }
+    if (auto ms = Duration(*silver, "dedupe_horizon", "[silver]")) r.dedupe_horizon_ms = *ms;
+    if (!spec_.is_orders()) {
+      spec_.event_time = String(*silver, "event_time", "[silver]", true);
+      if (!spec_.event_time.empty()) {
+        const FieldSpec* f = spec_.Field(spec_.event_time);
+        if (!f) {
+          Error(silver->get("event_time"), "event_time '" + spec_.event_time + "' is not a field of [schema]");
+        } else if (f->column.type != ColumnType::kTimestampMicros || !f->required) {
+          Error(silver->get("event_time"), "event_time '" + spec_.event_time + "' must be a required timestamp field");
+        }
+      }
+      if (!silver->get("watermark")) {
+        Error(silver, "[silver] needs `watermark = \"…\"`: how late an event may arrive and still count as on time "
+                      "(e.g. \"10m\")");
+      }
+      if (auto ms = Duration(*silver, "watermark", "[silver]")) spec_.watermark_ms = *ms;
+    } else {
+      for (const auto& c : Strings(*silver, "adjustment_product_codes", "[silver]")) {
+        r.adjustment_product_codes.insert(AsciiUpper(c));
+      }
+      r.adjustment_transaction_prefixes = Strings(*silver, "adjustment_transaction_prefixes", "[silver]");
+      if (const toml::node* n = silver->get("country_aliases")) {
+        if (const toml::table* t = n->as_table()) {
+          for (const auto& [k, v] : *t) {
+            if (!v.is_string() || v.value<std::string_view>()->empty()) {
+              Error(&v, "country alias '" + std::string(k.str()) + "' must map to a non-empty string");
+              continue;
+            }
+            r.country_aliases[AsciiUpper(k.str())] = std::string(*v.value<std::string_view>());
+          }
+        } else {
+          Error(n, "[silver.country_aliases] must be a table of \"Source name\" = \"Canonical name\"");
+        }
+      }
+    }
+    std::set<std::string> names;
+    for (const toml::table* t : Entries(*silver, "expectations", "[[silver.expectations]]")) {
+      OnlyKeys(*t, {"name", "condition", "action", "description"}, "[[silver.expectations]]");
+      Expectation x;
+      x.line = static_cast<int>(t->source().begin.line);
+      x.name = String(*t, "name", "[[silver.expectations]]", true);
+      if (x.name.empty()) continue;
+      if (!ValidName(x.name)) {
+        Error(t->get("name"), "expectation name '" + x.name +
+                                  "' must be lower-case letters, digits and '_', starting with a letter");
+      }
+      if (!names.insert(x.name).second) Error(t->get("name"), "expectation '" + x.name + "' is declared twice");
+      x.condition = String(*t, "condition", "expectation '" + x.name + "'", true);
+      if (x.condition.find(';') != std::string::npos) {
+        Error(t->get("condition"), "the condition of expectation '" + x.name + "' must be one SQL expression, without ';'");
+      }
+      std::string action = String(*t, "action", "expectation '" + x.name + "'", true);
+      if (action == "warn") {
+        x.action = ExpectationAction::kWarn;
+      } else if (action == "drop") {
+        x.action = ExpectationAction::kDrop;
+      } else if (action == "quarantine") {
+        x.action = ExpectationAction::kQuarantine;
+      } else if (action == "fail") {
+        x.action = ExpectationAction::kFail;
+      } else if (!action.empty()) {
+        Error(t->get("action"), "action '" + action + "' of expectation '" + x.name +
+                                    "' is not one of warn, drop, quarantine, fail");
+      }
+      x.description = String(*t, "description", "expectation '" + x.name + "'", false);
+      r.expectations.push_back(std::move(x));
+    }
+    if (r.expectations.size() > 60) Error(silver, "at most 60 expectations are supported");
+  }
+
+  void ParseLookups(const toml::table& root) {
+    for (const toml::table* t : Entries(root, "lookups", "[[lookups]]")) {
+      OnlyKeys(*t, {"name", "key", "type", "default", "values", "description"}, "[[lookups]]");
+      LookupSpec l;
+      l.line = static_cast<int>(t->source().begin.line);
+      l.name = String(*t, "name", "[[lookups]]", true);
+      if (l.name.empty()) continue;
+      if (!ValidName(l.name) || spec_.Field(l.name) || spec_.Lookup(l.name) || kReservedColumns.count(l.name)) {
+        Error(t->get("name"), "lookup name '" + l.name +
+                                  "' must be a new lower-case name (not a field, another lookup or a silver column)");
+      }
+      l.key = String(*t, "key", "lookup '" + l.name + "'", true);
+      const FieldSpec* kf = spec_.Field(l.key);
+      if (!l.key.empty() && (!kf || kf->column.type != ColumnType::kString)) {
+        Error(t->get("key"), "key '" + l.key + "' of lookup '" + l.name + "' must be a string field of [schema]");
+      }
+      std::string type = String(*t, "type", "lookup '" + l.name + "'", true);
+      auto c = ParseType(type);
+      if (!c || (c->type != ColumnType::kDecimal && c->type != ColumnType::kInt64 && c->type != ColumnType::kString)) {
+        if (!type.empty()) Error(t->get("type"), "type of lookup '" + l.name + "' must be decimal(p,s), long or string");
+      } else {
+        l.column = *c;
+      }
+      l.column.name = l.name;
+      l.column.nullable = false;
+      auto check_value = [&](const toml::node* n, const std::string& what) -> std::string {
+        if (!n || !n->is_string()) {
+          Error(n ? n : t, what + " must be written as a string, e.g. \"0.04\" (exact, no binary floating point)");
+          return {};
+        }
+        std::string v(*n->value<std::string_view>());
+        if (l.column.type == ColumnType::kDecimal) {
+          bool ok = !v.empty();
+          int dot = 0, frac = 0;
+          for (char ch : v) {
+            if (ch == '.') {
+              dot++;
+            } else if (!std::isdigit(static_cast<unsigned char>(ch))) {
+              ok = false;
+            } else if (dot) {
+              frac++;
+            }
+          }
+          if (!ok || dot > 1 || frac > l.column.scale) {
+            Error(n, what + " '" + v + "' must be a non-negative decimal with at most " +
+                         std::to_string(l.column.scale) + " fraction digits");
+          }
+        }
+        return v;
+      };
+      l.default_value = check_value(t->get("default"), "default of lookup '" + l.name + "'");
+      if (const toml::node* n = t->get("values")) {
+        if (const toml::table* vt = n->as_table()) {
+          for (const auto& [k, v] : *vt) {
+            l.values[std::string(k.str())] = check_value(&v, "value for '" + std::string(k.str()) + "'");
+          }
+        } else {
+          Error(n, "values of lookup '" + l.name + "' must be a table of \"key\" = \"value\"");
+        }
+      }
+      spec_.lookups.push_back(std::move(l));
+    }
+  }
+
+  // A column gold can read: a field, a lookup or event_date.
+  bool GoldColumn(const std::string& c) const {
+    return spec_.Field(c) || spec_.Lookup(c) || c == "event_date" || c == "ingest_time";
+  }
+
+  void ParseGold(const toml::table& root) {
+    std::set<std::string> names;
+    for (const toml::table* t : Entries(root, "gold", "[[gold]]")) {
+      OnlyKeys(*t, {"name", "location", "description", "window", "window_column", "group_by", "filter", "measures",
+                    "late_events"},
+               "[[gold]]");
+      GoldSpec g;
+      g.line = static_cast<int>(t->source().begin.line);
+      g.name = String(*t, "name", "[[gold]]", true);
+      if (g.name.empty()) continue;
+      const std::string where = "gold table '" + g.name + "'";
+      if (!ValidName(g.name)) {
+        Error(t->get("name"), "gold table name '" + g.name + "' must be lower-case letters, digits and '_'");
+      }
+      if (!names.insert(g.name).second) Error(t->get("name"), where + " is declared twice");
+      g.location = String(*t, "location", where, false);
+      if (g.location.empty()) g.location = "gold/" + g.name;
+      if (!ValidLocation(g.location)) Error(t->get("location"), where + ": location must be a relative path such as gold/x");
+      std::string window = String(*t, "window", where, true);
+      if (window == "1m") {
+        g.window_ms = 60000;
+      } else if (window == "1h") {
+        g.window_ms = 3600000;
+      } else if (window == "1d") {
+        g.window_ms = 86400000;
+      } else if (!window.empty()) {
+        Error(t->get("window"), where + ": window '" + window + "' must be \"1m\", \"1h\" or \"1d\" (tumbling, on event time)");
+      }
+      g.window_column = String(*t, "window_column", where, false);
+      if (g.window_column.empty()) g.window_column = g.window_ms == 86400000 ? "event_date" : "window_start";
+      if (!ValidName(g.window_column)) Error(t->get("window_column"), where + ": window_column must be a lower-case name");
+      g.group_by = Strings(*t, "group_by", where);
+      std::set<std::string> cols = {g.window_column, g.PartitionColumn()};
+      for (const auto& k : g.group_by) {
+        if (!spec_.Field(k) && !spec_.Lookup(k)) {
+          Error(t->get("group_by"), where + ": group_by key '" + k + "' is not a field of [schema] or a lookup");
+        }
+        if (!cols.insert(k).second) Error(t->get("group_by"), where + ": column '" + k + "' appears twice");
+      }
+      g.filter = String(*t, "filter", where, false);
+      if (g.filter.find(';') != std::string::npos) Error(t->get("filter"), where + ": filter must be one SQL condition, without ';'");
+      g.late_events = String(*t, "late_events", where, false);
+      if (g.late_events.empty()) g.late_events = "include";
+      if (g.late_events != "include" && g.late_events != "adjustments") {
+        Error(t->get("late_events"), where + ": late_events must be \"include\" or \"adjustments\"");
+      }
+      if (g.late_events == "adjustments" && g.window_ms != 86400000) {
+        Error(t->get("late_events"), where + ": late_events = \"adjustments\" needs window = \"1d\" (days are what the watermark finalises)");
+      }
+      const toml::node* mn = t->get("measures");
+      const toml::array* ma = mn ? mn->as_array() : nullptr;
+      if (!ma || ma->empty()) {
+        Error(mn ? mn : t, where + " needs measures = [{ name = \"…\", fn = \"count\" }, …]");
+      } else {
+        for (const auto& e : *ma) {
+          const toml::table* mt = e.as_table();
+          if (!mt) {
+            Error(&e, where + ": each measure must be an inline table { name = …, fn = …, column = … }");
+            continue;
+          }
+          OnlyKeys(*mt, {"name", "fn", "column"}, where + " measure");
+          MeasureSpec m;
+          m.line = static_cast<int>(mt->source().begin.line);
+          m.name = String(*mt, "name", where + " measure", true);
+          m.fn = String(*mt, "fn", where + " measure '" + m.name + "'", true);
+          m.column = String(*mt, "column", where + " measure '" + m.name + "'", false);
+          if (!m.name.empty() && (!ValidName(m.name) || !cols.insert(m.name).second)) {
+            Error(mt->get("name"), where + ": measure name '" + m.name + "' must be a new lower-case column name");
+          }
+          if (m.fn == "count") {
+            if (!m.column.empty()) Error(mt->get("column"), where + ": count counts rows and takes no column");
+          } else if (m.fn == "sum" || m.fn == "min" || m.fn == "max" || m.fn == "count_distinct") {
+            if (m.column.empty() || !GoldColumn(m.column)) {
+              Error(mt->get("column") ? mt->get("column") : mt,
+                    where + ": measure '" + m.name + "' needs column = a field of [schema] or a lookup");
+            } else if (m.fn == "sum") {
+              const FieldSpec* f = spec_.Field(m.column);
+              const LookupSpec* l = spec_.Lookup(m.column);
+              ColumnType ct = f ? f->column.type : l ? l->column.type : ColumnType::kString;
+              if (ct != ColumnType::kInt32 && ct != ColumnType::kInt64 && ct != ColumnType::kDecimal &&
+                  ct != ColumnType::kDouble) {
+                Error(mt->get("column"), where + ": sum needs a numeric column; '" + m.column + "' is not");
+              }
+            }
+          } else if (!m.fn.empty()) {
+            Error(mt->get("fn"), where + ": fn '" + m.fn + "' is not one of count, sum, min, max, count_distinct");
+          }
+          g.measures.push_back(std::move(m));
+        }
+      }
+      spec_.gold.push_back(std::move(g));
+    }
+    if (spec_.gold.empty()) Error(nullptr, "declare at least one [[gold]] table");
+    std::set<std::string> locations;
+    for (const auto& g : spec_.gold) {
+      if (!locations.insert(g.location).second) Error(nullptr, "two gold tables share the location " + g.location);
+      if (g.late_events == "adjustments") locations.insert(g.location + "_adjustments");
+    }
+  }
+
+  void ParseSinks(const toml::table& root) {
+    spec_.bronze_table = "bronze/" + spec_.name;
+    spec_.silver_table = "silver/" + spec_.name;
+    spec_.quarantine_table = "silver/" + spec_.name + "_quarantine";
+    const toml::node* n = root.get("sinks");
+    if (!n) return;
+    if (spec_.is_orders()) {
+      Error(n, "[sinks] is not supported with format = \"orders\": its tables are bronze/orders, silver/orders, "
+               "silver/orders_quarantine and gold/* under the lake root (--lakehouse)");
+      return;
+    }
+    const toml::table* t = n->as_table();
+    if (!t) {
+      Error(n, "[sinks] must be a table of bronze/silver/quarantine locations");
+      return;
+    }
+    OnlyKeys(*t, {"bronze", "silver", "quarantine"}, "[sinks]");
+    for (auto [key, target] : {std::pair<const char*, std::string*>{"bronze", &spec_.bronze_table},
+                               {"silver", &spec_.silver_table},
+                               {"quarantine", &spec_.quarantine_table}}) {
+      std::string v = String(*t, key, "[sinks]", false);
+      if (v.empty()) continue;
+      if (!ValidLocation(v)) {
+        Error(t->get(key), std::string("[sinks].") + key + " must be a relative path under the lake root, e.g. bronze/" +
+                               spec_.name);
+      }
+      *target = v;
+    }
+  }
+
+  inline static const std::set<std::string> kReservedColumns = {
+      "event_date", "arrived_after_close", "kafka_partition", "kafka_offset", "bronze_version", "ingest_time"};
+
+  std::string file_;
+  PipelineSpec spec_;
+  std::vector<std::string> errors_;
+};
+
+}  // namespace
+
+Result<PipelineSpec> ParsePipelineSpec(std::string_view text, const std::string& file) {
+  return SpecParser(file).Parse(text);
+}
+
+Result<PipelineSpec> LoadPipelineSpec(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) return NotFound("cannot read the pipeline file {}: check the path given to --pipeline", path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ParsePipelineSpec(ss.str(), path);
+}
+
+Result<PipelineSpec> DefaultOrdersPipelineSpec() {
+  return ParsePipelineSpec(kOrdersPipelineToml, "built-in pipelines/orders.toml");
+}
+
+std::vector<ColumnSpec> DeclaredSilverColumns(const PipelineSpec& spec) {
+  std::vector<ColumnSpec> cols;
+  for (const auto& f : spec.fields) cols.push_back(f.column);
+  cols.push_back({"event_date", ColumnType::kDate, false});
+  cols.push_back({"arrived_after_close", ColumnType::kBool, false});
+  cols.push_back({"kafka_partition", ColumnType::kInt32, false});
+  cols.push_back({"kafka_offset", ColumnType::kInt64, false});
+  cols.push_back({"bronze_version", ColumnType::kInt64, false});
+  cols.push_back({"ingest_time", ColumnType::kTimestampMicros, false});
+  return cols;
+}
+
+std::vector<ColumnSpec> GoldColumns(const PipelineSpec& spec, const GoldSpec& g, bool adjustments) {
+  std::vector<ColumnSpec> cols;
+  if (g.window_ms == 86400000) {
+    cols.push_back({g.window_column, ColumnType::kDate, false});
+  } else {
+    cols.push_back({"event_date", ColumnType::kDate, false});
+    cols.push_back({g.window_column, ColumnType::kTimestampMicros, false});
+  }
+  if (adjustments) cols.push_back({"recorded_on", ColumnType::kDate, false});
+  auto column_of = [&](const std::string& name) -> ColumnSpec {
+    if (const FieldSpec* f = spec.Field(name)) return f->column;
+    if (const LookupSpec* l = spec.Lookup(name)) return l->column;
+    if (name == "ingest_time") return {name, ColumnType::kTimestampMicros, false};
+    return {name, ColumnType::kDate, false};
+  };
+  for (const auto& k : g.group_by) {
+    ColumnSpec c = column_of(k);
+    c.nullable = true;
+    cols.push_back(c);
+  }
+  for (const auto& m : g.measures) {
+    ColumnSpec c;
+    if (m.fn == "count" || m.fn == "count_distinct") {
+      c = {m.name, ColumnType::kInt64, false};
+    } else {
+      c = column_of(m.column);
+      c.name = m.name;
+      c.nullable = true;
+      if (m.fn == "sum") {
+        if (c.type == ColumnType::kDecimal) {
+          c.precision = 18;
+        } else if (c.type != ColumnType::kDouble) {
+          c.type = ColumnType::kInt64;
+        }
+      }
+    }
+    cols.push_back(c);
+  }
+  if (g.late_events == "adjustments" && !adjustments) cols.push_back({"is_final", ColumnType::kBool, false});
+  return cols;
+}
+
+Status CheckPipelineSql(const PipelineSpec& spec, ColumnarEngine& engine) {
+  std::vector<ColumnSpec> silver = spec.is_orders() ? OrdersSilverColumns() : DeclaredSilverColumns(spec);
+  std::vector<std::string> errors;
+  {
+    for (const auto& x : spec.silver.expectations) {
+      Status st = engine.CheckPredicates(silver, {x.condition});
+      if (!st.ok()) {
+        errors.push_back(fmt::format("{}:{}: the condition of expectation '{}' is not a valid SQL condition over the "
+                                     "silver columns: {}",
+                                     spec.file, x.line, x.name, st.message()));
+      }
+    }
+    std::vector<ColumnSpec> with_lookups = silver;
+    for (const auto& l : spec.lookups) with_lookups.push_back(l.column);
+    for (const auto& g : spec.gold) {
+      if (g.filter.empty()) continue;
+      Status st = engine.CheckPredicates(with_lookups, {g.filter});
+      if (!st.ok()) {
+        errors.push_back(fmt::format("{}:{}: the filter of gold table '{}' is not a valid SQL condition over the silver "
+                                     "columns and lookups: {}",
+                                     spec.file, g.line, g.name, st.message()));
+      }
+    }
+  }
+  if (errors.empty()) return Status::OK();
+  std::string all;
+  for (const auto& e : errors) all += (all.empty() ? "" : "\n") + e;
+  return InvalidArgument("{}", all);
+}
+
+}  // namespace lakestream

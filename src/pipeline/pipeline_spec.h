@@ -1,0 +1,119 @@
+// PipelineSpec: a pipeline declared in a TOML file (pipelines/*.toml; the format's reference is
+// docs/pipelines/README.md). One file declares the source (topic, format, key, event contract), the
+// schema (fields and types), silver (expectations, deduplication, event time, watermark), gold
+// (aggregations over tumbling event-time windows) and the sinks (table locations).
+//
+// Parsing checks everything that can be checked without data or SQL: keys, types, durations, names,
+// references between sections (a group-by key must be a field, …). Every problem found is reported,
+// each with its file and line. SQL conditions are bound against the silver columns later
+// (CheckPipelineSql), where DuckDB is at hand.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "lake/columnar/columnar.h"
+#include "pipeline/silver_rules.h"
+
+namespace lakestream {
+
+/// One field of the event schema (a top-level JSON member of the payload).
+struct FieldSpec {
+  std::string name;       // [a-z][a-z0-9_]*; the JSON member and the silver column
+  ColumnSpec column;      // its silver type (string, long, int, double, boolean, timestamp, date, decimal(p,s))
+  std::string type_text;  // as written in the file
+  bool required = false;  // absent or null -> the record is quarantined (rule "schema")
+  std::string description;
+  int line = 0;
+};
+
+/// A measure of a gold aggregation: `fn` over `column` (count has none).
+struct MeasureSpec {
+  std::string name;
+  std::string fn;      // count, sum, min, max, count_distinct
+  std::string column;  // a silver column or a lookup; "" for count
+  int line = 0;
+};
+
+/// A per-key value usable as a column in gold (e.g. a per-customer price): `key` is a field; rows whose
+/// key is not listed take `default_value`. Values are SQL literals of `column.SqlType()`.
+struct LookupSpec {
+  std::string name;
+  std::string key;
+  ColumnSpec column;
+  std::string default_value;
+  std::map<std::string, std::string> values;
+  int line = 0;
+};
+
+/// A gold table: rows of silver (filtered by `filter`) grouped by a tumbling event-time window and
+/// `group_by`, with `measures`. Partitioned by date (the window's date, UTC).
+struct GoldSpec {
+  std::string name;      // table name; location "gold/<name>" unless `location` is given
+  std::string location;  // path under the lake root
+  int64_t window_ms = 0;        // 60000, 3600000 or 86400000
+  std::string window_column;    // the window's start: a TIMESTAMP column, or for a 1-day window a DATE
+  std::vector<std::string> group_by;
+  std::string filter;           // SQL condition over silver columns and lookups, "" = all rows
+  std::vector<MeasureSpec> measures;
+  /// "include": every row counts in its own window. "adjustments": a row that arrived after its day was
+  /// final (the watermark passed the day's end) goes to the companion table <name>_adjustments instead,
+  /// so that a final row never changes.
+  std::string late_events = "include";
+  int line = 0;
+  /// The partition column: window_column for 1-day windows, else "event_date".
+  std::string PartitionColumn() const { return window_ms == 86400000 ? window_column : "event_date"; }
+};
+
+struct PipelineSpec {
+  std::string file;  // where it came from, for errors
+  std::string name;  // [a-z][a-z0-9_]*, used in table names, txn appIds, metrics and the API
+  std::string description;
+  // [source]
+  std::string topic;
+  std::string format = "json";  // "json" (declared schema) or "orders" (the built-in order-line contract)
+  std::string key;              // the field producers key records by ("" = unkeyed)
+  std::string contract;         // where the event contract is documented
+  std::string group_id;         // consumer group, default "lakestream-<name>"
+  bool unknown_fields_quarantine = false;  // "quarantine": members not in the schema break the contract
+  // [schema]
+  std::vector<FieldSpec> fields;
+  // [silver]: expectations and deduplication (dedupe_key names a field); orders keeps its own extras.
+  SilverRules silver;
+  std::string event_time;   // a timestamp field
+  int64_t watermark_ms = 0; // allowed lateness
+  // [[lookups]] and [[gold]]
+  std::vector<LookupSpec> lookups;
+  std::vector<GoldSpec> gold;
+  // [sinks]: table locations under the lake root
+  std::string bronze_table, silver_table, quarantine_table;
+
+  bool is_orders() const { return format == "orders"; }
+  const FieldSpec* Field(std::string_view name) const;
+  const LookupSpec* Lookup(std::string_view name) const;
+};
+
+/// Parses a pipeline file's text. Errors: InvalidArgument listing every problem found, one per line,
+/// each as "<file>:<line>: <what> — <how to fix>".
+Result<PipelineSpec> ParsePipelineSpec(std::string_view text, const std::string& file);
+/// Reads and parses `path`. Errors: NotFound naming the path; as ParsePipelineSpec.
+Result<PipelineSpec> LoadPipelineSpec(const std::string& path);
+/// The built-in orders pipeline (pipelines/orders.toml as compiled into the binary).
+Result<PipelineSpec> DefaultOrdersPipelineSpec();
+
+/// The silver columns of a declared (format "json") pipeline: the fields, then event_date (DATE of the
+/// event time, UTC), arrived_after_close (BOOL), kafka_partition, kafka_offset, bronze_version and
+/// ingest_time. docs/pipelines/README.md, "Silver".
+std::vector<ColumnSpec> DeclaredSilverColumns(const PipelineSpec& spec);
+/// The columns of gold table `g` (and, with `adjustments`, of its <name>_adjustments companion).
+std::vector<ColumnSpec> GoldColumns(const PipelineSpec& spec, const GoldSpec& g, bool adjustments);
+
+/// Binds every SQL condition (expectations, gold filters) and gold measure against the silver columns
+/// with `engine`. Errors: InvalidArgument listing each condition that does not bind, with its line.
+Status CheckPipelineSql(const PipelineSpec& spec, ColumnarEngine& engine);
+
+}  // namespace lakestream
