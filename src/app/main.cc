@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "app/dlq_command.h"
+#include "app/pipeline_command.h"
 #include "app/sql_command.h"
 #include "app/table_command.h"
 #include "config/settings.h"
@@ -101,7 +102,8 @@ int main(int argc, char** argv) {
 
   CommandOptions run_opts, broker_opts, produce_opts, ingest_opts;
   auto* run = app.add_subcommand(
-      "run", "The main job: embedded Kafka broker, replay of the bundled Online Retail data, and the "
+      "run", "The main job: embedded Kafka broker, replay of the bundled Online Retail data (or the "
+             "built-in generator of a generated pipeline, --pipeline pipelines/notifications.toml), and the "
              "bronze/silver/gold pipeline, in one process");
   AddSettings(run, "run", &run_opts);
   auto* broker = app.add_subcommand("broker", "Run the embedded Kafka-protocol broker alone, until Ctrl-C");
@@ -116,6 +118,7 @@ int main(int argc, char** argv) {
   AddSettings(serve, "serve", &serve_opts);
   auto* table = AddTableCommand(app);
   auto* sql = AddSqlCommand(app);
+  auto* pipeline_cmd = AddPipelineCommand(app);
   auto* dlq = app.add_subcommand("dlq", "Dead letters: export or replay the records silver quarantined");
   dlq->require_subcommand(1);
   CommandOptions replay_opts, export_opts;
@@ -167,6 +170,7 @@ int main(int argc, char** argv) {
 
   if (table->parsed()) return RunTableCommand();
   if (sql->parsed()) return RunSqlCommand();
+  if (pipeline_cmd->parsed()) return RunPipelineCommand();
   if (config_docs->parsed()) {
     std::fputs(GenerateConfigurationMarkdown().c_str(), stdout);
     return 0;

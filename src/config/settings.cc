@@ -24,12 +24,13 @@ const std::vector<SettingDef>& AllSettings() {
       {"kafka.brokers", "--brokers", SettingType::kString, "", "host:port[,…]", "run, produce, ingest, dlq-replay",
        "Bootstrap servers of an external Kafka cluster (Kafka, Confluent, Event Hubs). Empty: `run` starts the "
        "embedded broker; `produce`/`ingest` read the address from the broker file."},
-      {"kafka.topic", "--topic", SettingType::kString, "orders", "", "run, produce, ingest, broker, dlq-replay",
-       "Topic carrying the order-line events."},
+      {"kafka.topic", "--topic", SettingType::kString, "", "", "run, produce, ingest, broker, dlq-replay",
+       "Topic the pipeline reads. Empty: the pipeline file's [source] topic (orders for the built-in pipeline)."},
       {"kafka.partitions", "--partitions", SettingType::kInt, "4", "partitions", "run, broker, bench",
        "Partitions of the topic on the embedded broker.", 1},
-      {"kafka.group_id", "--group", SettingType::kString, "lakestream-orders", "", "run, ingest, produce, dlq-replay",
-       "Consumer group of the pipeline (produce and dlq replay use it to measure lag for backpressure)."},
+      {"kafka.group_id", "--group", SettingType::kString, "", "", "run, ingest, produce, dlq-replay",
+       "Consumer group of the pipeline (produce and dlq replay use it to measure lag for backpressure). Empty: the "
+       "pipeline file's [source] group_id (lakestream-<name>, e.g. lakestream-orders)."},
       {"kafka.broker_file", "--broker-file", SettingType::kString, "", "path", "run, broker, produce, ingest, dlq-replay",
        "File where the embedded broker's address is written (and read by produce/ingest). Default: "
        "<lake.root>/_broker."},
@@ -43,7 +44,8 @@ const std::vector<SettingDef>& AllSettings() {
        "Name of the replayed source in each event; event ids derive from it and the line number. Default: the "
        "input file's name."},
       {"replay.rate", "--rate", SettingType::kRate, "", "events/s", "run, produce",
-       "Replay pace: events per second, or `max` for as fast as backpressure allows. Overrides --speedup."},
+       "Replay pace: events per second, or `max` for as fast as backpressure allows. Overrides --speedup. For a "
+       "generated pipeline: the day's average rate (default 1157/s, 100 million a day), shaped by the daily curve."},
       {"replay.speedup", "--speedup", SettingType::kDouble, "250000", "factor", "run, produce",
        "Replay pace over event time: 250000 plays a year in about two minutes (gaps without orders, such as "
        "nights, pass at the same speed)."},
@@ -56,9 +58,22 @@ const std::vector<SettingDef>& AllSettings() {
        "Micro-batch length: bronze and silver commit at least this often while data flows.", 10},
       {"pipeline.max_batch_bytes", "--max-batch-bytes", SettingType::kInt, "8388608", "bytes", "run, ingest, bench",
        "A micro-batch is committed early once it holds this many payload bytes.", 1024},
-      {"pipeline.file", "--pipeline", SettingType::kString, "", "path", "run, ingest, bench",
-       "Pipeline file with the silver rules: expectations, deduplication horizon, country aliases, adjustment codes "
-       "(reference: docs/pipelines/orders.md). Empty: the built-in copy of pipelines/orders.toml."},
+      {"pipeline.file", "--pipeline", SettingType::kString, "", "path", "run, ingest, produce, broker, dlq-replay, bench",
+       "Pipeline file (format: docs/pipelines/README.md): source, schema, silver rules, gold tables, sinks, e.g. "
+       "pipelines/notifications.toml. Several, comma-separated, run side by side in one `ingest` or `run` process. "
+       "Empty: the built-in copy of pipelines/orders.toml."},
+      {"generator.limit", "--limit", SettingType::kInt, "0", "events", "run, produce",
+       "Generated pipelines (notifications): stop the generator after this many events; `run` then commits "
+       "everything and exits (0: generate until Ctrl-C).", 0},
+      {"generator.seed", "--seed", SettingType::kInt, "1", "", "run, produce",
+       "Generated pipelines: random seed; the same seed and settings produce the same events.", 0},
+      {"generator.start", "--start", SettingType::kString, "", "ISO 8601", "run, produce",
+       "Generated pipelines: simulate event time from this instant (e.g. 2020-02-03T00:00:00Z), spreading "
+       "generator.events_per_day events over each day along the daily curve. Empty: event time is the wall clock."},
+      {"generator.events_per_day", "--events-per-day", SettingType::kInt, "100000000", "events", "run, produce",
+       "Generated pipelines with --start: events in one simulated day.", 1},
+      {"generator.customers", "--customers", SettingType::kInt, "5000", "customers", "run, produce",
+       "Generated pipelines: number of customers (Zipf-skewed volumes).", 1},
       {"pipeline.dlq_topic", "--dlq-topic", SettingType::kString, "", "topic", "run, ingest",
        "Dead-letter topic: every quarantined record is also produced there (e.g. orders.dlq) with headers naming "
        "the failed rules, the reason, and the original topic, partition, offset and time. Empty: off."},

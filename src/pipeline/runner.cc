@@ -16,6 +16,8 @@
 #include "pipeline/replay.h"
 #include "pipeline/runner_internal.h"
 #include "pipeline/silver_rules.h"
+#include "format/schema_decoder.h"
+#include "source/generator/notification_generator.h"
 #include "source/kafka/embedded_broker.h"
 
 namespace lakestream {
@@ -51,11 +53,33 @@ int Fail(const Status& st) {
   return 1;
 }
 
+Result<PipelineSpec> LoadSpec(const Settings& s) {
+  const std::string file = s.GetString("pipeline.file");
+  if (file.empty()) return DefaultOrdersPipelineSpec();
+  if (file.find(',') != std::string::npos) {
+    return InvalidArgument("--pipeline {}: this command runs one pipeline; give one file", file);
+  }
+  return LoadPipelineSpec(file);
+}
+
+std::string TopicOf(const Settings& s, const PipelineSpec& spec) {
+  return s.IsSet("kafka.topic") ? s.GetString("kafka.topic") : spec.topic;
+}
+
+std::string GroupOf(const Settings& s, const PipelineSpec& spec) {
+  return s.IsSet("kafka.group_id") ? s.GetString("kafka.group_id") : spec.group_id;
+}
+
 Result<OrdersPipelineOptions> PipelineOptionsFrom(const Settings& s, const std::string& epoch) {
   OrdersPipelineOptions o;
-  ASSIGN_OR_RETURN(o.rules, LoadSilverRules(s.GetString("pipeline.file")));
+  ASSIGN_OR_RETURN(PipelineSpec spec, LoadSpec(s));
+  if (!spec.is_orders()) {
+    return InvalidArgument("{}: pipeline '{}' is not the orders pipeline (format \"{}\"); this command needs "
+                           "format = \"orders\"", spec.file, spec.name, spec.format);
+  }
+  o.rules = std::move(spec.silver);
   o.lake_root = s.GetString("lake.root");
-  o.topic = s.GetString("kafka.topic");
+  o.topic = TopicOf(s, spec);
   o.source_epoch = epoch;
   o.timezone = s.GetString("replay.timezone");
   o.gold_interval_ms = s.GetInt("pipeline.gold_interval_ms");
@@ -77,7 +101,7 @@ ReplayOptions ReplayOptionsFrom(const Settings& s) {
   return o;
 }
 
-int64_t UncommittedBytes(const OrderProducer& producer, const OrdersPipeline& pipeline) {
+int64_t UncommittedBytes(const OrderProducer& producer, const StreamingPipeline& pipeline) {
   int64_t worst = 0;
   for (const auto& [p, delivered] : producer.DeliveredBytesByPartition()) {
     worst = std::max(worst, delivered - pipeline.CommittedBytes(p));
@@ -85,18 +109,38 @@ int64_t UncommittedBytes(const OrderProducer& producer, const OrdersPipeline& pi
   return worst;
 }
 
-Result<OpenedPipeline> OpenPipeline(const Settings& s, const KafkaProperties& props, const std::string& epoch) {
+Result<OpenedPipeline> OpenPipeline(const Settings& s, const KafkaProperties& props, const std::string& epoch,
+                                    const PipelineSpec& spec) {
   OpenedPipeline out;
+  if (!spec.is_orders()) {
+    if (s.IsSet("pipeline.dlq_topic")) {
+      return InvalidArgument("--dlq-topic: the dead-letter topic is supported for the orders pipeline only; {} keeps "
+                             "its bad records in {}", spec.name, spec.quarantine_table);
+    }
+    DeclaredPipelineOptions o;
+    o.spec = spec;
+    o.lake_root = s.GetString("lake.root");
+    o.source_epoch = epoch;
+    o.gold_interval_ms = s.GetInt("pipeline.gold_interval_ms");
+    o.duckdb_threads = static_cast<int>(s.GetInt("duckdb.threads"));
+    o.duckdb_memory_limit = s.GetString("duckdb.memory_limit");
+    o.auto_compact_min_files = s.GetInt("lake.auto_compact_min_files");
+    o.target_file_size_bytes = s.GetInt("lake.target_file_size_bytes");
+    ASSIGN_OR_RETURN(out.pipeline, DeclaredPipeline::Open(o));
+    return out;
+  }
   ASSIGN_OR_RETURN(OrdersPipelineOptions options, PipelineOptionsFrom(s, epoch));
   const std::string dlq_topic = s.GetString("pipeline.dlq_topic");
   if (!dlq_topic.empty()) {
     // Created before the pipeline opens: its catch-up may quarantine records already.
     ASSIGN_OR_RETURN(out.dlq, OrderProducer::Create(props, dlq_topic));
   }
-  ASSIGN_OR_RETURN(out.pipeline, OrdersPipeline::Open(options));
+  ASSIGN_OR_RETURN(auto orders, OrdersPipeline::Open(options));
+  out.orders = orders.get();
+  out.pipeline = std::move(orders);
   if (out.dlq) {
     OrderProducer* dlq = out.dlq.get();
-    out.pipeline->SetDeadLetterSink([dlq](const KafkaRecord& r, const std::string& rules, const std::string& reason) {
+    out.orders->SetDeadLetterSink([dlq](const KafkaRecord& r, const std::string& rules, const std::string& reason) {
       // Header names follow Kafka Connect's dead-letter convention (__connect.errors.*), in our namespace.
       KafkaHeaders h = {{"lakestream.errors.rules", rules},
                         {"lakestream.errors.reason", reason},
@@ -111,7 +155,7 @@ Result<OpenedPipeline> OpenPipeline(const Settings& s, const KafkaProperties& pr
   return out;
 }
 
-Status IngestLoop(const Settings& s, OrdersPipeline& pipeline, PipelineConsumer& consumer,
+Status IngestLoop(const Settings& s, StreamingPipeline& pipeline, PipelineConsumer& consumer,
                   const std::function<bool()>& should_finish, const std::function<void(const std::vector<KafkaRecord>&, int64_t)>& on_commit) {
   const int64_t commit_interval_ms = s.GetInt("pipeline.commit_interval_ms");
   const int64_t max_batch_bytes = s.GetInt("pipeline.max_batch_bytes");
@@ -154,7 +198,7 @@ Status IngestLoop(const Settings& s, OrdersPipeline& pipeline, PipelineConsumer&
   }
 }
 
-void PrintSummary(OrdersPipeline& pipeline, double elapsed_s, int64_t produced) {
+void PrintSummary(StreamingPipeline& pipeline, double elapsed_s, int64_t produced) {
   std::printf("\nlakestream summary (%.1f s%s)\n", elapsed_s,
               produced >= 0 ? fmt::format(", {} events produced", Thousands(produced)).c_str() : "");
   std::printf("  %-30s %10s %8s %6s %12s %10s  %s\n", "table", "rows", "version", "files", "bytes", "checkpoint",
@@ -165,11 +209,23 @@ void PrintSummary(OrdersPipeline& pipeline, double elapsed_s, int64_t produced) 
                 t.checkpoint_version >= 0 ? std::to_string(t.checkpoint_version).c_str() : "-", t.uri.c_str());
   }
   const auto& c = pipeline.counters();
-  std::printf("  silver: %s redelivered duplicates left out (same event_id), %s repeated source lines kept, %s rows "
-              "dropped by expectations, %s records failed the envelope rules, %s sent to the dead-letter topic\n",
-              Thousands(c.duplicates_dropped.load()).c_str(), Thousands(c.repeated_lines.load()).c_str(),
-              Thousands(c.expectation_drops.load()).c_str(), Thousands(c.envelope_rejects.load()).c_str(),
-              Thousands(c.dead_lettered.load()).c_str());
+  if (const auto* declared = dynamic_cast<const DeclaredPipeline*>(&pipeline)) {
+    std::printf("  silver: %s redelivered duplicates left out (same %s), %s rows dropped by expectations, %s records "
+                "broke the schema, %s rows arrived after their day was final (counted as adjustments)\n",
+                Thousands(c.duplicates_dropped.load()).c_str(), declared->spec().silver.dedupe_key.c_str(),
+                Thousands(c.expectation_drops.load()).c_str(), Thousands(c.envelope_rejects.load()).c_str(),
+                Thousands(c.late_after_close.load()).c_str());
+    if (c.max_event_time_us.load() != 0) {
+      std::printf("  newest event time %s, watermark %s\n", FormatTimestampIso(c.max_event_time_us.load()).c_str(),
+                  FormatTimestampIso(c.watermark_us.load()).c_str());
+    }
+  } else {
+    std::printf("  silver: %s redelivered duplicates left out (same event_id), %s repeated source lines kept, %s rows "
+                "dropped by expectations, %s records failed the envelope rules, %s sent to the dead-letter topic\n",
+                Thousands(c.duplicates_dropped.load()).c_str(), Thousands(c.repeated_lines.load()).c_str(),
+                Thousands(c.expectation_drops.load()).c_str(), Thousands(c.envelope_rejects.load()).c_str(),
+                Thousands(c.dead_lettered.load()).c_str());
+  }
   std::string expectations;
   for (const auto& e : pipeline.ExpectationCounts()) {
     expectations += fmt::format("{}{} ({}) {}", expectations.empty() ? "" : ", ", e.name,
@@ -195,15 +251,16 @@ Result<std::optional<HttpServerOptions>> HttpOptionsFrom(const Settings& s) {
 }
 
 Result<Serving> StartServing(const std::optional<HttpServerOptions>& options, const Settings& s,
-                             const OrdersPipeline& pipeline, const std::string& command,
+                             const StreamingPipeline& pipeline, const std::string& command,
                              std::function<int64_t()> produced) {
   Serving out;
   if (!options) return out;
   PipelineInfo info;
-  info.name = "orders";
+  ASSIGN_OR_RETURN(PipelineSpec spec, LoadSpec(s));
+  info.name = pipeline.name();
   info.command = command;
-  info.topic = s.GetString("kafka.topic");
-  info.group_id = s.GetString("kafka.group_id");
+  info.topic = TopicOf(s, spec);
+  info.group_id = GroupOf(s, spec);
   info.lake_root = s.GetString("lake.root");
   ASSIGN_OR_RETURN(out.lake, LakeQueries::Open(info.lake_root));
   out.monitor = std::make_unique<PipelineMonitor>(info, pipeline, metrics::Registry::Default(), std::move(produced));
@@ -241,10 +298,143 @@ void InstallStopSignalHandlers() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
+namespace {
+
+Result<NotificationGeneratorOptions> GeneratorOptionsFrom(const Settings& s, const PipelineSpec& spec) {
+  if (spec.name != "notifications") {
+    return InvalidArgument("{}: lakestream has a built-in generator for the notifications pipeline only; produce "
+                           "pipeline '{}''s events to topic '{}' yourself and run `lakestream ingest --pipeline {}`",
+                           spec.file, spec.name, spec.topic, spec.file);
+  }
+  NotificationGeneratorOptions o;
+  auto rate = s.GetRate("replay.rate");
+  o.rate = rate && *rate == 0 ? std::optional<double>(1157.0) : rate;
+  o.limit = s.GetInt("generator.limit");
+  o.seed = static_cast<uint64_t>(s.GetInt("generator.seed"));
+  o.customers = static_cast<int>(s.GetInt("generator.customers"));
+  o.events_per_day = s.GetInt("generator.events_per_day");
+  o.max_lag_bytes = s.GetInt("replay.max_lag_bytes");
+  const std::string start = s.GetString("generator.start");
+  if (!start.empty()) {
+    auto us = ParseIsoTimestampWithOffset(start);
+    if (!us) {
+      return InvalidArgument("--start '{}' is not an ISO 8601 date-time with an offset; write e.g. "
+                             "2020-02-03T00:00:00Z", start);
+    }
+    o.start_us = *us;
+  }
+  return o;
+}
+
+}  // namespace
+
+// `run` for a pipeline with a built-in generator: embedded broker (unless --brokers), generator thread,
+// pipeline and dashboard in one process.
+int RunGenerated(const Settings& s, const KafkaProperties& kafka_props, const std::optional<HttpServerOptions>& http,
+                 const PipelineSpec& spec) {
+  auto gen_opts = GeneratorOptionsFrom(s, spec);
+  if (!gen_opts.ok()) return Fail(gen_opts.status());
+  const std::string topic = TopicOf(s, spec);
+  KafkaProperties props = kafka_props;
+  std::unique_ptr<EmbeddedBroker> broker;
+  std::string epoch;
+  if (s.IsSet("kafka.brokers")) {
+    props["bootstrap.servers"] = s.GetString("kafka.brokers");
+    epoch = s.GetString("source.epoch");
+  } else {
+    auto b = EmbeddedBroker::Start(topic, static_cast<int>(s.GetInt("kafka.partitions")));
+    if (!b.ok()) return Fail(b.status());
+    broker = std::move(b).value();
+    props["bootstrap.servers"] = broker->bootstrap_servers();
+    epoch = broker->epoch();
+    if (Status st = broker->WriteBrokerFile(BrokerFile(s)); !st.ok()) return Fail(st);
+    std::printf("embedded Kafka broker: %s (topic '%s', %lld partitions); address written to %s\n",
+                broker->bootstrap_servers().c_str(), topic.c_str(),
+                static_cast<long long>(s.GetInt("kafka.partitions")), BrokerFile(s).c_str());
+    std::fflush(stdout);
+  }
+  auto opened_or = OpenPipeline(s, props, epoch, spec);
+  if (!opened_or.ok()) return Fail(opened_or.status());
+  OpenedPipeline opened = std::move(opened_or).value();
+  StreamingPipeline* pipe = opened.pipeline.get();
+  auto producer_or = OrderProducer::Create(props, topic);
+  if (!producer_or.ok()) return Fail(producer_or.status());
+  auto producer = std::move(producer_or).value();
+  OrderProducer* prod = producer.get();
+  NotificationGenerator gen(*gen_opts, prod, [prod, pipe]() { return UncommittedBytes(*prod, *pipe); });
+  const int64_t bronze_at_start = pipe->counters().bronze_rows.load();
+  auto consumer_or = PipelineConsumer::Create(props, topic, GroupOf(s, spec), [pipe](const std::string& t, int32_t p) {
+    return pipe->StartOffset(t, p);
+  });
+  if (!consumer_or.ok()) return Fail(consumer_or.status());
+  auto consumer = std::move(consumer_or).value();
+  const auto& gc = gen.counters();
+  auto serving_or = StartServing(http, s, *pipe, "run", [&gc]() { return gc.produced.load(); });
+  if (!serving_or.ok()) return Fail(serving_or.status());
+  Serving serving = std::move(serving_or).value();
+
+  Status gen_status;
+  std::atomic<bool> gen_stop{false};
+  std::thread gen_thread([&] {
+    gen_status = gen.Run(gen_stop);
+    if (!gen_status.ok()) StopRequested() = true;
+  });
+  const auto& pc = pipe->counters();
+  int64_t last_produced = 0, last_bronze = bronze_at_start;
+  double last_t = 0;
+  ProgressPrinter progress(s.GetInt("progress.interval_ms"), [&](double t) {
+    double dt = std::max(1e-3, t - last_t);
+    int64_t produced = gc.produced.load(), bronze = pc.bronze_rows.load();
+    std::string line = fmt::format(
+        "[{:7.1f}s] generated {:>10} ({:>7}/s) | bronze {:>10} ({:>7}/s) v{} | silver {:>10} | quarantine {:>5} | "
+        "gold v{} | uncommitted {:>6} | event time {}{}",
+        t, Thousands(produced), Thousands(static_cast<int64_t>((produced - last_produced) / dt)), Thousands(bronze),
+        Thousands(static_cast<int64_t>((bronze - last_bronze) / dt)), pc.bronze_version.load(),
+        Thousands(pc.silver_rows.load()), Thousands(pc.quarantine_rows.load()), pc.gold_version.load(),
+        Thousands(std::max<int64_t>(0, produced - (bronze - bronze_at_start))),
+        gc.event_time_us.load() ? FormatTimestampIso(gc.event_time_us.load()).substr(0, 19) : std::string("-"),
+        gen_opts->limit > 0 ? fmt::format(" | {:.0f}% of {}", 100.0 * produced / gen_opts->limit,
+                                          Thousands(gen_opts->limit))
+                            : std::string());
+    last_produced = produced;
+    last_bronze = bronze;
+    last_t = t;
+    return line;
+  });
+  const bool follow = s.GetBool("run.follow");
+  serving.SetState("running");
+  Status st = IngestLoop(
+      s, *pipe, *consumer,
+      [&] {
+        if (follow) return false;
+        return gc.done.load() && pc.bronze_rows.load() - bronze_at_start >= gc.produced.load();
+      },
+      [&](const std::vector<KafkaRecord>& records, int64_t ms) { serving.OnCommit(records, ms, *consumer); });
+  serving.SetState(st.ok() ? "stopping" : "failed", st.ok() ? "" : st.message());
+  gen_stop = true;
+  gen_thread.join();
+  progress.Stop();
+  if (st.ok() && !gen_status.ok()) st = gen_status;
+  Status close = pipe->Close();
+  if (st.ok()) st = close;
+  consumer->Close();
+  serving.Stop();
+  if (!st.ok()) return Fail(st);
+  PrintSummary(*pipe, progress.elapsed_s(), gc.produced.load());
+  std::printf("  generator: %s duplicates, %s late (within minutes), %s very late (12-36 h)\n",
+              Thousands(gc.duplicates.load()).c_str(), Thousands(gc.late.load()).c_str(),
+              Thousands(gc.very_late.load()).c_str());
+  return 0;
+}
+
 int RunMain(const Settings& s, const KafkaProperties& kafka_props) {
   auto http = HttpOptionsFrom(s);
   if (!http.ok()) return Fail(http.status());
-  const std::string topic = s.GetString("kafka.topic");
+  auto spec_or = LoadSpec(s);
+  if (!spec_or.ok()) return Fail(spec_or.status());
+  if (!spec_or->is_orders()) return RunGenerated(s, kafka_props, *http, *spec_or);
+  const PipelineSpec& spec = *spec_or;
+  const std::string topic = TopicOf(s, spec);
   KafkaProperties props = kafka_props;
   std::unique_ptr<EmbeddedBroker> broker;
   std::string epoch;
@@ -266,14 +456,14 @@ int RunMain(const Settings& s, const KafkaProperties& kafka_props) {
   if (broker && s.IsSet("pipeline.dlq_topic")) {
     if (Status st = broker->CreateTopic(s.GetString("pipeline.dlq_topic"), 1); !st.ok()) return Fail(st);
   }
-  auto opened_or = OpenPipeline(s, props, epoch);
+  auto opened_or = OpenPipeline(s, props, epoch, spec);
   if (!opened_or.ok()) return Fail(opened_or.status());
   OpenedPipeline opened = std::move(opened_or).value();
   auto& pipeline = opened.pipeline;
 
   ReplayOptions ropts = ReplayOptionsFrom(s);
   if (ropts.source_name.empty()) ropts.source_name = DefaultSourceName(ropts.input);
-  auto skip = pipeline->CommittedSourceLines(ropts.source_name);
+  auto skip = opened.orders->CommittedSourceLines(ropts.source_name);
   if (!skip.ok()) return Fail(skip.status());
   if (!skip->empty()) {
     std::printf("resuming: %s lines of %s are already in bronze and will not be produced again\n",
@@ -283,12 +473,12 @@ int RunMain(const Settings& s, const KafkaProperties& kafka_props) {
   if (!producer_or.ok()) return Fail(producer_or.status());
   auto producer = std::move(producer_or).value();
   OrderProducer* prod = producer.get();
-  OrdersPipeline* pipe = pipeline.get();
+  StreamingPipeline* pipe = pipeline.get();
   Replay replay(ropts, prod, [prod, pipe]() { return UncommittedBytes(*prod, *pipe); }, std::move(skip).value());
   const int64_t bronze_at_start = pipeline->counters().bronze_rows.load();
 
   auto consumer_or = PipelineConsumer::Create(
-      props, topic, s.GetString("kafka.group_id"),
+      props, topic, GroupOf(s, spec),
       [pipe](const std::string& t, int32_t p) { return pipe->StartOffset(t, p); });
   if (!consumer_or.ok()) return Fail(consumer_or.status());
   auto consumer = std::move(consumer_or).value();
@@ -358,11 +548,14 @@ int RunMain(const Settings& s, const KafkaProperties& kafka_props) {
 }
 
 int RunBroker(const Settings& s) {
-  auto b = EmbeddedBroker::Start(s.GetString("kafka.topic"), static_cast<int>(s.GetInt("kafka.partitions")));
+  auto spec = LoadSpec(s);
+  if (!spec.ok()) return Fail(spec.status());
+  const std::string topic = TopicOf(s, *spec);
+  auto b = EmbeddedBroker::Start(topic, static_cast<int>(s.GetInt("kafka.partitions")));
   if (!b.ok()) return Fail(b.status());
   if (Status st = (*b)->WriteBrokerFile(BrokerFile(s)); !st.ok()) return Fail(st);
   std::printf("embedded Kafka broker listening on %s (topic '%s', %lld partitions)\n", (*b)->bootstrap_servers().c_str(),
-              s.GetString("kafka.topic").c_str(), static_cast<long long>(s.GetInt("kafka.partitions")));
+              topic.c_str(), static_cast<long long>(s.GetInt("kafka.partitions")));
   std::printf("bootstrap address written to %s; Ctrl-C stops the broker (its topics are lost)\n",
               BrokerFile(s).c_str());
   std::fflush(stdout);
@@ -419,13 +612,41 @@ int RunProduce(const Settings& s, const KafkaProperties& kafka_props) {
   KafkaProperties props = kafka_props;
   std::string epoch;
   if (Status st = ResolveBrokers(s, &props, &epoch); !st.ok()) return Fail(st);
-  const std::string topic = s.GetString("kafka.topic");
+  auto spec = LoadSpec(s);
+  if (!spec.ok()) return Fail(spec.status());
+  const std::string topic = TopicOf(s, *spec);
   auto producer_or = OrderProducer::Create(props, topic);
   if (!producer_or.ok()) return Fail(producer_or.status());
   auto producer = std::move(producer_or).value();
-  auto probe_or = GroupLagProbe::Create(props, topic, s.GetString("kafka.group_id"));
+  auto probe_or = GroupLagProbe::Create(props, topic, GroupOf(s, *spec));
   if (!probe_or.ok()) return Fail(probe_or.status());
   auto probe = std::move(probe_or).value();
+  if (!spec->is_orders()) {
+    GroupLagBytes lag(probe.get(), producer.get());
+    auto gen_opts = GeneratorOptionsFrom(s, *spec);
+    if (!gen_opts.ok()) return Fail(gen_opts.status());
+    NotificationGenerator gen(*gen_opts, producer.get(), [&lag]() { return lag.Worst(); });
+    const auto& gc = gen.counters();
+    int64_t last = 0;
+    double last_t = 0;
+    ProgressPrinter progress(s.GetInt("progress.interval_ms"), [&](double t) {
+      int64_t n = gc.produced.load();
+      std::string line = fmt::format("[{:7.1f}s] generated {:>11} ({:>7}/s) | group lag {:>9} bytes | event time {}",
+                                     t, Thousands(n), Thousands(static_cast<int64_t>((n - last) / std::max(1e-3, t - last_t))),
+                                     Thousands(lag.cached()), FormatTimestampIso(gc.event_time_us.load()).substr(0, 19));
+      last = n;
+      last_t = t;
+      return line;
+    });
+    Status st = gen.Run(StopRequested());
+    progress.Stop();
+    if (!st.ok()) return Fail(st);
+    std::printf("produced %s generated %s events to %s (%s duplicates, %s late, %s very late)\n",
+                Thousands(gc.produced.load()).c_str(), spec->name.c_str(), topic.c_str(),
+                Thousands(gc.duplicates.load()).c_str(), Thousands(gc.late.load()).c_str(),
+                Thousands(gc.very_late.load()).c_str());
+    return 0;
+  }
   ReplayOptions ropts = ReplayOptionsFrom(s);
   OrderProducer* prod = producer.get();
   GroupLagBytes lag(probe.get(), prod);
@@ -457,12 +678,14 @@ int RunIngest(const Settings& s, const KafkaProperties& kafka_props) {
   KafkaProperties props = kafka_props;
   std::string epoch;
   if (Status st = ResolveBrokers(s, &props, &epoch); !st.ok()) return Fail(st);
-  auto opened_or = OpenPipeline(s, props, epoch);
+  auto spec = LoadSpec(s);
+  if (!spec.ok()) return Fail(spec.status());
+  auto opened_or = OpenPipeline(s, props, epoch, *spec);
   if (!opened_or.ok()) return Fail(opened_or.status());
   OpenedPipeline opened = std::move(opened_or).value();
   auto& pipeline = opened.pipeline;
-  OrdersPipeline* pipe = pipeline.get();
-  auto consumer_or = PipelineConsumer::Create(props, s.GetString("kafka.topic"), s.GetString("kafka.group_id"),
+  StreamingPipeline* pipe = pipeline.get();
+  auto consumer_or = PipelineConsumer::Create(props, TopicOf(s, *spec), GroupOf(s, *spec),
                                               [pipe](const std::string& t, int32_t p) { return pipe->StartOffset(t, p); });
   if (!consumer_or.ok()) return Fail(consumer_or.status());
   auto consumer = std::move(consumer_or).value();
@@ -538,7 +761,10 @@ int RunDlqReplay(const Settings& s, const KafkaProperties& kafka_props, const Dl
                 records.size(), o.rule.empty() ? "" : fmt::format(" that failed {}", o.rule).c_str(),
                 Thousands(sel->closed_skipped).c_str(), Thousands(sel->superseded_skipped).c_str());
   }
-  const std::string topic = s.GetString("kafka.topic");
+  auto spec = LoadSpec(s);
+  if (!spec.ok()) return Fail(spec.status());
+  if (!spec->is_orders()) return Fail(InvalidArgument("dlq replay: supported for the orders pipeline only"));
+  const std::string topic = TopicOf(s, *spec);
   if (o.dry_run) {
     for (const auto& r : records) std::printf("%s\n", QuarantinedRecordJson(r).c_str());
     std::printf("dry run: nothing produced to %s\n", topic.c_str());
@@ -551,7 +777,7 @@ int RunDlqReplay(const Settings& s, const KafkaProperties& kafka_props, const Dl
   auto producer_or = OrderProducer::Create(props, topic);
   if (!producer_or.ok()) return Fail(producer_or.status());
   auto producer = std::move(producer_or).value();
-  auto probe_or = GroupLagProbe::Create(props, topic, s.GetString("kafka.group_id"));
+  auto probe_or = GroupLagProbe::Create(props, topic, GroupOf(s, *spec));
   if (!probe_or.ok()) return Fail(probe_or.status());
   GroupLagBytes lag(probe_or->get(), producer.get());
   const int64_t max_lag_bytes = s.GetInt("replay.max_lag_bytes");

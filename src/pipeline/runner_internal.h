@@ -11,7 +11,9 @@
 
 #include "common/time.h"
 #include "config/settings.h"
+#include "pipeline/declared_pipeline.h"
 #include "pipeline/orders_pipeline.h"
+#include "pipeline/pipeline_spec.h"
 #include "pipeline/replay.h"
 #include "serve/http_server.h"
 #include "serve/lake_queries.h"
@@ -26,21 +28,30 @@ std::string Thousands(int64_t v);
 std::string BrokerFile(const Settings& s);
 /// Prints "lakestream: error: …" to stderr; returns exit code 1.
 int Fail(const Status& st);
-/// Errors: the pipeline file's (LoadSilverRules).
+/// The pipeline file named by pipeline.file (the built-in orders pipeline when empty). Errors: the file's.
+Result<PipelineSpec> LoadSpec(const Settings& s);
+/// kafka.topic, or the pipeline's [source] topic when unset.
+std::string TopicOf(const Settings& s, const PipelineSpec& spec);
+/// kafka.group_id, or the pipeline's [source] group_id when unset.
+std::string GroupOf(const Settings& s, const PipelineSpec& spec);
+/// Errors: the pipeline file's.
 Result<OrdersPipelineOptions> PipelineOptionsFrom(const Settings& s, const std::string& epoch);
 ReplayOptions ReplayOptionsFrom(const Settings& s);
 
 /// Backpressure for an in-process replay: the largest number of payload bytes any partition has had
 /// delivered by `producer` but not yet committed to bronze by `pipeline`.
-int64_t UncommittedBytes(const OrderProducer& producer, const OrdersPipeline& pipeline);
+int64_t UncommittedBytes(const OrderProducer& producer, const StreamingPipeline& pipeline);
 
 /// The pipeline with its dead-letter producer (when pipeline.dlq_topic is set).
 struct OpenedPipeline {
   std::unique_ptr<OrderProducer> dlq;  // declared first: destroyed after the pipeline that uses it
-  std::unique_ptr<OrdersPipeline> pipeline;
+  std::unique_ptr<StreamingPipeline> pipeline;
+  OrdersPipeline* orders = nullptr;    // the same pipeline when it is the orders pipeline
 };
-/// Errors: the producer's and OrdersPipeline::Open's.
-Result<OpenedPipeline> OpenPipeline(const Settings& s, const KafkaProperties& props, const std::string& epoch);
+/// Opens the pipeline `spec` declares: the orders pipeline (format "orders") or a DeclaredPipeline.
+/// Errors: the producer's and the pipeline's Open.
+Result<OpenedPipeline> OpenPipeline(const Settings& s, const KafkaProperties& props, const std::string& epoch,
+                                    const PipelineSpec& spec);
 
 /// The consume → commit loop shared by `run`, `ingest` and `bench`: micro-batches of
 /// pipeline.commit_interval_ms or pipeline.max_batch_bytes, committed by OrdersPipeline::ProcessBatch;
@@ -48,7 +59,7 @@ Result<OpenedPipeline> OpenPipeline(const Settings& s, const KafkaProperties& pr
 /// ProcessBatch took (ms; gold refreshes included when one was due). Returns when
 /// `should_finish()` says the work is done, when stop is requested (after committing what it holds),
 /// or on an error (the pipeline's or the consumer's).
-Status IngestLoop(const Settings& s, OrdersPipeline& pipeline, PipelineConsumer& consumer,
+Status IngestLoop(const Settings& s, StreamingPipeline& pipeline, PipelineConsumer& consumer,
                   const std::function<bool()>& should_finish,
                   const std::function<void(const std::vector<KafkaRecord>&, int64_t)>& on_commit = nullptr);
 
@@ -75,11 +86,11 @@ struct Serving {
 Result<std::optional<HttpServerOptions>> HttpOptionsFrom(const Settings& s);
 /// Starts the server for `pipeline` and prints its address ("dashboard: http://…/"). Errors: the server's.
 Result<Serving> StartServing(const std::optional<HttpServerOptions>& options, const Settings& s,
-                             const OrdersPipeline& pipeline, const std::string& command,
+                             const StreamingPipeline& pipeline, const std::string& command,
                              std::function<int64_t()> produced);
 
 /// Prints the tables and counters after a run; `produced` < 0 leaves the produced count out.
-void PrintSummary(OrdersPipeline& pipeline, double elapsed_s, int64_t produced);
+void PrintSummary(StreamingPipeline& pipeline, double elapsed_s, int64_t produced);
 
 /// Prints `line(elapsed seconds)` to stderr every `interval_ms` on its own thread until Stop().
 class ProgressPrinter {

@@ -24,7 +24,7 @@ void Trim(std::deque<std::pair<int64_t, T>>& d, int64_t older_than_ms) {
 
 }  // namespace
 
-PipelineMonitor::PipelineMonitor(PipelineInfo info, const OrdersPipeline& pipeline, metrics::Registry& r,
+PipelineMonitor::PipelineMonitor(PipelineInfo info, const StreamingPipeline& pipeline, metrics::Registry& r,
                                  std::function<int64_t()> produced)
     : info_(std::move(info)), pipeline_(pipeline), produced_(std::move(produced)), started_at_us_(NowMicros()),
       registry_(r) {
@@ -261,9 +261,10 @@ void PipelineMonitor::WriteStatus(JsonWriter& w, bool with_history) const {
   }
   w.EndArray();
   w.Key("versions").BeginObject();
-  w.Key(OrdersPipeline::kBronze).Int(c.bronze_version.load());
-  w.Key(OrdersPipeline::kSilver).Int(c.silver_version.load());
-  w.Key(OrdersPipeline::kQuarantine).Int(c.quarantine_version.load());
+  const std::vector<std::string> tables = pipeline_.Tables();
+  w.Key(tables.at(0)).Int(c.bronze_version.load());
+  w.Key(tables.at(1)).Int(c.silver_version.load());
+  w.Key(tables.at(2)).Int(c.quarantine_version.load());
   w.Key("gold").Int(c.gold_version.load());
   w.EndObject();
   if (with_history) {

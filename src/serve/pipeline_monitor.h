@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/orders_pipeline.h"
+#include "pipeline/streaming_pipeline.h"
 #include "serve/metrics.h"
 #include "source/kafka/kafka_client.h"
 
@@ -39,7 +39,7 @@ class PipelineMonitor {
  public:
   /// `pipeline` must outlive the monitor; `registry` receives the lakestream_* metric families.
   /// `produced` (optional) reads the in-process replay's produced count (for `run`).
-  PipelineMonitor(PipelineInfo info, const OrdersPipeline& pipeline, metrics::Registry& registry,
+  PipelineMonitor(PipelineInfo info, const StreamingPipeline& pipeline, metrics::Registry& registry,
                   std::function<int64_t()> produced = nullptr);
 
   /// "starting", "running", "idle", "stopping", "stopped" or "failed"; `detail` explains a failure.
@@ -85,7 +85,7 @@ class PipelineMonitor {
   int64_t OrdersLastMinuteLocked(int64_t now_ms) const;
 
   PipelineInfo info_;
-  const OrdersPipeline& pipeline_;
+  const StreamingPipeline& pipeline_;
   std::function<int64_t()> produced_;
   int64_t started_at_us_;
 
