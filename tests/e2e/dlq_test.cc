@@ -23,15 +23,6 @@ std::string StrictPipeline(const std::string& dir, const std::string& action, co
   return path;
 }
 
-void WaitForBrokerFile(const std::string& dir) {
-  for (int i = 0; i < 100 && ReadFile(dir + "/_broker").find("bootstrap.servers=") == std::string::npos; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-}
-
-// `lakestream ARGS…` to completion; returns the exit code, the output in `log`.
-int RunCli(const std::vector<std::string>& args, const std::string& log) { return Wait(Spawn(args, log)); }
-
 int CountLines(const std::string& text) {
   int n = 0;
   for (char c : text) n += c == '\n';

@@ -68,6 +68,16 @@ inline std::string ReadFile(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(f), {});
 }
 
+// `lakestream ARGS…` to completion; returns the exit code, the output in `log`.
+inline int RunCli(const std::vector<std::string>& args, const std::string& log) { return Wait(Spawn(args, log)); }
+
+// Waits up to 10 s for `lakestream broker` to write <dir>/_broker.
+inline void WaitForBrokerFile(const std::string& dir) {
+  for (int i = 0; i < 100 && ReadFile(dir + "/_broker").find("bootstrap.servers=") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
 class Lake {
  public:
   explicit Lake(std::string root) : root_(std::move(root)), engine_(std::move(ColumnarEngine::Open(1, "512MB")).value()) {}

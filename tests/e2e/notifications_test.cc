@@ -1,0 +1,185 @@
+// The notifications pipeline end to end (docs/pipelines/notifications.md), run from its file:
+// gold equal to an independent DuckDB recount over the raw records bronze received, duplicates,
+// late events within the watermark and after a day is final, quarantined bad records, and a crash
+// that changes no bill.
+#include "e2e/e2e_util.h"
+#include "source/kafka/embedded_broker.h"
+
+namespace lakestream::e2e {
+namespace {
+
+const std::string kPipeline = kSource + "/pipelines/notifications.toml";
+
+// The per-customer prices of pipelines/notifications.toml, restated (BRL per WhatsApp notification).
+const char* kPrice =
+    "CASE cid WHEN '1000001' THEN 0.0350 WHEN '1000002' THEN 0.0375 WHEN '1000003' THEN 0.0390 ELSE 0.04 "
+    "END::DECIMAL(12,4)";
+
+// Every record bronze received, in the order silver saw them: the bronze version (from the Delta log),
+// partition and offset, and the fields read straight from the JSON payload. Then the first copy of
+// each message_id, flagged `late` when its day had ended 10 minutes (the watermark) before the newest
+// event time of the earlier bronze versions — the rule in docs/pipelines/notifications.md, recomputed here.
+std::string Recount(const std::string& dir) {
+  const std::string table = dir + "/bronze/notifications";
+  return "WITH log AS (SELECT CAST(regexp_extract(filename, '(\\d+)\\.json$', 1) AS BIGINT) AS v, "
+         "json_extract_string(json, '$.add.path') AS path FROM read_ndjson_objects(" +
+         ColumnarEngine::Quote(table + "/_delta_log/*.json") +
+         ", filename = true) WHERE json_extract_string(json, '$.add.path') IS NOT NULL AND "
+         "json_extract(json, '$.add.dataChange')::BOOLEAN), "
+         "raw AS (SELECT l.v, b.\"partition\" AS p, b.\"offset\" AS o, decode(b.payload) AS j FROM read_parquet(" +
+         ColumnarEngine::Quote(table + "/*.parquet") +
+         ", filename = true) AS b JOIN log AS l ON b.filename LIKE '%/' || l.path), "
+         "ev AS (SELECT v, p, o, json_extract_string(j, '$.message_id') AS mid, json_extract_string(j, "
+         "'$.customer_id') AS cid, json_extract_string(j, '$.channel') AS ch, json_extract_string(j, "
+         "'$.event_datetime')::TIMESTAMPTZ AS ts FROM raw WHERE json_valid(j) AND json_extract_string(j, "
+         "'$.event_datetime') IS NOT NULL), "
+         "firsts AS (SELECT * FROM ev QUALIFY row_number() OVER (PARTITION BY mid ORDER BY v, p, o) = 1), "
+         "per_v AS (SELECT v, max(ts) AS mx FROM firsts GROUP BY v), "
+         "wm AS (SELECT v, max(mx) OVER (ORDER BY v ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev FROM "
+         "per_v), "
+         "flagged AS (SELECT f.*, coalesce(f.ts::DATE < (w.prev - INTERVAL 10 MINUTE)::DATE, false) AS late, " +
+         std::string(kPrice) + " AS price FROM firsts AS f JOIN wm AS w USING (v)) ";
+}
+
+// Rows of `a` not in `b` plus rows of `b` not in `a`.
+int64_t Difference(Lake& lake, const std::string& with, const std::string& a, const std::string& b) {
+  return std::stoll(lake.One(with + "SELECT (SELECT count(*) FROM (" + a + " EXCEPT ALL " + b + ")) + (SELECT count(*) FROM (" +
+                             b + " EXCEPT ALL " + a + "))"));
+}
+
+void ExpectGoldEqualsRecount(Lake& lake, const std::string& dir) {
+  const std::string with = Recount(dir);
+  const std::string minute = lake.Scan("gold/notification_usage_minute"), billing = lake.Scan("gold/billing_daily"),
+                    adjustments = lake.Scan("gold/billing_daily_adjustments");
+  EXPECT_EQ(Difference(lake, with,
+                       "SELECT date_trunc('minute', ts), cid, ch, count(*), max(ts) FROM flagged GROUP BY ALL",
+                       "SELECT minute, customer_id, channel, notifications, last_event_at FROM " + minute),
+            0)
+      << "notification_usage_minute differs from the recount";
+  EXPECT_EQ(Difference(lake, with,
+                       "SELECT ts::DATE, cid, count(*), sum(price) FROM flagged WHERE ch = 'Whatsapp' AND NOT late "
+                       "GROUP BY ALL",
+                       "SELECT billing_date, customer_id, notifications, amount_brl FROM " + billing),
+            0)
+      << "billing_daily differs from the recount";
+  EXPECT_EQ(Difference(lake, with,
+                       "SELECT ts::DATE, cid, count(*), sum(price) FROM flagged WHERE ch = 'Whatsapp' AND late "
+                       "GROUP BY ALL",
+                       "SELECT billing_date, customer_id, sum(notifications), sum(amount_brl) FROM " + adjustments +
+                           " GROUP BY ALL"),
+            0)
+      << "billing_daily_adjustments differs from the recount";
+  // A day is final once the watermark (newest event time − 10 min) has passed its end.
+  EXPECT_EQ(lake.One(with + "SELECT count(*) FROM " + billing + " WHERE is_final <> (billing_date < (SELECT (max(ts) - "
+                            "INTERVAL 10 MINUTE)::DATE FROM flagged))"),
+            "0");
+}
+
+TEST(Notifications, GoldEqualsAnIndependentRecountOfTheGeneratedDays) {
+  const std::string dir = TempDir();
+  Lake lake(dir);
+  // 30,000 events over 2.5 simulated days, held to 64 KiB uncommitted per partition, in 200-ms
+  // micro-batches, gold refreshed after every batch: many bronze versions, days closing while data
+  // flows, late and duplicate events.
+  ASSERT_EQ(RunCli({"run", "--pipeline", kPipeline, "--lakehouse", dir, "--rate", "max", "--max-lag-bytes", "65536",
+                    "--limit", "30000",
+                    "--start", "2020-02-03T00:00:00Z", "--events-per-day", "12000", "--commit-interval-ms", "200",
+                    "--gold-interval-ms", "0", "--no-http"},
+                   dir + "/run.txt"),
+            0)
+      << ReadFile(dir + "/run.txt");
+  const std::string run = ReadFile(dir + "/run.txt");
+  EXPECT_EQ(lake.Rows("bronze/notifications"), 30000);
+  EXPECT_EQ(lake.Rows("silver/notifications_quarantine"), 0);
+  const std::string with = Recount(dir);
+  const int64_t firsts = std::stoll(lake.One(with + "SELECT count(*) FROM flagged"));
+  EXPECT_EQ(lake.Rows("silver/notifications"), firsts) << "silver holds each message_id once";
+  EXPECT_LT(firsts, 30000) << "the generator sends some duplicates";
+  EXPECT_GT(std::stoll(lake.One(with + "SELECT count(*) FROM flagged WHERE late AND ch = 'Whatsapp'")), 0)
+      << "some events arrive after their day is final";
+  EXPECT_GE(std::stoll(lake.One("SELECT count(DISTINCT bronze_version) FROM " + lake.Scan("silver/notifications"))), 5);
+  ExpectGoldEqualsRecount(lake, dir);
+  EXPECT_NE(run.find("redelivered duplicates left out (same message_id)"), std::string::npos) << run;
+}
+
+// Writes `lines` to a file and produces them to the broker of `dir`.
+void Produce(const std::string& dir, const std::string& name, const std::vector<std::string>& lines) {
+  std::string bootstrap, epoch;
+  ASSERT_TRUE(ReadBrokerFile(dir + "/_broker", &bootstrap, &epoch).ok());
+  const std::string path = dir + "/" + name + ".jsonl";
+  std::ofstream f(path);
+  for (const auto& l : lines) f << l << "\n";
+  f.close();
+  const std::string cmd = "/usr/bin/python3 " + kSource + "/tests/e2e/produce_json.py " + bootstrap +
+                          " notifications " + path + " > " + dir + "/" + name + ".log 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << ReadFile(dir + "/" + name + ".log");
+}
+
+void WaitForBronzeRows(Lake& lake, int64_t rows) {
+  for (int i = 0; i < 300 && lake.Rows("bronze/notifications") < rows; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(lake.Rows("bronze/notifications"), rows);
+}
+
+std::string Event(const std::string& id, const std::string& time, const std::string& channel = "Whatsapp") {
+  return R"({"customer_id":"7494212","message_id":")" + id + R"(","customer_name":"Acme","channel":")" + channel +
+         R"(","payload":"Olá XXXXX, seja muito bem-vindo! Precisa de alguma ajuda?","event_datetime":")" + time +
+         R"("})";
+}
+
+TEST(Notifications, DuplicatesLateEventsAndADayMadeFinalBillExactlyOnce) {
+  const std::string dir = TempDir();
+  Lake lake(dir);
+  pid_t broker = Spawn({"broker", "--pipeline", kPipeline, "--lakehouse", dir}, dir + "/broker.txt");
+  WaitForBrokerFile(dir);
+  pid_t ingest = Spawn({"ingest", "--pipeline", kPipeline, "--lakehouse", dir, "--follow", "--commit-interval-ms",
+                        "200", "--gold-interval-ms", "0", "-K", "session.timeout.ms=6000", "--no-http"},
+                       dir + "/ingest.txt");
+  // Version 1: two messages of 2020-02-03, one sent twice, and two records that break the schema.
+  Produce(dir, "v1",
+          {Event("5B81FF24A1", "2020-02-03T14:00:01.001+00:00"), Event("A61D178E73", "2020-02-03T14:00:01.099+00:00"),
+           Event("5B81FF24A1", "2020-02-03T14:00:01.001+00:00"), "not json {",
+           R"({"customer_id":"7494212","message_id":"X1","channel":"Whatsapp"})"});
+  WaitForBronzeRows(lake, 5);
+  // Version 2: the first event of 2020-02-04 after 00:10 moves the watermark past the end of 2020-02-03;
+  // an event of 23:59 in the same version is judged by the watermark before it, so it is on time.
+  Produce(dir, "v2", {Event("B0000000001", "2020-02-04T00:20:00Z"), Event("B0000000002", "2020-02-03T23:59:00Z")});
+  WaitForBronzeRows(lake, 7);
+  // Version 3: 2020-02-03 is final — a message of its 15:00 is an adjustment; 00:15 of the 4th is within
+  // the watermark, and one SMS of the 3rd is late but counted per minute only (not billed).
+  Produce(dir, "v3",
+          {Event("C0000000001", "2020-02-03T15:00:00-03:00"), Event("C0000000002", "2020-02-04T00:15:00Z"),
+           Event("C0000000003", "2020-02-03T12:00:00Z", "SMS")});
+  WaitForBronzeRows(lake, 10);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  kill(ingest, SIGINT);
+  EXPECT_EQ(Wait(ingest), 0) << ReadFile(dir + "/ingest.txt");
+  kill(broker, SIGINT);
+  EXPECT_EQ(Wait(broker), 0);
+
+  const std::string billing = lake.Scan("gold/billing_daily"), adj = lake.Scan("gold/billing_daily_adjustments");
+  EXPECT_EQ(lake.One("SELECT notifications || ' ' || amount_brl || ' ' || is_final FROM " + billing +
+                     " WHERE billing_date = '2020-02-03'"),
+            "3 0.1200 true");
+  EXPECT_EQ(lake.One("SELECT notifications || ' ' || amount_brl || ' ' || is_final FROM " + billing +
+                     " WHERE billing_date = '2020-02-04'"),
+            "2 0.0800 false");
+  EXPECT_EQ(lake.One("SELECT billing_date || ' ' || notifications || ' ' || amount_brl FROM " + adj), "2020-02-03 1 0.0400");
+  EXPECT_EQ(lake.One("SELECT count(*) FROM " + adj), "1");
+  const std::string minute = lake.Scan("gold/notification_usage_minute");
+  EXPECT_EQ(lake.One("SELECT notifications FROM " + minute + " WHERE minute = '2020-02-03 14:00:00+00'"), "2");
+  EXPECT_EQ(lake.One("SELECT notifications FROM " + minute + " WHERE minute = '2020-02-03 18:00:00+00'"), "1")
+      << "the late event counts in its own minute (15:00-03:00 = 18:00 UTC)";
+  EXPECT_EQ(lake.One("SELECT notifications FROM " + minute + " WHERE minute = '2020-02-03 12:00:00+00' AND channel = 'SMS'"),
+            "1");
+  const std::string quarantine = lake.Scan("silver/notifications_quarantine");
+  EXPECT_EQ(lake.One("SELECT string_agg(failed_rules, ',' ORDER BY failed_rules) FROM " + quarantine), "schema,valid_json");
+  EXPECT_NE(lake.One("SELECT reason FROM " + quarantine + " WHERE failed_rules = 'schema'").find("/event_datetime: required"),
+            std::string::npos);
+  EXPECT_EQ(lake.Rows("silver/notifications"), 7) << "8 valid records, one of them a duplicate";
+  ExpectGoldEqualsRecount(lake, dir);
+}
+
+}  // namespace
+}  // namespace lakestream::e2e
