@@ -10,6 +10,7 @@
 
 #include "app/dlq_command.h"
 #include "app/pipeline_command.h"
+#include "app/report_command.h"
 #include "app/sql_command.h"
 #include "app/table_command.h"
 #include "config/settings.h"
@@ -119,6 +120,7 @@ int main(int argc, char** argv) {
   auto* table = AddTableCommand(app);
   auto* sql = AddSqlCommand(app);
   auto* pipeline_cmd = AddPipelineCommand(app);
+  auto* report = AddReportCommand(app);
   auto* dlq = app.add_subcommand("dlq", "Dead letters: export or replay the records silver quarantined");
   dlq->require_subcommand(1);
   CommandOptions replay_opts, export_opts;
@@ -171,6 +173,7 @@ int main(int argc, char** argv) {
   if (table->parsed()) return RunTableCommand();
   if (sql->parsed()) return RunSqlCommand();
   if (pipeline_cmd->parsed()) return RunPipelineCommand();
+  if (report->parsed()) return RunReportCommand();
   if (config_docs->parsed()) {
     std::fputs(GenerateConfigurationMarkdown().c_str(), stdout);
     return 0;

@@ -122,10 +122,10 @@ void WaitForBronzeRows(Lake& lake, int64_t rows) {
   ASSERT_EQ(lake.Rows("bronze/notifications"), rows);
 }
 
-std::string Event(const std::string& id, const std::string& time, const std::string& channel = "Whatsapp") {
+std::string Event(const std::string& id, const std::string& time, const std::string& channel = "Whatsapp",
+                  const std::string& payload = "Olá XXXXX, seja muito bem-vindo! Precisa de alguma ajuda?") {
   return R"({"customer_id":"7494212","message_id":")" + id + R"(","customer_name":"Acme","channel":")" + channel +
-         R"(","payload":"Olá XXXXX, seja muito bem-vindo! Precisa de alguma ajuda?","event_datetime":")" + time +
-         R"("})";
+         R"(","payload":")" + payload + R"(","event_datetime":")" + time + R"("})";
 }
 
 TEST(Notifications, DuplicatesLateEventsAndADayMadeFinalBillExactlyOnce) {
@@ -138,7 +138,8 @@ TEST(Notifications, DuplicatesLateEventsAndADayMadeFinalBillExactlyOnce) {
                        dir + "/ingest.txt");
   // Version 1: two messages of 2020-02-03, one sent twice, and two records that break the schema.
   Produce(dir, "v1",
-          {Event("5B81FF24A1", "2020-02-03T14:00:01.001+00:00"), Event("A61D178E73", "2020-02-03T14:00:01.099+00:00"),
+          {Event("5B81FF24A1", "2020-02-03T14:00:01.001+00:00"), Event("A61D178E73", "2020-02-03T14:00:01.099+00:00", "Whatsapp",
+                 "Não identificamos a sua última mensagem. Por favor, entre em contato"),
            Event("5B81FF24A1", "2020-02-03T14:00:01.001+00:00"), "not json {",
            R"({"customer_id":"7494212","message_id":"X1","channel":"Whatsapp"})"});
   WaitForBronzeRows(lake, 5);
@@ -179,6 +180,41 @@ TEST(Notifications, DuplicatesLateEventsAndADayMadeFinalBillExactlyOnce) {
             std::string::npos);
   EXPECT_EQ(lake.Rows("silver/notifications"), 7) << "8 valid records, one of them a duplicate";
   ExpectGoldEqualsRecount(lake, dir);
+
+  // The reports, in the issue's formats.
+  ASSERT_EQ(RunCli({"report", "billing", "--lakehouse", dir, "--date", "2020-02-03"}, dir + "/billing.txt"), 0);
+  const std::string bill = ReadFile(dir + "/billing.txt");
+  EXPECT_EQ(bill.substr(0, bill.find("Registrado em: ")),
+            "Relatório de Cobrança\nCliente: Acme\nNotificações Whatsapp: 3\nValor: R$ 0,12\nData: 2020-02-03\n\n"
+            "Ajuste de Cobrança (notificações recebidas após o fechamento do dia)\nCliente: Acme\n"
+            "Notificações Whatsapp: 1\nValor: R$ 0,04\nData: 2020-02-03\n")
+      << bill;
+  ASSERT_EQ(RunCli({"report", "billing", "--lakehouse", dir, "--date", "2020-02-03", "--format", "csv"},
+                   dir + "/billing.csv"),
+            0);
+  const std::string csv_head =
+      "kind,billing_date,recorded_on,customer_id,customer_name,notifications,price_brl,amount_brl,is_final\n"
+      "bill,2020-02-03,,7494212,Acme,3,0.0400,0.1200,true\nadjustment,2020-02-03,";
+  EXPECT_EQ(ReadFile(dir + "/billing.csv").substr(0, csv_head.size()), csv_head);
+  ASSERT_EQ(RunCli({"report", "notifications", "--lakehouse", dir, "--customer", "Acme", "--from",
+                    "2020-02-03T14:00:00Z", "--to", "2020-02-03T14:01:00Z"},
+                   dir + "/detail.txt"),
+            0);
+  EXPECT_EQ(ReadFile(dir + "/detail.txt"),
+            "Relatório Detalhado de Notificações\n= Cliente: Acme =\nMensagem ID: 5B81FF24A1\n"
+            "Payload: \"Olá XXXXX, seja muito bem-vindo! Precisa de alguma ajuda?\"\n"
+            "Data hora: 2020-02-03T14:00:01.001+00:00\n\nMensagem ID: A61D178E73\n"
+            "Payload: \"Não identificamos a sua última mensagem. Por favor, entre em contato\"\n"
+            "Data hora: 2020-02-03T14:00:01.099+00:00\n\n");
+  ASSERT_EQ(RunCli({"report", "notifications", "--lakehouse", dir, "--customer", "7494212", "--from", "2020-02-03",
+                    "--to", "2020-02-03", "--format", "json"},
+                   dir + "/detail.json"),
+            0);
+  const std::string json = ReadFile(dir + "/detail.json");
+  EXPECT_EQ(std::count(json.begin(), json.end(), '{'), 5) << json;  // 4 WhatsApp + 1 SMS of the 3rd, in order
+  EXPECT_LT(json.find("5B81FF24A1"), json.find("C0000000001")) << json;
+  EXPECT_EQ(RunCli({"report", "billing", "--lakehouse", dir, "--date", "3/2/2020"}, dir + "/bad.txt"), 2);
+  EXPECT_NE(ReadFile(dir + "/bad.txt").find("--date '3/2/2020' is not a date YYYY-MM-DD"), std::string::npos);
 }
 
 }  // namespace

@@ -1,0 +1,140 @@
+#include "pipeline/pipeline_spec.h"
+
+#include <gtest/gtest.h>
+
+#include "lake/columnar/columnar.h"
+#include "pipeline/declared_pipeline.h"
+
+namespace lakestream {
+namespace {
+
+const std::string kDir = LAKESTREAM_SOURCE_DIR;
+
+TEST(PipelineSpec, TheShippedFilesAreValid) {
+  auto engine = ColumnarEngine::Open(1, "256MB");
+  ASSERT_TRUE(engine.ok());
+  auto n = LoadPipelineSpec(kDir + "/pipelines/notifications.toml");
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(n->name, "notifications");
+  EXPECT_EQ(n->topic, "notifications");
+  EXPECT_EQ(n->silver.dedupe_key, "message_id");
+  EXPECT_EQ(n->watermark_ms, 600000);
+  ASSERT_EQ(n->gold.size(), 2u);
+  EXPECT_EQ(n->gold[1].late_events, "adjustments");
+  EXPECT_EQ(n->gold[1].PartitionColumn(), "billing_date");
+  EXPECT_EQ(n->Lookup("price_brl")->values.at("1000001"), "0.0350");
+  EXPECT_TRUE(CheckPipelineSql(*n, **engine).ok());
+  auto o = LoadPipelineSpec(kDir + "/pipelines/orders.toml");
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_TRUE(o->is_orders());
+  EXPECT_EQ(o->group_id, "lakestream-orders");
+  EXPECT_TRUE(CheckPipelineSql(*o, **engine).ok());
+}
+
+// A valid minimal pipeline with `patch` text appended to the [[gold]] table and `silver` to [silver].
+std::string Minimal(const std::string& gold_extra = "", const std::string& silver_extra = "") {
+  return "[pipeline]\nname = \"clicks\"\n"                                                  // 1-2
+         "[source]\ntopic = \"clicks\"\nformat = \"json\"\n"                                  // 3-5
+         "[[schema.fields]]\nname = \"id\"\ntype = \"string\"\nrequired = true\n"           // 6-9
+         "[[schema.fields]]\nname = \"ts\"\ntype = \"timestamp\"\nrequired = true\n"        // 10-13
+         "[[schema.fields]]\nname = \"amount\"\ntype = \"decimal(12,2)\"\n"                  // 14-16
+         "[silver]\ndedupe_key = \"id\"\nevent_time = \"ts\"\nwatermark = \"1m\"\n" +       // 17-20
+         silver_extra +
+         "[[gold]]\nname = \"per_hour\"\nwindow = \"1h\"\nmeasures = [{ name = \"n\", fn = \"count\" }, "
+         "{ name = \"total\", fn = \"sum\", column = \"amount\" }]\n" +
+         gold_extra;
+}
+
+TEST(PipelineSpec, AMinimalFileParsesWithDefaults) {
+  auto s = ParsePipelineSpec(Minimal(), "p.toml");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->group_id, "lakestream-clicks");
+  EXPECT_EQ(s->bronze_table, "bronze/clicks");
+  EXPECT_EQ(s->quarantine_table, "silver/clicks_quarantine");
+  EXPECT_EQ(s->gold[0].location, "gold/per_hour");
+  EXPECT_EQ(s->gold[0].window_column, "window_start");
+  auto cols = GoldColumns(*s, s->gold[0], false);
+  ASSERT_EQ(cols.size(), 4u);
+  EXPECT_EQ(cols[0].name, "event_date");
+  EXPECT_EQ(cols[3].SqlType(), "DECIMAL(18,2)");
+}
+
+TEST(PipelineSpec, EveryErrorIsReportedWithItsLine) {
+  const std::string text = Minimal("group_by = [\"nope\"]\nlate_events = \"sometimes\"\n",
+                                   "dedupe_horizn = \"1h\"\n") +
+                           "[[gold]]\nname = \"per_day\"\nwindow = \"2d\"\nmeasures = [{ name = \"m\", fn = \"median\", "
+                           "column = \"amount\" }]\n";
+  auto s = ParsePipelineSpec(text, "p.toml");
+  ASSERT_FALSE(s.ok());
+  const std::string m = s.status().message();
+  EXPECT_NE(m.find("p.toml:21: unknown key 'dedupe_horizn' in [silver]"), std::string::npos) << m;
+  EXPECT_NE(m.find("p.toml:26: gold table 'per_hour': group_by key 'nope' is not a field"), std::string::npos) << m;
+  EXPECT_NE(m.find("p.toml:27: gold table 'per_hour': late_events must be"), std::string::npos) << m;
+  EXPECT_NE(m.find("p.toml:30: gold table 'per_day': window '2d' must be \"1m\", \"1h\" or \"1d\""), std::string::npos) << m;
+  EXPECT_NE(m.find("fn 'median' is not one of count, sum, min, max, count_distinct"), std::string::npos) << m;
+}
+
+TEST(PipelineSpec, ReferencesBetweenSectionsAreChecked) {
+  auto bad_time = ParsePipelineSpec(Minimal("", "").replace(Minimal().find("event_time = \"ts\""), 17,
+                                                            "event_time = \"amount\""),
+                                    "p.toml");
+  ASSERT_FALSE(bad_time.ok());
+  EXPECT_NE(bad_time.status().message().find("event_time 'amount' must be a required timestamp field"),
+            std::string::npos)
+      << bad_time.status().message();
+  auto bad_sum = ParsePipelineSpec(Minimal().replace(Minimal().find("column = \"amount\""), 17, "column = \"id\""),
+                                   "p.toml");
+  ASSERT_FALSE(bad_sum.ok());
+  EXPECT_NE(bad_sum.status().message().find("sum needs a numeric column; 'id' is not"), std::string::npos)
+      << bad_sum.status().message();
+  auto syntax = ParsePipelineSpec("[pipeline\n", "p.toml");
+  ASSERT_FALSE(syntax.ok());
+  EXPECT_NE(syntax.status().message().find("p.toml:1"), std::string::npos);
+}
+
+TEST(PipelineSpec, SqlThatDoesNotBindIsReportedWithItsLine) {
+  auto engine = ColumnarEngine::Open(1, "256MB");
+  ASSERT_TRUE(engine.ok());
+  auto s = ParsePipelineSpec(Minimal("filter = \"amont > 0\"\n",
+                                     "[[silver.expectations]]\nname = \"positive\"\ncondition = \"amount > 0\"\n"
+                                     "action = \"drop\"\n[[silver.expectations]]\nname = \"typo\"\ncondition = "
+                                     "\"amout > 0\"\naction = \"warn\"\n"),
+                             "p.toml");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  Status st = CheckPipelineSql(*s, **engine);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("p.toml:25: the condition of expectation 'typo'"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("the filter of gold table 'per_hour'"), std::string::npos) << st.message();
+  EXPECT_EQ(st.message().find("'positive'"), std::string::npos) << st.message();
+}
+
+TEST(PipelineSpec, GoldQueryCountsOnTimeRowsAndMarksFinalDays) {
+  auto s = ParsePipelineSpec(Minimal("late_events = \"adjustments\"\n").replace(Minimal().find("window = \"1h\""), 13,
+                                                                                "window = \"1d\""),
+                             "p.toml");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  auto engine = ColumnarEngine::Open(1, "256MB");
+  ASSERT_TRUE(engine.ok());
+  const std::string silver =
+      "(SELECT * FROM (VALUES ('a', '2020-02-03 10:00:00+00'::TIMESTAMPTZ, 1.50::DECIMAL(12,2), false), "
+      "('b', '2020-02-03 11:00:00+00'::TIMESTAMPTZ, 2.25::DECIMAL(12,2), false), "
+      "('c', '2020-02-03 12:00:00+00'::TIMESTAMPTZ, 9.00::DECIMAL(12,2), true), "
+      "('d', '2020-02-04 01:00:00+00'::TIMESTAMPTZ, 1.00::DECIMAL(12,2), false)) AS t(id, ts, amount, "
+      "arrived_after_close)) ";
+  const std::string with_date = "(SELECT *, ts::DATE AS event_date, now() AS ingest_time FROM " + silver + ")";
+  auto bills = (*engine)->Query(DeclaredPipeline::GoldQuery(*s, s->gold[0], false, with_date, 18296) +
+                                " ORDER BY 1");  // 18296 = 2020-02-04: the 3rd is final
+  ASSERT_TRUE(bills.ok()) << bills.status().ToString();
+  ASSERT_EQ(bills->rows.size(), 2u);
+  EXPECT_EQ(*bills->rows[0][1], "2");
+  EXPECT_EQ(*bills->rows[0][2], "3.75");
+  EXPECT_EQ(*bills->rows[0][3], "true");
+  EXPECT_EQ(*bills->rows[1][3], "false");
+  auto adj = (*engine)->Query(DeclaredPipeline::GoldQuery(*s, s->gold[0], true, with_date, 18296));
+  ASSERT_TRUE(adj.ok()) << adj.status().ToString();
+  ASSERT_EQ(adj->rows.size(), 1u);
+  EXPECT_EQ(*adj->rows[0][3], "9.00");
+}
+
+}  // namespace
+}  // namespace lakestream
