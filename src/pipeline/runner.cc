@@ -326,6 +326,52 @@ Result<NotificationGeneratorOptions> GeneratorOptionsFrom(const Settings& s, con
   return o;
 }
 
+
+// Starts the embedded broker for `topic` unless kafka.brokers is set (then returns null); fills
+// bootstrap.servers and the source epoch, writes the broker file and prints the address.
+Result<std::unique_ptr<EmbeddedBroker>> StartBrokerUnlessExternal(const Settings& s, const std::string& topic,
+                                                                  KafkaProperties* props, std::string* epoch) {
+  if (s.IsSet("kafka.brokers")) {
+    (*props)["bootstrap.servers"] = s.GetString("kafka.brokers");
+    *epoch = s.GetString("source.epoch");
+    return std::unique_ptr<EmbeddedBroker>();
+  }
+  ASSIGN_OR_RETURN(auto broker, EmbeddedBroker::Start(topic, static_cast<int>(s.GetInt("kafka.partitions"))));
+  (*props)["bootstrap.servers"] = broker->bootstrap_servers();
+  *epoch = broker->epoch();
+  RETURN_IF_ERROR(broker->WriteBrokerFile(BrokerFile(s)));
+  std::printf("embedded Kafka broker: %s (topic '%s', %lld partitions); address written to %s\n",
+              broker->bootstrap_servers().c_str(), topic.c_str(), static_cast<long long>(s.GetInt("kafka.partitions")),
+              BrokerFile(s).c_str());
+  std::fflush(stdout);
+  return broker;
+}
+
+// `run`'s core: `produce` on its own thread (it returns when `stop` becomes true or it is done) while
+// the consume/commit loop runs here until `produced_all()` (or Ctrl-C; never with --follow), then the
+// pipeline is closed. Returns the first error of the loop, the producer or Close.
+Status ProduceAndIngest(const Settings& s, StreamingPipeline& pipeline, PipelineConsumer& consumer, Serving& serving,
+                        ProgressPrinter& progress, const std::function<Status(const std::atomic<bool>&)>& produce,
+                        const std::function<bool()>& produced_all) {
+  Status produce_status;
+  std::atomic<bool> produce_stop{false};
+  std::thread producer_thread([&] {
+    produce_status = produce(produce_stop);
+    if (!produce_status.ok()) StopRequested() = true;
+  });
+  const bool follow = s.GetBool("run.follow");
+  serving.SetState("running");
+  Status st = IngestLoop(
+      s, pipeline, consumer, [&] { return !follow && produced_all(); },
+      [&](const std::vector<KafkaRecord>& records, int64_t ms) { serving.OnCommit(records, ms, consumer); });
+  serving.SetState(st.ok() ? "stopping" : "failed", st.ok() ? "" : st.message());
+  produce_stop = true;
+  producer_thread.join();
+  progress.Stop();
+  if (st.ok() && !produce_status.ok()) st = produce_status;
+  Status close = pipeline.Close();
+  return st.ok() ? close : st;
+}
 }  // namespace
 
 // `run` for a pipeline with a built-in generator: embedded broker (unless --brokers), generator thread,
@@ -336,23 +382,9 @@ int RunGenerated(const Settings& s, const KafkaProperties& kafka_props, const st
   if (!gen_opts.ok()) return Fail(gen_opts.status());
   const std::string topic = TopicOf(s, spec);
   KafkaProperties props = kafka_props;
-  std::unique_ptr<EmbeddedBroker> broker;
   std::string epoch;
-  if (s.IsSet("kafka.brokers")) {
-    props["bootstrap.servers"] = s.GetString("kafka.brokers");
-    epoch = s.GetString("source.epoch");
-  } else {
-    auto b = EmbeddedBroker::Start(topic, static_cast<int>(s.GetInt("kafka.partitions")));
-    if (!b.ok()) return Fail(b.status());
-    broker = std::move(b).value();
-    props["bootstrap.servers"] = broker->bootstrap_servers();
-    epoch = broker->epoch();
-    if (Status st = broker->WriteBrokerFile(BrokerFile(s)); !st.ok()) return Fail(st);
-    std::printf("embedded Kafka broker: %s (topic '%s', %lld partitions); address written to %s\n",
-                broker->bootstrap_servers().c_str(), topic.c_str(),
-                static_cast<long long>(s.GetInt("kafka.partitions")), BrokerFile(s).c_str());
-    std::fflush(stdout);
-  }
+  auto broker = StartBrokerUnlessExternal(s, topic, &props, &epoch);
+  if (!broker.ok()) return Fail(broker.status());
   auto opened_or = OpenPipeline(s, props, epoch, spec);
   if (!opened_or.ok()) return Fail(opened_or.status());
   OpenedPipeline opened = std::move(opened_or).value();
@@ -373,12 +405,6 @@ int RunGenerated(const Settings& s, const KafkaProperties& kafka_props, const st
   if (!serving_or.ok()) return Fail(serving_or.status());
   Serving serving = std::move(serving_or).value();
 
-  Status gen_status;
-  std::atomic<bool> gen_stop{false};
-  std::thread gen_thread([&] {
-    gen_status = gen.Run(gen_stop);
-    if (!gen_status.ok()) StopRequested() = true;
-  });
   const auto& pc = pipe->counters();
   int64_t last_produced = 0, last_bronze = bronze_at_start;
   double last_t = 0;
@@ -401,22 +427,9 @@ int RunGenerated(const Settings& s, const KafkaProperties& kafka_props, const st
     last_t = t;
     return line;
   });
-  const bool follow = s.GetBool("run.follow");
-  serving.SetState("running");
-  Status st = IngestLoop(
-      s, *pipe, *consumer,
-      [&] {
-        if (follow) return false;
-        return gc.done.load() && pc.bronze_rows.load() - bronze_at_start >= gc.produced.load();
-      },
-      [&](const std::vector<KafkaRecord>& records, int64_t ms) { serving.OnCommit(records, ms, *consumer); });
-  serving.SetState(st.ok() ? "stopping" : "failed", st.ok() ? "" : st.message());
-  gen_stop = true;
-  gen_thread.join();
-  progress.Stop();
-  if (st.ok() && !gen_status.ok()) st = gen_status;
-  Status close = pipe->Close();
-  if (st.ok()) st = close;
+  Status st = ProduceAndIngest(
+      s, *pipe, *consumer, serving, progress, [&gen](const std::atomic<bool>& stop) { return gen.Run(stop); },
+      [&] { return gc.done.load() && pc.bronze_rows.load() - bronze_at_start >= gc.produced.load(); });
   consumer->Close();
   serving.Stop();
   if (!st.ok()) return Fail(st);
@@ -436,23 +449,10 @@ int RunMain(const Settings& s, const KafkaProperties& kafka_props) {
   const PipelineSpec& spec = *spec_or;
   const std::string topic = TopicOf(s, spec);
   KafkaProperties props = kafka_props;
-  std::unique_ptr<EmbeddedBroker> broker;
   std::string epoch;
-  if (s.IsSet("kafka.brokers")) {
-    props["bootstrap.servers"] = s.GetString("kafka.brokers");
-    epoch = s.GetString("source.epoch");
-  } else {
-    auto b = EmbeddedBroker::Start(topic, static_cast<int>(s.GetInt("kafka.partitions")));
-    if (!b.ok()) return Fail(b.status());
-    broker = std::move(b).value();
-    props["bootstrap.servers"] = broker->bootstrap_servers();
-    epoch = broker->epoch();
-    if (Status st = broker->WriteBrokerFile(BrokerFile(s)); !st.ok()) return Fail(st);
-    std::printf("embedded Kafka broker: %s (topic '%s', %lld partitions); address written to %s\n",
-                broker->bootstrap_servers().c_str(), topic.c_str(),
-                static_cast<long long>(s.GetInt("kafka.partitions")), BrokerFile(s).c_str());
-    std::fflush(stdout);
-  }
+  auto broker_or = StartBrokerUnlessExternal(s, topic, &props, &epoch);
+  if (!broker_or.ok()) return Fail(broker_or.status());
+  std::unique_ptr<EmbeddedBroker> broker = std::move(broker_or).value();
   if (broker && s.IsSet("pipeline.dlq_topic")) {
     if (Status st = broker->CreateTopic(s.GetString("pipeline.dlq_topic"), 1); !st.ok()) return Fail(st);
   }
@@ -487,13 +487,6 @@ int RunMain(const Settings& s, const KafkaProperties& kafka_props) {
   if (!serving_or.ok()) return Fail(serving_or.status());
   Serving serving = std::move(serving_or).value();
 
-  Status replay_status;
-  std::atomic<bool> replay_stop{false};
-  std::thread replay_thread([&] {
-    replay_status = replay.Run(replay_stop);
-    if (!replay_status.ok()) StopRequested() = true;
-  });
-
   const auto& rc = replay.counters();
   const auto& pc = pipeline->counters();
   int64_t last_produced = 0, last_bronze = bronze_at_start;
@@ -515,22 +508,9 @@ int RunMain(const Settings& s, const KafkaProperties& kafka_props) {
     return line;
   });
 
-  const bool follow = s.GetBool("run.follow");
-  serving.SetState("running");
-  Status st = IngestLoop(
-      s, *pipeline, *consumer,
-      [&] {
-        if (follow) return false;
-        return rc.done.load() && pc.bronze_rows.load() - bronze_at_start >= rc.produced.load();
-      },
-      [&](const std::vector<KafkaRecord>& records, int64_t ms) { serving.OnCommit(records, ms, *consumer); });
-  serving.SetState(st.ok() ? "stopping" : "failed", st.ok() ? "" : st.message());
-  replay_stop = true;
-  replay_thread.join();
-  progress.Stop();
-  if (st.ok() && !replay_status.ok()) st = replay_status;
-  Status close = pipeline->Close();
-  if (st.ok()) st = close;
+  Status st = ProduceAndIngest(
+      s, *pipeline, *consumer, serving, progress, [&replay](const std::atomic<bool>& stop) { return replay.Run(stop); },
+      [&] { return rc.done.load() && pc.bronze_rows.load() - bronze_at_start >= rc.produced.load(); });
   if (opened.dlq) {
     Status flushed = opened.dlq->Flush(10000).WithContext("dead-letter topic");
     if (st.ok()) st = flushed;
