@@ -110,7 +110,7 @@ Result<std::unique_ptr<DeclaredPipeline>> DeclaredPipeline::Open(const DeclaredP
   }
   p->decoder_ = std::make_unique<SchemaDecoder>(std::move(fields), spec.unknown_fields_quarantine);
   p->silver_columns_ = DeclaredSilverColumns(spec);
-  for (const auto& x : spec.silver.expectations) p->expectation_counts_.push_back({x.name, x.action, 0});
+  p->tally_ = std::make_unique<medallion::ExpectationTally>(spec.silver.expectations);
 
   const std::string app_id = "lakestream-" + spec.name + "-gold<-silver";
   DeclaredPipeline* self = p.get();
@@ -147,6 +147,9 @@ Result<std::unique_ptr<DeclaredPipeline>> DeclaredPipeline::Open(const DeclaredP
     ASSIGN_OR_RETURN(p->tables_[d.name],
                      medallion::OpenTable(options.lake_root, d.name, d.cols, d.partitions, d.append_only));
   }
+  p->bronze_ = std::make_unique<medallion::BronzeSink>("lakestream-" + spec.name, options.source_epoch,
+                                                       p->tables_[spec.bronze_table].get(), p->engine_.get(),
+                                                       &p->counters_);
   p->counters_.bronze_rows = p->tables_[spec.bronze_table]->snapshot().NumRecords();
   p->counters_.silver_rows = p->tables_[spec.silver_table]->snapshot().NumRecords();
   p->counters_.quarantine_rows = p->tables_[spec.quarantine_table]->snapshot().NumRecords();
@@ -193,50 +196,18 @@ int64_t DeclaredPipeline::FirstOpenDay() const {
   return FloorDiv(max_event_us_ - options_.spec.watermark_ms * 1000, kDayUs);
 }
 
-std::string DeclaredPipeline::BronzeAppId(const std::string& topic, int32_t partition) const {
-  std::string id = "lakestream-" + options_.spec.name + "-bronze-" + topic + "-" + std::to_string(partition);
-  if (!options_.source_epoch.empty()) id += "@" + options_.source_epoch;
-  return id;
-}
-
 std::optional<int64_t> DeclaredPipeline::StartOffset(const std::string& topic, int32_t partition) {
-  auto& bronze = *tables_[options_.spec.bronze_table];
-  Status st = bronze.Refresh();
-  if (!st.ok()) spdlog::warn("refreshing {}: {}", bronze.storage().uri(), st.ToString());
-  auto v = bronze.snapshot().TxnVersion(BronzeAppId(topic, partition));
-  if (!v) return std::nullopt;
-  return *v + 1;
+  return bronze_->StartOffset(topic, partition);
 }
 
-int64_t DeclaredPipeline::CommittedBytes(int32_t partition) const {
-  std::lock_guard<std::mutex> lock(bytes_mu_);
-  auto it = committed_bytes_.find(partition);
-  return it == committed_bytes_.end() ? 0 : it->second;
-}
+int64_t DeclaredPipeline::CommittedBytes(int32_t partition) const { return bronze_->CommittedBytes(partition); }
 
-std::vector<ExpectationCount> DeclaredPipeline::ExpectationCounts() const {
-  std::lock_guard<std::mutex> lock(expectations_mu_);
-  return expectation_counts_;
-}
+std::vector<ExpectationCount> DeclaredPipeline::ExpectationCounts() const { return tally_->Counts(); }
 
 Status DeclaredPipeline::ProcessBatch(const std::vector<KafkaRecord>& all_records) {
-  auto& bronze = *tables_[options_.spec.bronze_table];
-  auto app_id = [this](const std::string& topic, int32_t partition) { return BronzeAppId(topic, partition); };
-  std::vector<KafkaRecord> records = medallion::WithoutCommitted(bronze.snapshot(), app_id, all_records);
-  if (records.empty()) return Status::OK();
-  const int64_t ingest_us = NowMicros();
-  std::map<int32_t, int64_t> bytes;
-  ASSIGN_OR_RETURN(int64_t bronze_version,
-                   medallion::CommitBronze(bronze, *engine_, records, ingest_us, options_.source_epoch, app_id,
-                                           "lakestream-" + options_.spec.name + "-bronze", &bytes));
-  counters_.bronze_rows += static_cast<int64_t>(records.size());
-  counters_.bronze_version = bronze_version;
-  {
-    std::lock_guard<std::mutex> lock(bytes_mu_);
-    for (const auto& [p, b] : bytes) committed_bytes_[p] += b;
-  }
-  std::vector<int64_t> ingest(records.size(), ingest_us);
-  if (Status st = DeriveSilver(records, ingest, bronze_version, false); !st.ok()) {
+  ASSIGN_OR_RETURN(medallion::BronzeSink::Committed batch, bronze_->Commit(all_records));
+  if (batch.version < 0) return Status::OK();
+  if (Status st = DeriveSilver(batch.records, batch.ingest_us, batch.version, false); !st.ok()) {
     derive_failed_ = true;
     return st;
   }
@@ -244,7 +215,7 @@ Status DeclaredPipeline::ProcessBatch(const std::vector<KafkaRecord>& all_record
   counters_.last_commit_ms = NowMillis();
   if (NowMillis() - last_gold_ms_ >= options_.gold_interval_ms) {
     RETURN_IF_ERROR(RefreshGold());
-    std::vector<DeltaTable*> append_only = {&bronze, tables_[options_.spec.silver_table].get(),
+    std::vector<DeltaTable*> append_only = {tables_[options_.spec.bronze_table].get(), tables_[options_.spec.silver_table].get(),
                                             tables_[options_.spec.quarantine_table].get()};
     RETURN_IF_ERROR(medallion::CompactSmallFiles(append_only, *engine_, options_.auto_compact_min_files,
                                                  options_.target_file_size_bytes, counters_));
@@ -364,8 +335,7 @@ Status DeclaredPipeline::DeriveSilver(const std::vector<KafkaRecord>& records, c
     counters_.duplicates_dropped += duplicates;
     counters_.expectation_drops += drops;
     counters_.late_after_close += late;
-    std::lock_guard<std::mutex> lock(expectations_mu_);
-    for (size_t x = 0; x < expectations.size(); ++x) expectation_counts_[x].failed += fail_counts[x];
+    tally_->Add(fail_counts);
   }
   // The watermark moves only after the whole bronze version: every row of a version is judged against
   // the same watermark, whatever its order within the version.

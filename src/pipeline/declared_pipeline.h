@@ -32,6 +32,11 @@
 
 namespace lakestream {
 
+namespace medallion {
+class BronzeSink;
+class ExpectationTally;
+}  // namespace medallion
+
 struct DeclaredPipelineOptions {
   PipelineSpec spec;
   std::string lake_root = "./lakehouse";
@@ -72,7 +77,6 @@ class DeclaredPipeline : public StreamingPipeline {
 
  private:
   DeclaredPipeline() = default;
-  std::string BronzeAppId(const std::string& topic, int32_t partition) const;
   Status DeriveSilver(const std::vector<KafkaRecord>& records, const std::vector<int64_t>& ingest_us,
                       int64_t bronze_version, bool fence);
   Status CatchUp();
@@ -96,10 +100,8 @@ class DeclaredPipeline : public StreamingPipeline {
   std::vector<GoldTable> gold_;
   int64_t max_event_us_ = INT64_MIN;  // newest event time in silver
   PipelineCounters counters_;
-  mutable std::mutex expectations_mu_;
-  std::vector<ExpectationCount> expectation_counts_;
-  mutable std::mutex bytes_mu_;
-  std::map<int32_t, int64_t> committed_bytes_;
+  std::unique_ptr<medallion::BronzeSink> bronze_;
+  std::unique_ptr<medallion::ExpectationTally> tally_;
   int64_t last_gold_ms_ = 0;
   bool derive_failed_ = false;
 };

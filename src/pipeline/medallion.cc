@@ -8,6 +8,7 @@
 #include "common/base64.h"
 #include "common/ids.h"
 #include "common/json_writer.h"
+#include "common/time.h"
 #include "lake/delta/delta_maintenance.h"
 #include "lake/delta/delta_scan.h"
 #include "lake/delta/delta_writer.h"
@@ -242,6 +243,66 @@ Status CompactSmallFiles(const std::vector<DeltaTable*>& tables, ColumnarEngine&
     }
   }
   return Status::OK();
+}
+
+BronzeSink::BronzeSink(std::string app_prefix, std::string source_epoch, DeltaTable* bronze, ColumnarEngine* engine,
+                       PipelineCounters* counters)
+    : app_prefix_(std::move(app_prefix)),
+      source_epoch_(std::move(source_epoch)),
+      bronze_(bronze),
+      engine_(engine),
+      counters_(counters) {}
+
+std::string BronzeSink::AppId(const std::string& topic, int32_t partition) const {
+  std::string id = app_prefix_ + "-bronze-" + topic + "-" + std::to_string(partition);
+  if (!source_epoch_.empty()) id += "@" + source_epoch_;
+  return id;
+}
+
+std::optional<int64_t> BronzeSink::StartOffset(const std::string& topic, int32_t partition) {
+  Status st = bronze_->Refresh();
+  if (!st.ok()) spdlog::warn("refreshing {}: {}", bronze_->storage().uri(), st.ToString());
+  auto v = bronze_->snapshot().TxnVersion(AppId(topic, partition));
+  if (!v) return std::nullopt;
+  return *v + 1;
+}
+
+Result<BronzeSink::Committed> BronzeSink::Commit(const std::vector<KafkaRecord>& all_records) {
+  auto app_id = [this](const std::string& topic, int32_t partition) { return AppId(topic, partition); };
+  Committed out;
+  // Redeliveries: records at or below the committed offset of their partition.
+  out.records = WithoutCommitted(bronze_->snapshot(), app_id, all_records);
+  if (out.records.empty()) return out;
+  const int64_t ingest_us = NowMicros();
+  std::map<int32_t, int64_t> bytes;
+  ASSIGN_OR_RETURN(out.version, CommitBronze(*bronze_, *engine_, out.records, ingest_us, source_epoch_, app_id,
+                                             app_prefix_ + "-bronze", &bytes));
+  out.ingest_us.assign(out.records.size(), ingest_us);
+  counters_->bronze_rows += static_cast<int64_t>(out.records.size());
+  counters_->bronze_version = out.version;
+  std::lock_guard<std::mutex> lock(bytes_mu_);
+  for (const auto& [p, b] : bytes) committed_bytes_[p] += b;
+  return out;
+}
+
+int64_t BronzeSink::CommittedBytes(int32_t partition) const {
+  std::lock_guard<std::mutex> lock(bytes_mu_);
+  auto it = committed_bytes_.find(partition);
+  return it == committed_bytes_.end() ? 0 : it->second;
+}
+
+ExpectationTally::ExpectationTally(const std::vector<Expectation>& expectations) {
+  for (const auto& x : expectations) counts_.push_back({x.name, x.action, 0});
+}
+
+void ExpectationTally::Add(const std::vector<int64_t>& failed) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (size_t i = 0; i < counts_.size() && i < failed.size(); ++i) counts_[i].failed += failed[i];
+}
+
+std::vector<ExpectationCount> ExpectationTally::Counts() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return counts_;
 }
 
 std::vector<TableSummary> Summarize(const std::vector<std::pair<std::string, DeltaTable*>>& tables) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -71,6 +72,50 @@ Status ReadBronzeVersion(DeltaTable& bronze, ColumnarEngine& engine, int64_t v, 
 /// A conflict with another writer is logged and skipped. Counts in `counters`. Errors: other than Conflict.
 Status CompactSmallFiles(const std::vector<DeltaTable*>& tables, ColumnarEngine& engine, int64_t min_files,
                          int64_t target_bytes, PipelineCounters& counters);
+
+/// A pipeline's bronze side: the txn appId of each partition ("<app_prefix>-bronze-<topic>-<p>[@epoch]"),
+/// where to resume, committing a micro-batch, and the payload bytes committed per partition (for
+/// backpressure). Commit and StartOffset on the pipeline thread; CommittedBytes from any thread.
+class BronzeSink {
+ public:
+  /// `bronze`, `engine` and `counters` must outlive the sink.
+  BronzeSink(std::string app_prefix, std::string source_epoch, DeltaTable* bronze, ColumnarEngine* engine,
+             PipelineCounters* counters);
+  std::string AppId(const std::string& topic, int32_t partition) const;
+  /// The offset after the one bronze's txn records for the partition, or nullopt (from the beginning).
+  std::optional<int64_t> StartOffset(const std::string& topic, int32_t partition);
+  struct Committed {
+    std::vector<KafkaRecord> records;  // those not in bronze before
+    std::vector<int64_t> ingest_us;    // one per record
+    int64_t version = -1;              // -1: every record was a redelivery, nothing committed
+  };
+  /// Commits the records above each partition's committed offset, counting rows and bytes.
+  /// Errors: CommitBronze's (Conflict when another writer owns a partition).
+  Result<Committed> Commit(const std::vector<KafkaRecord>& records);
+  int64_t CommittedBytes(int32_t partition) const;
+
+ private:
+  std::string app_prefix_, source_epoch_;
+  DeltaTable* bronze_;
+  ColumnarEngine* engine_;
+  PipelineCounters* counters_;
+  mutable std::mutex bytes_mu_;
+  std::map<int32_t, int64_t> committed_bytes_;
+};
+
+/// Failures per expectation since start-up, in declaration order; Add on the pipeline thread, Counts
+/// from any thread.
+class ExpectationTally {
+ public:
+  explicit ExpectationTally(const std::vector<Expectation>& expectations);
+  /// `failed[i]`: new failures of expectation i.
+  void Add(const std::vector<int64_t>& failed);
+  std::vector<ExpectationCount> Counts() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<ExpectationCount> counts_;
+};
 
 /// Every table's summary line.
 std::vector<TableSummary> Summarize(const std::vector<std::pair<std::string, DeltaTable*>>& tables);

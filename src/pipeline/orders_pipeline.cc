@@ -121,8 +121,8 @@ Result<std::unique_ptr<OrdersPipeline>> OrdersPipeline::Open(const OrdersPipelin
                              "columns: {} (columns: docs/pipelines/orders.md, \"Silver\")",
                              rules.source, x.line, x.name, st.message());
     }
-    p->expectation_counts_.push_back({x.name, x.action, 0});
   }
+  p->tally_ = std::make_unique<medallion::ExpectationTally>(rules.expectations);
   struct Def {
     std::string name;
     std::vector<ColumnSpec> cols;
@@ -139,6 +139,8 @@ Result<std::unique_ptr<OrdersPipeline>> OrdersPipeline::Open(const OrdersPipelin
     ASSIGN_OR_RETURN(p->tables_[d.name], medallion::OpenTable(options.lake_root, d.name, d.cols, d.partitions,
                                                               d.append_only));
   }
+  p->bronze_ = std::make_unique<medallion::BronzeSink>(kAppPrefix, options.source_epoch, p->tables_[kBronze].get(),
+                                                       p->engine_.get(), &p->counters_);
   p->counters_.bronze_rows = p->tables_[kBronze]->snapshot().NumRecords();
   p->counters_.silver_rows = p->tables_[kSilver]->snapshot().NumRecords();
   p->counters_.quarantine_rows = p->tables_[kQuarantine]->snapshot().NumRecords();
@@ -172,51 +174,18 @@ Status OrdersPipeline::LoadDedupeState() {
   return Status::OK();
 }
 
-std::string OrdersPipeline::BronzeAppId(const std::string& topic, int32_t partition) const {
-  std::string id = std::string(kAppPrefix) + "-bronze-" + topic + "-" + std::to_string(partition);
-  if (!options_.source_epoch.empty()) id += "@" + options_.source_epoch;
-  return id;
-}
-
 std::optional<int64_t> OrdersPipeline::StartOffset(const std::string& topic, int32_t partition) {
-  auto& bronze = *tables_[kBronze];
-  Status st = bronze.Refresh();
-  if (!st.ok()) spdlog::warn("refreshing {}: {}", bronze.storage().uri(), st.ToString());
-  auto v = bronze.snapshot().TxnVersion(BronzeAppId(topic, partition));
-  if (!v) return std::nullopt;
-  return *v + 1;
+  return bronze_->StartOffset(topic, partition);
 }
 
-int64_t OrdersPipeline::CommittedBytes(int32_t partition) const {
-  std::lock_guard<std::mutex> lock(bytes_mu_);
-  auto it = committed_bytes_.find(partition);
-  return it == committed_bytes_.end() ? 0 : it->second;
-}
+int64_t OrdersPipeline::CommittedBytes(int32_t partition) const { return bronze_->CommittedBytes(partition); }
 
-std::vector<ExpectationCount> OrdersPipeline::ExpectationCounts() const {
-  std::lock_guard<std::mutex> lock(expectations_mu_);
-  return expectation_counts_;
-}
+std::vector<ExpectationCount> OrdersPipeline::ExpectationCounts() const { return tally_->Counts(); }
 
 Status OrdersPipeline::ProcessBatch(const std::vector<KafkaRecord>& all_records) {
-  auto& bronze = *tables_[kBronze];
-  auto app_id = [this](const std::string& topic, int32_t partition) { return BronzeAppId(topic, partition); };
-  // Drop redeliveries: records at or below the committed offset of their partition.
-  std::vector<KafkaRecord> records = medallion::WithoutCommitted(bronze.snapshot(), app_id, all_records);
-  if (records.empty()) return Status::OK();
-  const int64_t ingest_us = NowMicros();
-  std::map<int32_t, int64_t> bytes;
-  ASSIGN_OR_RETURN(int64_t bronze_version,
-                   medallion::CommitBronze(bronze, *engine_, records, ingest_us, options_.source_epoch, app_id,
-                                           "lakestream-orders-bronze", &bytes));
-  counters_.bronze_rows += static_cast<int64_t>(records.size());
-  counters_.bronze_version = bronze_version;
-  {
-    std::lock_guard<std::mutex> lock(bytes_mu_);
-    for (const auto& [p, b] : bytes) committed_bytes_[p] += b;
-  }
-  std::vector<int64_t> ingest(records.size(), ingest_us);
-  if (Status st = DeriveSilver(records, ingest, bronze_version, false); !st.ok()) {
+  ASSIGN_OR_RETURN(medallion::BronzeSink::Committed batch, bronze_->Commit(all_records));
+  if (batch.version < 0) return Status::OK();
+  if (Status st = DeriveSilver(batch.records, batch.ingest_us, batch.version, false); !st.ok()) {
     // Silver did not take this bronze version: Close must not fence past it (a restart derives it).
     derive_failed_ = true;
     return st;
@@ -371,8 +340,7 @@ Status OrdersPipeline::DeriveSilver(const std::vector<KafkaRecord>& records, con
     counters_.duplicates_dropped += duplicates;
     counters_.expectation_drops += drops;
     counters_.repeated_lines += repeats;
-    std::lock_guard<std::mutex> lock(expectations_mu_);
-    for (size_t x = 0; x < expectations.size(); ++x) expectation_counts_[x].failed += fail_counts[x];
+    tally_->Add(fail_counts);
   }
   ASSIGN_OR_RETURN(bool quarantined, commit(quarantine, bad, quarantine_app, quarantine_done, counters_.quarantine_rows,
                                             counters_.quarantine_version, {}));

@@ -41,6 +41,11 @@
 
 namespace lakestream {
 
+namespace medallion {
+class BronzeSink;
+class ExpectationTally;
+}  // namespace medallion
+
 struct OrdersPipelineOptions {
   std::string lake_root = "./lakehouse";
   std::string topic = "orders";
@@ -118,7 +123,6 @@ class OrdersPipeline : public StreamingPipeline {
 
  private:
   OrdersPipeline() = default;
-  std::string BronzeAppId(const std::string& topic, int32_t partition) const;
   Status DeriveSilver(const std::vector<KafkaRecord>& records, const std::vector<int64_t>& ingest_us,
                       int64_t bronze_version, bool fence);
   Status CatchUp();
@@ -133,11 +137,9 @@ class OrdersPipeline : public StreamingPipeline {
   std::unique_ptr<class OrderEventDecoder> decoder_;
   std::unique_ptr<class EventIdSet> seen_ids_, seen_lines_;
   PipelineCounters counters_;
-  mutable std::mutex expectations_mu_;
-  std::vector<ExpectationCount> expectation_counts_;
+  std::unique_ptr<medallion::BronzeSink> bronze_;
+  std::unique_ptr<medallion::ExpectationTally> tally_;
   DeadLetterSink dead_letter_;
-  mutable std::mutex bytes_mu_;
-  std::map<int32_t, int64_t> committed_bytes_;
   int64_t last_gold_ms_ = 0;
   bool derive_failed_ = false;  // a batch reached bronze but not silver (e.g. a `fail` expectation)
   std::string name_ = "orders";
