@@ -4,7 +4,6 @@
 #include <string>
 
 #include "common/time.h"
-#include "format/schema_decoder.h"
 #include "serve/notification_reports.h"
 
 namespace lakestream {
@@ -21,20 +20,6 @@ struct ReportOptions {
 ReportOptions& Opts() {
   static ReportOptions o;
   return o;
-}
-
-// "2020-02-03" (that day's start, or with `end_of_day` the next day's) or an ISO 8601 instant with offset.
-std::optional<int64_t> ParseInstant(const std::string& text, bool end_of_day) {
-  if (text.size() == 10) {
-    int y = 0, m = 0, d = 0;
-    if (std::sscanf(text.c_str(), "%4d-%2d-%2d", &y, &m, &d) != 3 ||
-        !IsValidDate(y, static_cast<unsigned>(m), static_cast<unsigned>(d))) {
-      return std::nullopt;
-    }
-    return (DaysFromCivil(y, static_cast<unsigned>(m), static_cast<unsigned>(d)) + (end_of_day ? 1 : 0)) * 86400LL *
-           1000000;
-  }
-  return ParseIsoTimestampWithOffset(text);
 }
 
 int Usage(const std::string& message) {
@@ -75,16 +60,16 @@ int RunReportCommand() {
     out = std::fopen(o.output.c_str(), "w");
     if (!out) return Usage("cannot write --output " + o.output);
   }
-  auto sink = [out](std::string_view s) { std::fwrite(s.data(), 1, s.size(), out); };
+  auto sink = [out](std::string_view s) { return std::fwrite(s.data(), 1, s.size(), out) == s.size(); };
   Result<int64_t> n = 0;
   if (o.notifications->parsed()) {
-    auto from = ParseInstant(o.from, false), to = ParseInstant(o.to, true);
+    auto from = ParseReportInstant(o.from, false), to = ParseReportInstant(o.to, true);
     if (!from) return Usage("--from '" + o.from + "' is not YYYY-MM-DD or an ISO 8601 instant with offset");
     if (!to) return Usage("--to '" + o.to + "' is not YYYY-MM-DD or an ISO 8601 instant with offset");
     if (*to <= *from) return Usage("--to must be after --from");
     n = WriteNotificationReport(o.lakehouse, {o.customer, *from, *to}, *format, sink);
   } else {
-    auto day = ParseInstant(o.date, false);
+    auto day = ParseReportInstant(o.date, false);
     if (!day || o.date.size() != 10) return Usage("--date '" + o.date + "' is not a date YYYY-MM-DD");
     n = WriteBillingReport(o.lakehouse, *day / (86400LL * 1000000),
                            o.customer.empty() ? std::nullopt : std::optional<std::string>(o.customer), *format, sink);

@@ -1,6 +1,7 @@
 #include "serve/http_server.h"
 
 #include <httplib.h>
+#include <simdjson.h>
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
@@ -11,6 +12,7 @@
 
 #include "common/json_writer.h"
 #include "common/time.h"
+#include "serve/notification_reports.h"
 #include "serve/web_assets.h"
 
 namespace lakestream {
@@ -75,7 +77,9 @@ std::string RouteLabel(const std::string& path) {
   static const char* kExact[] = {"/metrics", "/healthz", "/readyz", "/api/v1", "/api/v1/pipelines", "/api/v1/tables",
                                  "/api/v1/stream", "/api/v1/orders/kpis", "/api/v1/orders/revenue-by-day",
                                  "/api/v1/orders/revenue-by-country", "/api/v1/orders/top-products",
-                                 "/api/v1/orders/countries", "/api/v1/quarantine"};
+                                 "/api/v1/orders/countries", "/api/v1/quarantine", "/api/v1/notifications/panel",
+                                 "/api/v1/notifications/customers", "/api/v1/notifications/report",
+                                 "/api/v1/notifications/billing"};
   for (const char* e : kExact) {
     if (path == e) return e;
   }
@@ -85,7 +89,9 @@ std::string RouteLabel(const std::string& path) {
   return "static";
 }
 
-bool IsPage(const std::string& path) { return path == "/" || path == "/pipeline" || path == "/index.html"; }
+bool IsPage(const std::string& path) {
+  return path == "/" || path == "/pipeline" || path == "/notifications" || path == "/index.html";
+}
 
 const WebAsset* FindAsset(const std::string& path) {
   size_t n = 0;
@@ -319,7 +325,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
     SetJson(res, R"({"endpoints":["/api/v1/pipelines","/api/v1/pipelines/{name}","/api/v1/tables",)"
                  R"("/api/v1/tables/{layer}/{name}","/api/v1/orders/kpis","/api/v1/orders/revenue-by-day",)"
                  R"("/api/v1/orders/revenue-by-country","/api/v1/orders/top-products","/api/v1/orders/countries",)"
-                 R"("/api/v1/quarantine","/api/v1/stream","/metrics","/healthz","/readyz"],"docs":"docs/api.md"})");
+                 R"("/api/v1/quarantine","/api/v1/notifications/customers","/api/v1/notifications/panel",)"
+                 R"("/api/v1/notifications/report","/api/v1/notifications/billing","/api/v1/stream","/metrics","/healthz","/readyz"],"docs":"docs/api.md"})");
   });
   svr.Get("/api/v1/pipelines", timed("/api/v1/pipelines", [self](const httplib::Request& req, httplib::Response& res) {
             if (!NoParams(req, res)) return;
@@ -394,6 +401,138 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
               }
             }
             Reply(res, self->lake_->Quarantine(rule, limit));
+          }));
+
+  // --- the notifications pipeline (docs/pipelines/notifications.md) ---
+  svr.Get("/api/v1/notifications/customers",
+          timed("/api/v1/notifications/customers", [self](const httplib::Request& req, httplib::Response& res) {
+            auto q = ParsePanelQuery(req.params, {"date", "channel", "limit"});
+            if (!q.ok()) return SetError(res, q.status());
+            Reply(res, self->lake_->NotificationCustomers(*q));
+          }));
+  svr.Get("/api/v1/notifications/panel",
+          timed("/api/v1/notifications/panel", [self](const httplib::Request& req, httplib::Response& res) {
+            auto params = req.params;
+            std::string format = "json";
+            if (auto it = params.find("format"); it != params.end()) {
+              format = it->second;
+              params.erase(it);
+            }
+            if (format != "json" && format != "text") {
+              return SetError(res, 400, "InvalidArgument", "query parameter 'format' must be json or text");
+            }
+            auto q = ParsePanelQuery(params, {"customer", "date", "channel"});
+            if (!q.ok()) return SetError(res, q.status());
+            auto panel = self->lake_->NotificationPanel(*q);
+            if (!panel.ok() || format == "json") return Reply(res, panel);
+            simdjson::dom::parser parser;
+            std::string_view text;
+            if (parser.parse(*panel).at_key("panel").get(text) != simdjson::SUCCESS) {
+              return SetError(res, 500, "Internal", "the panel has no text");
+            }
+            res.set_header("Cache-Control", "no-store");
+            res.set_content(std::string(text), "text/plain; charset=utf-8");
+          }));
+  // Reports stream (chunked): a report of millions of lines never sits whole in memory.
+  auto report = [](httplib::Response& res, const std::string& format_text, const std::string& filename,
+                       std::function<Result<int64_t>(ReportFormat, const ReportSink&)> write) {
+    ReportFormat format = ReportFormat::kJson;
+    if (format_text == "csv") format = ReportFormat::kCsv;
+    else if (format_text == "text") format = ReportFormat::kHuman;
+    else if (format_text != "json") {
+      return SetError(res, 400, "InvalidArgument", "query parameter 'format' must be json, csv or text");
+    }
+    const char* type = format == ReportFormat::kCsv    ? "text/csv; charset=utf-8"
+                       : format == ReportFormat::kJson ? "application/json; charset=utf-8"
+                                                       : "text/plain; charset=utf-8";
+    res.set_header("Cache-Control", "no-store");
+    if (format == ReportFormat::kCsv) {
+      res.set_header("Content-Disposition", "attachment; filename=\"" + filename + ".csv\"");
+    }
+    res.set_chunked_content_provider(type, [format, write](size_t, httplib::DataSink& sink) {
+      std::string buffer;  // written in pieces of about 64 KiB
+      auto flush = [&] {
+        const bool ok = buffer.empty() || sink.write(buffer.data(), buffer.size());
+        buffer.clear();
+        return ok;
+      };
+      auto n = write(format, [&](std::string_view piece) {
+        buffer.append(piece);
+        return buffer.size() < 65536 || flush();
+      });
+      if (!n.ok()) {
+        // Headers are sent: end the stream without its last chunk, so the client sees a truncated
+        // response rather than a complete one.
+        if (n.status().code() != StatusCode::kCancelled) {
+          spdlog::warn("http report stopped: {}", n.status().ToString());
+        }
+        return false;
+      }
+      if (!flush()) return false;
+      sink.done();
+      return true;
+    });
+  };
+  auto table_exists = [self](httplib::Response& res, const std::string& table) {
+    auto versions = self->lake_->Versions();
+    if (versions.count(table) && versions[table] >= 0) return true;
+    SetError(res, 404, "NotFound", "no table " + table + " in this lakehouse: run the notifications pipeline "
+                                   "(lakestream run --pipeline pipelines/notifications.toml)");
+    return false;
+  };
+  svr.Get("/api/v1/notifications/report",
+          timed("/api/v1/notifications/report", [report, table_exists, root = lake.root()](const httplib::Request& req, httplib::Response& res) {
+            std::string customer, from, to, format = "json";
+            for (const auto& [k, v] : req.params) {
+              if (k == "customer") customer = v;
+              else if (k == "from") from = v;
+              else if (k == "to") to = v;
+              else if (k == "format") format = v;
+              else return SetError(res, 400, "InvalidArgument", "unknown query parameter '" + k +
+                                                                  "': this endpoint accepts customer, from, to, format");
+            }
+            if (customer.empty() || customer.size() > 64) {
+              return SetError(res, 400, "InvalidArgument", "query parameter 'customer' is required: a customer_id or "
+                                                           "name of 1-64 characters, e.g. customer=Acme");
+            }
+            auto f = ParseReportInstant(from, false), t = ParseReportInstant(to, true);
+            if (!f || !t) {
+              return SetError(res, 400, "InvalidArgument",
+                              "query parameters 'from' and 'to' are required: YYYY-MM-DD (a day, inclusive) or an ISO "
+                              "8601 instant with offset, e.g. from=2020-02-03T14:00:00%2B00:00");
+            }
+            if (*t <= *f) return SetError(res, 400, "InvalidArgument", "query parameter 'to' must be after 'from'");
+            if (!table_exists(res, "silver/notifications")) return;
+            const NotificationReportQuery q{customer, *f, *t};
+            report(res, format, "notifications-" + from.substr(0, 10),
+                   [root, q](ReportFormat fmt, const ReportSink& sink) { return WriteNotificationReport(root, q, fmt, sink); });
+          }));
+
+  svr.Get("/api/v1/notifications/billing",
+          timed("/api/v1/notifications/billing", [report, table_exists, root = lake.root()](const httplib::Request& req,
+                                                                                           httplib::Response& res) {
+            std::string date, customer, format = "json";
+            for (const auto& [k, v] : req.params) {
+              if (k == "date") date = v;
+              else if (k == "customer") customer = v;
+              else if (k == "format") format = v;
+              else return SetError(res, 400, "InvalidArgument", "unknown query parameter '" + k +
+                                                                  "': this endpoint accepts date, customer, format");
+            }
+            auto day = ParseReportInstant(date, false);
+            if (!day || date.size() != 10) {
+              return SetError(res, 400, "InvalidArgument",
+                              "query parameter 'date' is required: the billing day YYYY-MM-DD, e.g. date=2020-02-03");
+            }
+            if (customer.size() > 64) {
+              return SetError(res, 400, "InvalidArgument", "query parameter 'customer' is longer than 64 characters");
+            }
+            if (!table_exists(res, "gold/billing_daily")) return;
+            const std::optional<std::string> who = customer.empty() ? std::nullopt : std::optional<std::string>(customer);
+            const int64_t days = *day / (86400LL * 1000000);
+            report(res, format, "billing-" + date, [root, days, who](ReportFormat fmt, const ReportSink& sink) {
+              return WriteBillingReport(root, days, who, fmt, sink);
+            });
           }));
 
   // --- Server-Sent Events: one "status" event per tick (https://html.spec.whatwg.org/multipage/server-sent-events.html) ---

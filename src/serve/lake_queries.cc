@@ -15,7 +15,7 @@ namespace {
 
 constexpr const char* kSalesDaily = "gold/sales_daily";
 constexpr const char* kProductSalesDaily = "gold/product_sales_daily";
-constexpr const char* kQuarantine = "silver/orders_quarantine";
+constexpr const char* kUsageMinute = "gold/notification_usage_minute";
 constexpr int64_t kRefreshEveryMs = 250;
 constexpr size_t kMaxCacheEntries = 512;
 
@@ -141,6 +141,51 @@ Result<OrdersFilter> ParseOrdersFilter(const std::multimap<std::string, std::str
   return f;
 }
 
+Result<PanelQuery> ParsePanelQuery(const std::multimap<std::string, std::string>& params,
+                                   const std::vector<std::string>& allowed) {
+  PanelQuery q;
+  std::set<std::string> seen;
+  for (const auto& [k, v] : params) {
+    if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
+      std::string list;
+      for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+      return InvalidArgument("unknown query parameter '{}': this endpoint accepts {}", k, list);
+    }
+    if (!seen.insert(k).second) return InvalidArgument("query parameter '{}' is given twice: give it once", k);
+    if (k == "customer") {
+      bool ok = !v.empty() && v.size() <= 64;
+      for (unsigned char c : v) ok = ok && c >= 0x20 && c != 0x7f;
+      if (!ok) {
+        return InvalidArgument("query parameter 'customer' must be a customer_id or a customer name of 1-64 "
+                               "printable characters, e.g. customer=7494212 or customer=Acme");
+      }
+      q.customer = v;
+    } else if (k == "date") {
+      if (!ValidDate(v)) {
+        return InvalidArgument("query parameter 'date'='{}' is not a date: write YYYY-MM-DD, e.g. 2020-02-03",
+                               v.substr(0, 40));
+      }
+      q.date = v;
+    } else if (k == "channel") {
+      bool ok = !v.empty() && v.size() <= 32;
+      for (unsigned char c : v) ok = ok && (std::isalnum(c) || c == '-' || c == '_');
+      if (!ok) {
+        return InvalidArgument("query parameter 'channel' must be 1-32 letters, digits, '-' or '_', e.g. "
+                               "channel=Whatsapp");
+      }
+      q.channel = v;
+    } else if (k == "limit") {
+      char* end = nullptr;
+      long long n = std::strtoll(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || n < 1 || n > 1000) {
+        return InvalidArgument("query parameter 'limit'='{}' must be an integer from 1 to 1000", v.substr(0, 40));
+      }
+      q.limit = n;
+    }
+  }
+  return q;
+}
+
 Result<std::unique_ptr<LakeQueries>> LakeQueries::Open(const std::string& lake_root) {
   std::unique_ptr<LakeQueries> q(new LakeQueries());
   q->root_ = lake_root;
@@ -185,6 +230,11 @@ std::map<std::string, int64_t> LakeQueries::Versions() {
 }
 
 Result<std::string> LakeQueries::RelationLocked(const std::string& name, const OrdersFilter& f) {
+  return PrunedRelationLocked(name, "order_date", f.from, f.to);
+}
+
+Result<std::string> LakeQueries::PrunedRelationLocked(const std::string& name, const std::string& partition_column,
+                                                      const std::string& from, const std::string& to) {
   DeltaTable* t = TableLocked(name);
   if (!t || t->snapshot().files.empty()) {
     return Unavailable("table {} has no data yet under {}: start `lakestream run` (or ingest) on this lakehouse",
@@ -192,29 +242,42 @@ Result<std::string> LakeQueries::RelationLocked(const std::string& name, const O
   }
   ScanOptions opts;
   const auto& pc = t->snapshot().partition_columns();
-  if (std::find(pc.begin(), pc.end(), "order_date") != pc.end() && (!f.from.empty() || !f.to.empty())) {
+  if (std::find(pc.begin(), pc.end(), partition_column) != pc.end() && (!from.empty() || !to.empty())) {
     for (const auto& [key, file] : t->snapshot().files) {
-      auto it = file.partition_values.find("order_date");
+      auto it = file.partition_values.find(partition_column);
       const std::string d = it != file.partition_values.end() && it->second ? *it->second : "";
-      if ((!f.from.empty() && !d.empty() && d < f.from) || (!f.to.empty() && !d.empty() && d > f.to)) continue;
+      if ((!from.empty() && !d.empty() && d < from) || (!to.empty() && !d.empty() && d > to)) continue;
       opts.only_files.push_back(key);
     }
-    if (opts.only_files.empty()) opts.only_files.push_back("\x01none");  // no file in range
-  }
-  if (opts.only_files.size() == 1 && opts.only_files[0] == "\x01none") {
-    ASSIGN_OR_RETURN(std::string all, SnapshotScanSql(t->snapshot(), t->storage(), *engine_));
-    return "(SELECT * FROM (" + all + ") WHERE false)";
+    if (opts.only_files.empty()) {  // no file in range: the table's columns, no rows
+      ASSIGN_OR_RETURN(std::string all, SnapshotScanSql(t->snapshot(), t->storage(), *engine_));
+      return "(SELECT * FROM (" + all + ") WHERE false)";
+    }
   }
   ASSIGN_OR_RETURN(std::string scan, SnapshotScanSql(t->snapshot(), t->storage(), *engine_, opts));
   return "(" + scan + ")";
 }
 
+std::string LakeQueries::NewestPartitionLocked(const std::string& name, const std::string& column) {
+  DeltaTable* t = TableLocked(name);
+  std::string newest;
+  if (!t) return newest;
+  for (const auto& [key, file] : t->snapshot().files) {
+    auto it = file.partition_values.find(column);
+    if (it != file.partition_values.end() && it->second && *it->second > newest) newest = *it->second;
+  }
+  return newest;
+}
+
 template <typename F>
-Result<std::string> LakeQueries::Cached(const std::string& key, const std::string& table, F compute) {
+Result<std::string> LakeQueries::Cached(const std::string& key, const std::vector<std::string>& tables, F compute) {
   std::lock_guard<std::mutex> lock(mu_);
   RETURN_IF_ERROR(RefreshLocked(false));
-  DeltaTable* t = TableLocked(table);
-  const int64_t version = t ? t->snapshot().version : -1;
+  std::string version;
+  for (const auto& table : tables) {
+    DeltaTable* t = TableLocked(table);
+    version += std::to_string(t ? t->snapshot().version : -1) + ",";
+  }
   auto it = cache_.find(key);
   if (it != cache_.end() && it->second.version == version) return it->second.json;
   ASSIGN_OR_RETURN(std::string json, compute());
@@ -225,7 +288,7 @@ Result<std::string> LakeQueries::Cached(const std::string& key, const std::strin
 
 Result<std::string> LakeQueries::OrdersKpis(const OrdersFilter& f) {
   const std::string table = f.product.empty() ? kSalesDaily : kProductSalesDaily;
-  return Cached("kpis|" + FilterKey(f), table, [&]() -> Result<std::string> {
+  return Cached("kpis|" + FilterKey(f), {table}, [&]() -> Result<std::string> {
     ASSIGN_OR_RETURN(std::string rel, RelationLocked(table, f));
     ASSIGN_OR_RETURN(std::string all, RelationLocked(kSalesDaily, {}));
     const std::string sql =
@@ -259,7 +322,7 @@ Result<std::string> LakeQueries::OrdersKpis(const OrdersFilter& f) {
 
 Result<std::string> LakeQueries::RevenueByDay(const OrdersFilter& f) {
   const std::string table = f.product.empty() ? kSalesDaily : kProductSalesDaily;
-  return Cached("by_day|" + FilterKey(f), table, [&]() -> Result<std::string> {
+  return Cached("by_day|" + FilterKey(f), {table}, [&]() -> Result<std::string> {
     ASSIGN_OR_RETURN(std::string rel, RelationLocked(table, f));
     ASSIGN_OR_RETURN(auto r, engine_->Query(
                                  "SELECT order_date::VARCHAR AS date, sum(revenue_gbp)::DECIMAL(18,3) AS revenue_gbp, "
@@ -272,7 +335,7 @@ Result<std::string> LakeQueries::RevenueByDay(const OrdersFilter& f) {
 
 Result<std::string> LakeQueries::RevenueByCountry(const OrdersFilter& f) {
   const std::string table = f.product.empty() ? kSalesDaily : kProductSalesDaily;
-  return Cached("by_country|" + FilterKey(f), table, [&]() -> Result<std::string> {
+  return Cached("by_country|" + FilterKey(f), {table}, [&]() -> Result<std::string> {
     ASSIGN_OR_RETURN(std::string rel, RelationLocked(table, f));
     ASSIGN_OR_RETURN(auto r, engine_->Query("SELECT coalesce(country, 'Unknown') AS country, "
                                             "sum(revenue_gbp)::DECIMAL(18,3) AS revenue_gbp, sum(orders)::BIGINT AS "
@@ -284,7 +347,7 @@ Result<std::string> LakeQueries::RevenueByCountry(const OrdersFilter& f) {
 }
 
 Result<std::string> LakeQueries::TopProducts(const OrdersFilter& f) {
-  return Cached("top_products|" + FilterKey(f), kProductSalesDaily, [&]() -> Result<std::string> {
+  return Cached("top_products|" + FilterKey(f), {kProductSalesDaily}, [&]() -> Result<std::string> {
     ASSIGN_OR_RETURN(std::string rel, RelationLocked(kProductSalesDaily, f));
     ASSIGN_OR_RETURN(auto r, engine_->Query(
                                  "SELECT product_no, arg_max(product_name, order_date) AS product_name, "
@@ -297,7 +360,7 @@ Result<std::string> LakeQueries::TopProducts(const OrdersFilter& f) {
 }
 
 Result<std::string> LakeQueries::Countries() {
-  return Cached("countries", kSalesDaily, [&]() -> Result<std::string> {
+  return Cached("countries", {kSalesDaily}, [&]() -> Result<std::string> {
     ASSIGN_OR_RETURN(std::string rel, RelationLocked(kSalesDaily, {}));
     JsonWriter w;
     w.BeginObject().Key("countries").BeginArray();
@@ -310,15 +373,34 @@ Result<std::string> LakeQueries::Countries() {
 }
 
 Result<std::string> LakeQueries::Quarantine(const std::string& rule, int64_t limit) {
-  return Cached("quarantine|" + rule + "|" + std::to_string(limit), kQuarantine, [&]() -> Result<std::string> {
-    DeltaTable* t = TableLocked(kQuarantine);
+  std::vector<std::string> tables;  // every pipeline's quarantine table that holds data
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    RETURN_IF_ERROR(RefreshLocked(false));
+    const std::string suffix = "_quarantine";
+    for (const auto& [name, t] : tables_) {
+      if (name.rfind("silver/", 0) == 0 && name.size() > suffix.size() &&
+          name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0 && TableLocked(name) &&
+          !t->snapshot().files.empty()) {
+        tables.push_back(name);
+      }
+    }
+  }
+  std::string key = "quarantine|" + rule + "|" + std::to_string(limit);
+  for (const auto& t : tables) key += "|" + t;
+  return Cached(key, tables, [&]() -> Result<std::string> {
     JsonWriter w;
     w.BeginObject();
-    if (!t || t->snapshot().files.empty()) {
+    if (tables.empty()) {
       w.Key("total").Int(0).Key("by_rule").BeginArray().EndArray().Key("records").BeginArray().EndArray().EndObject();
       return w.Take();
     }
-    ASSIGN_OR_RETURN(std::string rel, RelationLocked(kQuarantine, {}));
+    std::string rel;
+    for (const auto& table : tables) {
+      ASSIGN_OR_RETURN(std::string r, RelationLocked(table, {}));
+      rel += (rel.empty() ? "(SELECT * FROM " : " UNION ALL BY NAME SELECT * FROM ") + r;
+    }
+    rel += ")";
     ASSIGN_OR_RETURN(auto total, engine_->Query("SELECT count(*) FROM " + rel));
     w.Key("total").Raw(total.rows.at(0)[0].value_or("0"));
     ASSIGN_OR_RETURN(auto by_rule, engine_->Query("SELECT rule, count(*) AS records FROM (SELECT unnest(string_split("
@@ -345,6 +427,93 @@ Result<std::string> LakeQueries::Quarantine(const std::string& rule, int64_t lim
           w.Raw(QuarantinedRecordJson(q));
         }));
     w.EndArray().EndObject();
+    return w.Take();
+  });
+}
+
+Result<std::string> LakeQueries::NotificationPanel(const PanelQuery& q) {
+  if (q.customer.empty()) {
+    return InvalidArgument("query parameter 'customer' is required: a customer_id or name, e.g. customer=Acme "
+                           "(GET /api/v1/notifications/customers lists them)");
+  }
+  const std::string key = "panel|" + q.customer + "|" + q.date + "|" + q.channel;
+  return Cached(key, {kUsageMinute}, [&]() -> Result<std::string> {
+    const std::string date = q.date.empty() ? NewestPartitionLocked(kUsageMinute, "event_date") : q.date;
+    ASSIGN_OR_RETURN(std::string rel, PrunedRelationLocked(kUsageMinute, "event_date", date, date));
+    const std::string c = ColumnarEngine::Quote(q.customer);
+    const std::string where = " WHERE event_date = " + ColumnarEngine::Quote(date) + "::DATE AND channel = " +
+                              ColumnarEngine::Quote(q.channel) + " AND (customer_id = " + c +
+                              " OR lower(customer_name) = lower(" + c + "))";
+    // One customer: the id with the most messages among those matching (a name may be shared).
+    ASSIGN_OR_RETURN(auto who, engine_->Query("SELECT customer_id, max(customer_name) AS customer_name, "
+                                              "sum(notifications)::BIGINT AS notifications, strftime(max(last_event_at) "
+                                              "AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S') || '+00:00' AS last_update FROM " +
+                                              rel + where + " GROUP BY customer_id ORDER BY notifications DESC, "
+                                              "customer_id LIMIT 1"));
+    std::optional<std::string> id, name, last;
+    std::string count = "0";
+    if (!who.rows.empty()) {
+      id = who.rows[0][0];
+      name = who.rows[0][1];
+      count = who.rows[0][2].value_or("0");
+      last = who.rows[0][3];
+    }
+    JsonWriter w;
+    w.BeginObject().Key("customer_id");
+    if (id) w.String(*id);
+    else w.Null();
+    w.Key("customer_name");
+    if (name) w.String(*name);
+    else w.Null();
+    w.Key("channel").String(q.channel).Key("date").String(date).Key("notifications").Raw(count);
+    w.Key("last_update");
+    if (last) w.String(*last);
+    else w.Null();
+    w.Key("minutes").BeginArray();
+    if (id) {
+      RETURN_IF_ERROR(engine_->ForEachRow(
+          "SELECT strftime(minute AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S') || '+00:00', sum(notifications)::VARCHAR "
+          "FROM " + rel + " WHERE event_date = " + ColumnarEngine::Quote(date) + "::DATE AND channel = " +
+          ColumnarEngine::Quote(q.channel) + " AND customer_id = " + ColumnarEngine::Quote(*id) +
+          " GROUP BY minute ORDER BY minute",
+          [&](const std::vector<std::optional<std::string_view>>& row) {
+            w.BeginObject().Key("minute").String(*row[0]).Key("notifications").Raw(*row[1]).EndObject();
+          }));
+    }
+    w.EndArray().Key("dates").BeginArray();
+    std::set<std::string> dates;
+    for (const auto& [k, file] : TableLocked(kUsageMinute)->snapshot().files) {
+      auto it = file.partition_values.find("event_date");
+      if (it != file.partition_values.end() && it->second) dates.insert(*it->second);
+    }
+    for (const auto& d : dates) w.String(d);
+    w.EndArray();
+    // The panel as text, in the layout of docs/pipelines/notifications.md.
+    w.Key("panel").String("Painel de Notificações\nCliente: " + name.value_or(id.value_or(q.customer)) +
+                          "\nNotificações " + q.channel + ": " + count + "\nÚltima atualização: " + last.value_or("–") +
+                          "\n");
+    w.Key("source").String(kUsageMinute).Key("version").Int(TableLocked(kUsageMinute)->snapshot().version);
+    w.EndObject();
+    return w.Take();
+  });
+}
+
+Result<std::string> LakeQueries::NotificationCustomers(const PanelQuery& q) {
+  const std::string key = "customers|" + q.date + "|" + q.channel + "|" + std::to_string(q.limit);
+  return Cached(key, {kUsageMinute}, [&]() -> Result<std::string> {
+    const std::string date = q.date.empty() ? NewestPartitionLocked(kUsageMinute, "event_date") : q.date;
+    ASSIGN_OR_RETURN(std::string rel, PrunedRelationLocked(kUsageMinute, "event_date", date, date));
+    ASSIGN_OR_RETURN(auto r, engine_->Query("SELECT customer_id, max(customer_name) AS customer_name, "
+                                            "sum(notifications)::BIGINT AS notifications FROM " + rel +
+                                            " WHERE event_date = " + ColumnarEngine::Quote(date) + "::DATE AND "
+                                            "channel = " + ColumnarEngine::Quote(q.channel) +
+                                            " GROUP BY customer_id ORDER BY notifications DESC, customer_id LIMIT " +
+                                            std::to_string(q.limit)));
+    JsonWriter w;
+    w.BeginObject().Key("date").String(date).Key("channel").String(q.channel);
+    w.Key("customers").Raw(RowsJson(r, {"notifications"}));
+    w.Key("source").String(kUsageMinute).Key("version").Int(TableLocked(kUsageMinute)->snapshot().version);
+    w.EndObject();
     return w.Take();
   });
 }

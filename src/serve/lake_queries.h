@@ -1,5 +1,5 @@
-// LakeQueries: the read side of the HTTP API — table state and the dashboard's gold queries — over a
-// lakehouse directory, read as any Delta reader would (the current snapshot's active files only), so
+// LakeQueries: the read side of the HTTP API — table state, the orders dashboard's and the
+// notifications panel's gold queries — over a lakehouse directory, read as any Delta reader would (the current snapshot's active files only), so
 // it works next to a running writer or on tables another process wrote (docs/api.md).
 //
 // Lifecycle: one per server, opened on the lake root; tables appear as the writer creates them.
@@ -38,6 +38,21 @@ struct OrdersFilter {
 Result<OrdersFilter> ParseOrdersFilter(const std::multimap<std::string, std::string>& params,
                                        const std::vector<std::string>& allowed);
 
+/// The notifications panel's parameters (docs/api.md, "Notifications").
+struct PanelQuery {
+  std::string customer;              // a customer_id, or a customer name (case-insensitive); "" in CustomersJson
+  std::string date;                  // "YYYY-MM-DD" (UTC day of event time), or "" for the newest day in the table
+  std::string channel = "Whatsapp";  // the channel counted
+  int64_t limit = 100;               // customers listed: 1..1000
+};
+
+/// Builds a PanelQuery from query parameters (only those in `allowed`: customer, date, channel, limit).
+/// Errors: InvalidArgument naming the parameter, the value and the rule (unknown or repeated
+/// parameter, a customer of 0 or more than 64 characters or with control characters, a date that is
+/// not YYYY-MM-DD, a channel not of 1-32 letters, digits, '-' or '_', a limit outside 1..1000).
+Result<PanelQuery> ParsePanelQuery(const std::multimap<std::string, std::string>& params,
+                                   const std::vector<std::string>& allowed);
+
 /// One table's state, as in TablesJson.
 struct TableState {
   std::string name;
@@ -48,6 +63,9 @@ class LakeQueries {
  public:
   /// `lake_root`: the lakehouse directory (it may not exist yet). Errors: Internal when DuckDB fails.
   static Result<std::unique_ptr<LakeQueries>> Open(const std::string& lake_root);
+
+  /// The lakehouse directory.
+  const std::string& root() const { return root_; }
 
   /// {"tables":[{"name":"bronze/orders","layer","version","files","size_bytes","rows","partition_columns",
   ///  "checkpoint_version","last_commit":{"version","timestamp","operation","operation_metrics"}}]}
@@ -74,8 +92,22 @@ class LakeQueries {
   /// {"countries":[…]} present in gold/sales_daily, sorted.
   Result<std::string> Countries();
   /// {"total","by_rule":[{"rule","records"}],"records":[dlq export objects]}: counts of quarantined
-  /// records per rule, and the latest `limit` records (of `rule` when not empty).
+  /// records per rule, and the latest `limit` records (of `rule` when not empty), over every
+  /// silver/*_quarantine table of the lakehouse (one per pipeline; each record names its topic).
   Result<std::string> Quarantine(const std::string& rule, int64_t limit);
+
+  /// The notifications panel of one customer and day, from gold/notification_usage_minute
+  /// (docs/pipelines/notifications.md): {"customer_id","customer_name","channel","date","notifications"
+  /// (the day's count of the channel),"last_update" (the newest event counted, ISO 8601 "+00:00", or
+  /// null),"minutes":[{"minute","notifications"}] (event-time minutes with messages, ascending),
+  /// "dates" (every day the table holds, ascending),"panel" (the pt-BR text block "Painel de
+  /// Notificações"),"source","version"}. A customer without messages that day gets 0 and nulls.
+  /// Errors: InvalidArgument without q.customer; Unavailable while the table has no data.
+  Result<std::string> NotificationPanel(const PanelQuery& q);
+  /// {"date","channel","customers":[{"customer_id","customer_name","notifications"}],"source","version"}:
+  /// the customers with messages of q.channel on q.date (default the newest day), most first, at most
+  /// q.limit. Errors: Unavailable while the table has no data.
+  Result<std::string> NotificationCustomers(const PanelQuery& q);
 
  private:
   LakeQueries() = default;
@@ -83,11 +115,16 @@ class LakeQueries {
   Status RefreshLocked(bool force);
   DeltaTable* TableLocked(const std::string& name);
   /// A relation (parenthesised SELECT) over the table's active files, pruned to order dates within
-  /// [from, to] when the table is partitioned by order_date; an empty relation when the table is missing.
+  /// [from, to] when the table is partitioned by order_date. Errors: Unavailable when the table is missing.
   Result<std::string> RelationLocked(const std::string& name, const OrdersFilter& f);
-  /// Runs `compute` unless the cache holds `key` at the current version of `table`.
+  /// The same, pruned to the files whose `partition_column` value lies in [from, to] ("" = open).
+  Result<std::string> PrunedRelationLocked(const std::string& name, const std::string& partition_column,
+                                           const std::string& from, const std::string& to);
+  /// Runs `compute` unless the cache holds `key` at the current versions of `tables`.
   template <typename F>
-  Result<std::string> Cached(const std::string& key, const std::string& table, F compute);
+  Result<std::string> Cached(const std::string& key, const std::vector<std::string>& tables, F compute);
+  /// The newest value of `column` among the table's partitions ("" when none). Caller holds mu_.
+  std::string NewestPartitionLocked(const std::string& name, const std::string& column);
 
   std::string root_;
   std::unique_ptr<ColumnarEngine> engine_;
@@ -95,7 +132,7 @@ class LakeQueries {
   std::map<std::string, std::unique_ptr<DeltaTable>> tables_;
   int64_t last_refresh_ms_ = 0;
   struct CacheEntry {
-    int64_t version;
+    std::string version;
     std::string json;
   };
   std::map<std::string, CacheEntry> cache_;

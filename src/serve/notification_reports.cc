@@ -1,9 +1,11 @@
 #include "serve/notification_reports.h"
 
+#include <cstdio>
 #include <filesystem>
 
 #include "common/json_writer.h"
 #include "common/time.h"
+#include "format/schema_decoder.h"
 #include "lake/columnar/columnar.h"
 #include "lake/delta/delta_scan.h"
 #include "lake/delta/delta_table.h"
@@ -28,6 +30,8 @@ Result<std::string> Scan(ColumnarEngine& engine, const std::string& root, const 
   return "(" + sql + ")";
 }
 
+Status ReaderGone() { return Cancelled("the report's reader stopped reading (closed its connection)"); }
+
 // RFC 4180: quoted when it holds a comma, quote or line break; quotes doubled.
 std::string Csv(std::string_view v) {
   if (v.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(v);
@@ -49,16 +53,18 @@ std::string CsvLine(const Row& row) {
 Result<int64_t> WriteTable(ColumnarEngine& engine, const std::string& select, const std::vector<std::string>& names,
                            ReportFormat format, const std::vector<bool>& json_number, const ReportSink& sink) {
   int64_t n = 0;
+  bool open = true;  // the reader still reads
   if (format == ReportFormat::kCsv) {
     std::string header;
     for (size_t i = 0; i < names.size(); ++i) header += (i ? "," : "") + names[i];
-    sink(header + "\n");
+    open = sink(header + "\n");
   } else {
-    sink("[");
+    open = sink("[");
   }
-  RETURN_IF_ERROR(engine.ForEachRow(select, [&](const Row& row) {
+  if (!open) return ReaderGone();
+  RETURN_IF_ERROR(engine.ForEachRowWhile(select, [&](const Row& row) {
     if (format == ReportFormat::kCsv) {
-      sink(CsvLine(row));
+      open = sink(CsvLine(row));
     } else {
       JsonWriter w;
       w.BeginObject();
@@ -73,15 +79,30 @@ Result<int64_t> WriteTable(ColumnarEngine& engine, const std::string& select, co
         }
       }
       w.EndObject();
-      sink((n ? ",\n" : "\n") + w.Take());
+      open = sink((n ? ",\n" : "\n") + w.Take());
     }
     n++;
+    return open;
   }));
-  if (format == ReportFormat::kJson) sink(n ? "\n]\n" : "]\n");
+  if (open && format == ReportFormat::kJson) open = sink(n ? "\n]\n" : "]\n");
+  if (!open) return ReaderGone();
   return n;
 }
 
 }  // namespace
+
+std::optional<int64_t> ParseReportInstant(const std::string& text, bool end_of_day) {
+  if (text.size() == 10) {
+    int y = 0, m = 0, d = 0;
+    if (std::sscanf(text.c_str(), "%4d-%2d-%2d", &y, &m, &d) != 3 ||
+        !IsValidDate(y, static_cast<unsigned>(m), static_cast<unsigned>(d))) {
+      return std::nullopt;
+    }
+    return (DaysFromCivil(y, static_cast<unsigned>(m), static_cast<unsigned>(d)) + (end_of_day ? 1 : 0)) * 86400LL *
+           1000000;
+  }
+  return ParseIsoTimestampWithOffset(text);
+}
 
 Result<ReportFormat> ParseReportFormat(std::string_view text) {
   if (text == "human") return ReportFormat::kHuman;
@@ -118,18 +139,22 @@ Result<int64_t> WriteNotificationReport(const std::string& lake_root, const Noti
   }
   int64_t n = 0;
   std::string current;
-  sink("Relatório Detalhado de Notificações\n");
-  RETURN_IF_ERROR(engine->ForEachRow(select, [&](const Row& row) {
+  if (!sink("Relatório Detalhado de Notificações\n")) return ReaderGone();
+  bool open = true;
+  RETURN_IF_ERROR(engine->ForEachRowWhile(select, [&](const Row& row) {
     const std::string customer(row[1].value_or(row[0].value_or("")));
+    std::string text;
     if (n == 0 || customer != current) {
-      sink("= Cliente: " + customer + " =\n");
+      text = "= Cliente: " + customer + " =\n";
       current = customer;
     }
-    sink("Mensagem ID: " + std::string(row[2].value_or("")) + "\nPayload: \"" + std::string(row[5].value_or("")) +
+    open = sink(text + "Mensagem ID: " + std::string(row[2].value_or("")) + "\nPayload: \"" + std::string(row[5].value_or("")) +
          "\"\nData hora: " + std::string(row[4].value_or("")) + "\n\n");
     n++;
+    return open;
   }));
-  if (n == 0) sink("(nenhuma notificação de " + q.customer + " no período)\n");
+  if (open && n == 0) open = sink("(nenhuma notificação de " + q.customer + " no período)\n");
+  if (!open) return ReaderGone();
   return n;
 }
 
@@ -160,7 +185,8 @@ Result<int64_t> WriteBillingReport(const std::string& lake_root, int64_t date_da
                       format, {false, false, false, false, false, true, true, true, true}, sink);
   }
   int64_t n = 0;
-  RETURN_IF_ERROR(engine->ForEachRow(select, [&](const Row& row) {
+  bool open = true;
+  RETURN_IF_ERROR(engine->ForEachRowWhile(select, [&](const Row& row) {
     const bool bill = row[0] == std::optional<std::string_view>("bill");
     std::string block = n ? "\n" : "";
     block += bill ? "Relatório de Cobrança\n" : "Ajuste de Cobrança (notificações recebidas após o fechamento do dia)\n";
@@ -172,10 +198,12 @@ Result<int64_t> WriteBillingReport(const std::string& lake_root, int64_t date_da
     if (bill && row[8] != std::optional<std::string_view>("true")) {
       block += "(provisório: o dia ainda não foi fechado pelo watermark)\n";
     }
-    sink(block);
+    open = sink(block);
     n++;
+    return open;
   }));
-  if (n == 0) sink("(nenhuma cobrança em " + FormatDate(date_days) + ")\n");
+  if (open && n == 0) open = sink("(nenhuma cobrança em " + FormatDate(date_days) + ")\n");
+  if (!open) return ReaderGone();
   return n;
 }
 

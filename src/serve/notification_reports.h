@@ -19,8 +19,14 @@ enum class ReportFormat { kHuman, kCsv, kJson };
 /// "human", "csv", "json". Errors: InvalidArgument naming the accepted values.
 Result<ReportFormat> ParseReportFormat(std::string_view text);
 
-/// Receives the report text piece by piece.
-using ReportSink = std::function<void(std::string_view)>;
+/// Receives the report text piece by piece; returns false when the reader has gone (a closed HTTP
+/// connection), which stops the query and makes the report return Cancelled.
+using ReportSink = std::function<bool(std::string_view)>;
+
+/// A report bound: "2020-02-03" (that day's start at 00:00 UTC, or with `end_of_day` the next day's,
+/// so a date as an end is inclusive) or an ISO 8601 instant with offset. Returns UTC µs, or nullopt
+/// when the text is neither.
+std::optional<int64_t> ParseReportInstant(const std::string& text, bool end_of_day);
 
 struct NotificationReportQuery {
   std::string customer;  // a customer_id, or a customer_name (case-insensitive)
@@ -32,7 +38,7 @@ struct NotificationReportQuery {
 /// Notificações", "= Cliente: <name> =", then per message "Mensagem ID", "Payload" (quoted) and "Data
 /// hora". CSV: customer_id,customer_name,message_id,channel,event_datetime,payload (RFC 4180). JSON: an
 /// array of objects with the same keys. Returns the number of messages. Errors: NotFound when the
-/// lakehouse has no silver/notifications table; DuckDB's.
+/// lakehouse has no silver/notifications table; Cancelled when the sink returns false; DuckDB's.
 Result<int64_t> WriteNotificationReport(const std::string& lake_root, const NotificationReportQuery& q,
                                         ReportFormat format, const ReportSink& sink);
 
@@ -42,7 +48,7 @@ Result<int64_t> WriteNotificationReport(const std::string& lake_root, const Noti
 /// half up to the centavo), "Data"; adjustments as "Ajuste de Cobrança" blocks with the date they were
 /// recorded. CSV/JSON: kind (bill|adjustment), billing_date, recorded_on, customer_id, customer_name,
 /// notifications, price_brl, amount_brl (exact, 4 decimals), is_final. Returns the number of rows.
-/// Errors: NotFound when the lakehouse has no gold/billing_daily table; DuckDB's.
+/// Errors: NotFound when the lakehouse has no gold/billing_daily table; Cancelled when the sink returns false; DuckDB's.
 Result<int64_t> WriteBillingReport(const std::string& lake_root, int64_t date_days,
                                    const std::optional<std::string>& customer, ReportFormat format,
                                    const ReportSink& sink);

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <regex>
 #include <thread>
 
 #include "common/ids.h"
@@ -76,6 +77,18 @@ inline void WaitForBrokerFile(const std::string& dir) {
   for (int i = 0; i < 100 && ReadFile(dir + "/_broker").find("bootstrap.servers=") == std::string::npos; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+}
+
+// Waits for "dashboard: http://HOST:PORT/" in the log; returns the port, or -1.
+inline int WaitForPort(const std::string& log, int timeout_s = 90) {
+  const std::regex re(R"(dashboard: http://[^:]+:(\d+)/)");
+  for (int i = 0; i < timeout_s * 10; ++i) {
+    std::smatch m;
+    std::string text = ReadFile(log);
+    if (std::regex_search(text, m, re)) return std::stoi(m[1].str());
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return -1;
 }
 
 class Lake {

@@ -20,18 +20,6 @@
 namespace lakestream::e2e {
 namespace {
 
-// Waits for "dashboard: http://HOST:PORT/" in the log; returns the port, or -1.
-int WaitForPort(const std::string& log, int timeout_s = 90) {
-  const std::regex re(R"(dashboard: http://[^:]+:(\d+)/)");
-  for (int i = 0; i < timeout_s * 10; ++i) {
-    std::smatch m;
-    std::string text = ReadFile(log);
-    if (std::regex_search(text, m, re)) return std::stoi(m[1].str());
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return -1;
-}
-
 // A raw HTTP/1.1 GET (no client-side path normalisation); returns the status code, or -1.
 int RawGetStatus(int port, const std::string& raw_path) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);

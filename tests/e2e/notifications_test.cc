@@ -2,6 +2,8 @@
 // gold equal to an independent DuckDB recount over the raw records bronze received, duplicates,
 // late events within the watermark and after a day is final, quarantined bad records, and a crash
 // that changes no bill.
+#include <httplib.h>
+
 #include "e2e/e2e_util.h"
 #include "source/kafka/embedded_broker.h"
 
@@ -215,6 +217,60 @@ TEST(Notifications, DuplicatesLateEventsAndADayMadeFinalBillExactlyOnce) {
   EXPECT_LT(json.find("5B81FF24A1"), json.find("C0000000001")) << json;
   EXPECT_EQ(RunCli({"report", "billing", "--lakehouse", dir, "--date", "3/2/2020"}, dir + "/bad.txt"), 2);
   EXPECT_NE(ReadFile(dir + "/bad.txt").find("--date '3/2/2020' is not a date YYYY-MM-DD"), std::string::npos);
+  ASSERT_EQ(RunCli({"report", "notifications", "--lakehouse", dir, "--customer", "Acme", "--from", "2020-02-03",
+                    "--to", "2020-02-04", "--format", "csv"},
+                   dir + "/detail.csv"),
+            0);
+
+  // The same through the API (docs/api.md, "Notifications"): the panel, and reports equal to the CLI's.
+  pid_t serve = Spawn({"serve", "--lakehouse", dir, "--http", "127.0.0.1:0"}, dir + "/serve.txt");
+  const int port = WaitForPort(dir + "/serve.txt");
+  ASSERT_GT(port, 0) << ReadFile(dir + "/serve.txt");
+  httplib::Client http("127.0.0.1", port);
+  auto get = [&](const std::string& path, int status = 200) {
+    auto r = http.Get(path);
+    EXPECT_TRUE(r) << path;
+    if (!r) return std::string();
+    EXPECT_EQ(r->status, status) << path << ": " << r->body;
+    return r->body;
+  };
+  // 2020-02-03 per minute: 2 at 14:00, the late one at 18:00 (counted in its minute), one at 23:59.
+  EXPECT_EQ(get("/api/v1/notifications/panel?customer=Acme&date=2020-02-03&format=text"),
+            "Painel de Notificações\nCliente: Acme\nNotificações Whatsapp: 4\n"
+            "Última atualização: 2020-02-03T23:59:00+00:00\n");
+  const std::string panel = get("/api/v1/notifications/panel?customer=7494212&date=2020-02-03");
+  EXPECT_NE(panel.find(R"("minutes":[{"minute":"2020-02-03T14:00:00+00:00","notifications":2},)"
+                       R"({"minute":"2020-02-03T18:00:00+00:00","notifications":1},)"
+                       R"({"minute":"2020-02-03T23:59:00+00:00","notifications":1}])"),
+            std::string::npos)
+      << panel;
+  EXPECT_NE(panel.find(R"("dates":["2020-02-03","2020-02-04"])"), std::string::npos) << panel;
+  EXPECT_NE(get("/api/v1/notifications/panel?customer=acme").find(R"("date":"2020-02-04","notifications":2,)"),
+            std::string::npos)
+      << "without a date: the newest day";
+  EXPECT_NE(get("/api/v1/notifications/panel?customer=nobody&date=2020-02-03").find(R"("notifications":0,)"),
+            std::string::npos);
+  EXPECT_NE(get("/api/v1/notifications/customers?date=2020-02-03")
+                .find(R"("customers":[{"customer_id":"7494212","customer_name":"Acme","notifications":4}])"),
+            std::string::npos);
+  EXPECT_EQ(get("/api/v1/notifications/report?customer=Acme&from=2020-02-03T14:00:00Z&to=2020-02-03T14:01:00%2B00:00"
+                "&format=text"),
+            ReadFile(dir + "/detail.txt"));
+  EXPECT_EQ(get("/api/v1/notifications/report?customer=Acme&from=2020-02-03&to=2020-02-04&format=csv"),
+            ReadFile(dir + "/detail.csv"));
+  EXPECT_EQ(get("/api/v1/notifications/billing?date=2020-02-03&format=text"), bill);
+  EXPECT_EQ(get("/api/v1/notifications/billing?date=2020-02-03&format=csv"), ReadFile(dir + "/billing.csv"));
+  EXPECT_NE(get("/api/v1/quarantine").find(R"("total":2,)"), std::string::npos)
+      << "the quarantine endpoint reads every pipeline's quarantine table";
+  EXPECT_NE(get("/api/v1/notifications/panel", 400).find("'customer' is required"), std::string::npos);
+  EXPECT_NE(get("/api/v1/notifications/report?customer=Acme&from=2020-02-04&to=2020-02-03", 400).find("after 'from'"),
+            std::string::npos);
+  EXPECT_NE(get("/api/v1/notifications/billing?date=2020-02-30", 400).find("'date' is required"), std::string::npos);
+  EXPECT_NE(get("/api/v1/notifications/report?customer=Acme&from=2020-02-03&to=2020-02-04&format=xml", 400)
+                .find("json, csv or text"),
+            std::string::npos);
+  kill(serve, SIGTERM);
+  EXPECT_EQ(Wait(serve), 0) << ReadFile(dir + "/serve.txt");
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
-// lakestream dashboard: two pages (Orders, Pipeline) over the JSON API (docs/api.md), updated live
-// by the Server-Sent Events stream /api/v1/stream. Orders panels re-query the gold tables when their
-// Delta version changes; pipeline panels draw the stream's samples. The page URL keeps the filters.
+// lakestream dashboard: three pages (Orders, Notifications, Pipeline) over the JSON API
+// (docs/api.md), updated live by the Server-Sent Events stream /api/v1/stream. Orders and
+// notifications panels re-query the gold tables when their Delta version changes; pipeline panels
+// draw the stream's samples. The page URL keeps the filters (and the customer and day).
 import Chart from "chart.js/auto";
 
 const money = new Intl.NumberFormat("en-GB", { style: "currency", currency: "GBP", maximumFractionDigits: 0 });
@@ -11,7 +12,8 @@ const compact = new Intl.NumberFormat("en-GB", { notation: "compact", maximumFra
 const $ = (id) => document.getElementById(id);
 
 // What the panels show now, with the gold version they were read at (read by the browser test).
-const state = { page: "orders", filter: {}, kpis: null, days: null, products: null, countries: null, versions: {}, stream: null };
+const state = { page: "orders", filter: {}, kpis: null, days: null, products: null, countries: null, versions: {}, stream: null,
+  notifications: { customer: "", date: "", panel: null, customers: null, bill: null } };
 window.lakestreamDashboard = state;
 
 function bytes(n) {
@@ -59,6 +61,11 @@ function ensureCharts() {
     options: { indexAxis: "y", plugins: { legend: { display: false }, tooltip: { callbacks: { label: (c) => money.format(c.parsed.x) } } }, scales: { x: { ticks: { callback: (v) => "£" + compact.format(v) } }, y: { ticks: { autoSkip: false } } } },
   });
   charts.pulse = lineChart("chart-pulse", ["Orders/min"]);
+  charts.minutes = new Chart($("chart-minutes"), {
+    type: "bar",
+    data: { labels: [], datasets: [{ label: "Notifications", data: [], backgroundColor: palette[1], borderWidth: 0, barPercentage: 1, categoryPercentage: 1 }] },
+    options: { plugins: { legend: { display: false } }, scales: { x: { ticks: { maxTicksLimit: 12, autoSkip: true, maxRotation: 0 } }, y: { beginAtZero: true, ticks: { callback: (v) => compact.format(v) } } } },
+  });
   charts.throughput = lineChart("chart-throughput", ["consumed", "bronze", "silver", "quarantine"]);
   charts.lag = lineChart("chart-lag", ["lag"]);
   charts.freshness = lineChart("chart-freshness", ["p50", "p99"], { y: (v) => int.format(v) });
@@ -136,6 +143,107 @@ async function loadCountries() {
   } catch { /* no gold yet: retried on the next gold version */ }
 }
 
+// ---------- notifications page (docs/pipelines/notifications.md) ----------
+const brl = new Intl.NumberFormat("pt-BR", { style: "currency", currency: "BRL" });
+const intBr = new Intl.NumberFormat("pt-BR", { maximumFractionDigits: 0 });
+function readNotifications() {
+  const q = new URLSearchParams(location.search);
+  return { customer: q.get("customer") || "", date: q.get("date") || "" };
+}
+function writeNotifications() {
+  const n = state.notifications;
+  const q = new URLSearchParams(Object.entries({ customer: n.customer, date: n.date }).filter(([, v]) => v));
+  history.replaceState(null, "", location.pathname + (q.toString() ? "?" + q : ""));
+}
+function reportLinks() {
+  const n = state.notifications, p = n.panel;
+  const date = p?.date || n.date, who = p?.customer_id || n.customer;
+  for (const [id, path, params] of [
+    ["r-csv", "notifications/report", { customer: who, from: date, to: date, format: "csv" }],
+    ["r-json", "notifications/report", { customer: who, from: date, to: date, format: "json" }],
+    ["r-text", "notifications/report", { customer: who, from: date, to: date, format: "text" }],
+    ["b-csv", "notifications/billing", { date, format: "csv" }],
+    ["b-json", "notifications/billing", { date, format: "json" }],
+    ["b-text", "notifications/billing", { date, format: "text" }],
+  ]) {
+    const el = $(id);
+    if (date && who) el.href = `/api/v1/${path}?${new URLSearchParams(params)}`;
+    else el.removeAttribute("href");
+  }
+}
+let notifLoading = false, notifAgain = false, billAt = 0;
+async function loadNotifications(withBill = false) {
+  if (notifLoading) { notifAgain = true; return; }
+  notifLoading = true;
+  const n = state.notifications;
+  try {
+    const customers = await api("notifications/customers", { date: n.date, limit: 100 });
+    n.customers = customers;
+    if (!n.customer && customers.customers.length) n.customer = customers.customers[0].customer_id;
+    const sel = $("n-customer");
+    const options = customers.customers.map((c) => [c.customer_id, `${c.customer_name || c.customer_id} (${c.customer_id})`]);
+    if (n.customer && !options.some(([v]) => v === n.customer)) options.unshift([n.customer, n.customer]);
+    if (sel.options.length !== options.length || options.some(([v, t], i) => sel.options[i].value !== v || sel.options[i].text !== t)) {
+      sel.replaceChildren(...options.map(([v, t]) => new Option(t, v)));
+    }
+    sel.value = n.customer;
+    $("n-top-note").textContent = `${customers.date} · ${customers.channel}`;
+    $("n-top").innerHTML = customers.customers.slice(0, 10).map((c) => `<tr class="pick${c.customer_id === n.customer ? " active" : ""}" data-customer="${esc(c.customer_id)}"><td>${esc(c.customer_name || c.customer_id)} <small>${esc(c.customer_id)}</small></td><td class="num">${intBr.format(c.notifications)}</td></tr>`).join("")
+      || `<tr><td colspan="2">No notifications on this day</td></tr>`;
+    if (!n.customer) { $("n-note").textContent = "no customers yet"; return; }
+    const p = await api("notifications/panel", { customer: n.customer, date: n.date });
+    n.panel = p;
+    const dsel = $("n-date");
+    const dates = ["", ...p.dates.slice().reverse()];
+    if (dsel.options.length !== dates.length) dsel.replaceChildren(...dates.map((d) => new Option(d || `Newest (${p.dates.at(-1) || "–"})`, d)));
+    dsel.value = n.date;
+    $("n-name").textContent = p.customer_name || p.customer_id || n.customer;
+    $("n-channel").textContent = p.channel;
+    flash($("n-count"), String(p.notifications));  // plain digits, as in the panel's text form
+    $("n-count").dataset.value = p.notifications; $("n-count").dataset.version = p.version;
+    $("n-last").textContent = p.last_update || "–";
+    $("n-note").textContent = `gold v${p.version} · ${p.date}`;
+    // Every minute from the first to the newest with messages, so the axis is time (minutes without
+    // messages are 0).
+    const counts = new Map(p.minutes.map((m) => [m.minute.slice(11, 16), m.notifications]));
+    const minuteOf = (m) => Number(m.minute.slice(11, 13)) * 60 + Number(m.minute.slice(14, 16));
+    const firstMinute = p.minutes.length ? minuteOf(p.minutes[0]) : 0, lastMinute = p.minutes.length ? minuteOf(p.minutes.at(-1)) : -1;
+    const labels = Array.from({ length: lastMinute - firstMinute + 1 }, (_, i) => {
+      const m = firstMinute + i;
+      return `${String(Math.floor(m / 60)).padStart(2, "0")}:${String(m % 60).padStart(2, "0")}`;
+    });
+    setSeries(charts.minutes, labels, labels.map((l) => counts.get(l) || 0));
+    reportLinks();
+    if (withBill || Date.now() - billAt > 5000) { billAt = Date.now(); loadBill(); }
+  } catch (e) {
+    $("n-note").textContent = e.message;
+  } finally {
+    notifLoading = false;
+    if (notifAgain) { notifAgain = false; loadNotifications(); }
+  }
+}
+async function loadBill() {
+  const n = state.notifications, p = n.panel;
+  if (!p?.customer_id) { $("n-bill").textContent = "–"; $("n-bill-note").textContent = ""; return; }
+  try {
+    const rows = await api("notifications/billing", { date: p.date, customer: p.customer_id, format: "json" });
+    n.bill = rows;
+    const bill = rows.find((r) => r.kind === "bill");
+    const adjustments = rows.filter((r) => r.kind === "adjustment");
+    $("n-bill").textContent = bill ? brl.format(bill.amount_brl) : "–";
+    $("n-bill-note").textContent = bill
+      ? `${intBr.format(bill.notifications)} × ${brl.format(bill.price_brl)} · ${bill.is_final ? "final" : "provisório (dia aberto)"}` +
+        (adjustments.length ? ` · ${adjustments.length} ajuste(s)` : "")
+      : "sem cobrança neste dia";
+  } catch (e) { $("n-bill-note").textContent = e.message; }
+}
+function onNotificationsChange() {
+  state.notifications.customer = $("n-customer").value;
+  state.notifications.date = $("n-date").value;
+  writeNotifications();
+  loadNotifications(true);
+}
+
 // ---------- pipeline page ----------
 // One point per second: rows/s per layer, lag, freshness and the pulse (the API's history shape).
 const history_ = [];
@@ -207,9 +315,11 @@ function connect() {
       if (changed("gold/sales_daily")) loadCountries();
       loadOrders();
     }
+    if (state.page === "notifications" && changed("gold/notification_usage_minute")) loadNotifications();
+    showNav(v);
     if (state.page === "pipeline") {
       if (Object.keys(v).some(changed)) loadTables();
-      if (changed("silver/orders_quarantine")) loadQuarantine();
+      if (Object.keys(v).some((t) => t.endsWith("_quarantine") && changed(t))) loadQuarantine();
     }
     state.versions = { ...v };
   });
@@ -217,22 +327,56 @@ function connect() {
 }
 
 // ---------- pages ----------
+const titles = { orders: "lakestream — live orders", notifications: "lakestream — notifications", pipeline: "lakestream — pipeline" };
+const footers = {
+  orders: "Orders from the Online Retail dataset (UCI), replayed through Kafka into Delta Lake. Money in GBP.",
+  notifications: "WhatsApp-notification usage per customer from Kafka into Delta Lake; counts in event time (UTC), money in BRL.",
+};
+// A page's link shows when its gold tables exist (or when nothing exists yet, for Orders).
+function showNav(tables) {
+  const has = (t) => tables[t] !== undefined && tables[t] >= 0;
+  const notifications = has("gold/notification_usage_minute");
+  document.querySelector("a[data-page=notifications]").hidden = !notifications && state.page !== "notifications";
+  document.querySelector("a[data-page=orders]").hidden = notifications && !has("gold/sales_daily") && state.page !== "orders";
+}
 function show(page) {
   state.page = page;
   for (const el of document.querySelectorAll(".page")) el.hidden = el.id !== `page-${page}`;
   for (const a of document.querySelectorAll(".nav-link")) a.classList.toggle("active", a.dataset.page === page);
-  document.title = page === "orders" ? "lakestream — live orders" : "lakestream — pipeline";
+  document.title = titles[page];
+  $("footer").textContent = footers[page] || footers[state.lastData] || "";
+  if (page !== "pipeline") state.lastData = page;
   state.versions = {};  // reload the page's panels on the next event
-  if (page === "orders") { loadCountries(); loadOrders(); } else { loadTables(); loadQuarantine(); }
+  if (page === "orders") { loadCountries(); loadOrders(); }
+  else if (page === "notifications") { Object.assign(state.notifications, readNotifications()); loadNotifications(true); }
+  else { loadTables(); loadQuarantine(); }
   drawPipeline(state.stream?.pipelines?.[0]);
 }
-function route() { show(location.pathname === "/pipeline" ? "pipeline" : "orders"); }
+// "/" shows Orders, or Notifications when this lakehouse holds only the notifications pipeline.
+async function route() {
+  if (location.pathname === "/pipeline") return show("pipeline");
+  if (location.pathname === "/notifications") return show("notifications");
+  try {
+    const { tables } = await api("tables");
+    const names = tables.map((t) => t.name);
+    if (names.includes("gold/notification_usage_minute") && !names.includes("gold/sales_daily")) {
+      history.replaceState(null, "", "/notifications" + location.search);
+      return show("notifications");
+    }
+  } catch { /* no tables yet */ }
+  show("orders");
+}
 
 document.addEventListener("DOMContentLoaded", () => {
   ensureCharts();
   state.filter = readFilter();
   showFilter(state.filter);
   for (const id of ["f-from", "f-to", "f-country"]) $(id).addEventListener("change", onFilterChange);
+  for (const id of ["n-customer", "n-date"]) $(id).addEventListener("change", onNotificationsChange);
+  $("n-top").addEventListener("click", (e) => {
+    const row = e.target.closest("tr[data-customer]");
+    if (row) { $("n-customer").value = row.dataset.customer; onNotificationsChange(); }
+  });
   $("f-clear").addEventListener("click", () => { showFilter({ from: "", to: "", country: "" }); onFilterChange(); });
   for (const a of document.querySelectorAll(".nav-link")) {
     a.addEventListener("click", (e) => {

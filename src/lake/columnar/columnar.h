@@ -123,6 +123,10 @@ class ColumnarEngine {
   /// the result. BLOB values come as their raw bytes. Errors: InvalidArgument with DuckDB's message,
   /// or naming a column of another type.
   Status ForEachRow(const std::string& sql, const RowCallback& row);
+  /// ForEachRow that stops reading (and ends the query) when `row` returns false, e.g. when the
+  /// client of a streamed report has gone. Stopping is not an error.
+  using RowPredicate = std::function<bool(const std::vector<std::optional<std::string_view>>&)>;
+  Status ForEachRowWhile(const std::string& sql, const RowPredicate& row);
 
   /// A SQL list literal of quoted paths for read_parquet(): ['a.parquet', 'b.parquet'].
   static std::string PathList(const std::vector<std::string>& paths);

@@ -429,6 +429,13 @@ Result<ParquetFileInfo> ColumnarEngine::WriteQueryToParquet(const std::string& s
 }
 
 Status ColumnarEngine::ForEachRow(const std::string& sql, const RowCallback& row) {
+  return ForEachRowWhile(sql, [&](const std::vector<std::optional<std::string_view>>& values) {
+    row(values);
+    return true;
+  });
+}
+
+Status ColumnarEngine::ForEachRowWhile(const std::string& sql, const RowPredicate& row) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   duckdb_prepared_statement stmt = nullptr;
   if (duckdb_prepare(impl_->conn, sql.c_str(), &stmt) != DuckDBSuccess) {
@@ -455,6 +462,7 @@ Status ColumnarEngine::ForEachRow(const std::string& sql, const RowCallback& row
   }
   std::vector<std::optional<std::string_view>> values(ncol);
   Status out;
+  bool stopped = false;
   for (;;) {
     duckdb_data_chunk chunk = duckdb_fetch_chunk(res);
     if (!chunk) break;
@@ -475,9 +483,13 @@ Status ColumnarEngine::ForEachRow(const std::string& sql, const RowCallback& row
           values[c] = std::string_view(duckdb_string_t_data(s), duckdb_string_t_length(*s));
         }
       }
-      row(values);
+      if (!row(values)) {
+        stopped = true;
+        break;
+      }
     }
     duckdb_destroy_data_chunk(&chunk);
+    if (stopped) break;
   }
   if (const char* e = duckdb_result_error(&res)) out = InvalidArgument("{}", e);
   duckdb_destroy_result(&res);
