@@ -51,9 +51,11 @@ const std::vector<SettingDef>& AllSettings() {
        "nights, pass at the same speed)."},
       {"replay.timezone", "--timezone", SettingType::kString, "Europe/London", "", "run, produce, ingest, bench",
        "Time zone of local date-times in the source (UTC, Europe/London or +HH:MM)."},
-      {"replay.max_lag_bytes", "--max-lag-bytes", SettingType::kInt, "2097152", "bytes", "run, produce, dlq-replay, bench",
+      {"replay.max_lag_bytes", "--max-lag-bytes", SettingType::kInt, "2097152", "bytes",
+       "run, ingest, produce, dlq-replay, bench",
        "Backpressure: the replay waits while any partition holds more than this many bytes not yet committed to "
-       "bronze. Keep it well under the embedded broker's 5 MiB per partition.", 65536},
+       "bronze. Keep it well under the embedded broker's 5 MiB per partition. Ingest commits a micro-batch early "
+       "once one partition holds half of it, so a paced producer never waits for the commit interval.", 65536},
       {"pipeline.commit_interval_ms", "--commit-interval-ms", SettingType::kInt, "1000", "ms", "run, ingest, bench",
        "Micro-batch length: bronze and silver commit at least this often while data flows.", 10},
       {"pipeline.max_batch_bytes", "--max-batch-bytes", SettingType::kInt, "8388608", "bytes", "run, ingest, bench",
@@ -80,8 +82,9 @@ const std::vector<SettingDef>& AllSettings() {
       {"pipeline.gold_interval_ms", "--gold-interval-ms", SettingType::kInt, "5000", "ms", "run, ingest, bench",
        "Gold tables are brought up to date with silver (incrementally) at most this often, and once at the end.", 0},
       {"lake.auto_compact_min_files", "--auto-compact-min-files", SettingType::kInt, "50", "files", "run, ingest, bench",
-       "Automatic compaction: when a bronze or silver table holds more than this many files smaller than "
-       "lake.target_file_size_bytes, the pipeline runs OPTIMIZE on it (0: never).", 0},
+       "Automatic compaction: when a bronze or silver table holds more than this many small files (under an "
+       "eighth of lake.target_file_size_bytes), the pipeline compacts those into files near the target size; "
+       "larger files are left alone, so each row is compacted once (0: never).", 0},
       {"lake.target_file_size_bytes", "--target-file-size", SettingType::kInt, "134217728", "bytes", "run, ingest, bench",
        "Target size of the files written by compaction (OPTIMIZE).", 1048576},
       {"run.follow", "--follow", SettingType::kBool, "false", "", "run, ingest",

@@ -57,8 +57,10 @@ std::string DeclaredPipeline::GoldQuery(const PipelineSpec& spec, const GoldSpec
     group = "event_date";
   } else {
     const char* unit = g.window_ms == 60000 ? "minute" : "hour";
-    select = std::string("event_date, date_trunc('") + unit + "', " + et + ") AS " + Ident(g.window_column);
-    group = std::string("event_date, date_trunc('") + unit + "', " + et + ")";
+    const std::string hour = g.window_ms == 60000 ? "hour(" + et + ")::INTEGER" : "";
+    select = "event_date, " + (hour.empty() ? "" : hour + " AS event_hour, ") + "date_trunc('" + unit + "', " + et +
+             ") AS " + Ident(g.window_column);
+    group = "event_date, " + (hour.empty() ? "" : hour + ", ") + "date_trunc('" + unit + "', " + et + ")";
   }
   if (adjustments) {
     select += ", ingest_time::DATE AS recorded_on";
@@ -83,6 +85,35 @@ std::string DeclaredPipeline::GoldQuery(const PipelineSpec& spec, const GoldSpec
     }
   }
   return "SELECT " + select + " FROM " + WithLookups(spec, silver_sql) + " WHERE " + where + " GROUP BY " + group;
+}
+
+std::string DeclaredPipeline::MergeQuery(const PipelineSpec& spec, const GoldSpec& g, bool adjustments,
+                                         const std::string& rows, int64_t first_open_day) {
+  const std::vector<ColumnSpec> cols = GoldColumns(spec, g, adjustments);
+  std::string select, group;
+  for (const auto& c : cols) {
+    const MeasureSpec* m = nullptr;
+    for (const auto& x : g.measures) {
+      if (x.name == c.name) m = &x;
+    }
+    const std::string id = Ident(c.name);
+    std::string expr;
+    if (m) {
+      const std::string fn = m->fn == "count" ? "sum" : m->fn;  // partial counts add up
+      expr = fn + "(" + id + ")::" + c.SqlType();
+    } else if (c.name == "is_final" && g.late_events == "adjustments" && !adjustments) {
+      // Recomputed, not merged: a day turns final when the watermark passes it.
+      const std::string day = Ident(g.PartitionColumn());
+      expr = first_open_day == INT64_MIN
+                 ? "false"
+                 : "(" + day + " < " + ColumnarEngine::Quote(FormatDate(first_open_day)) + "::DATE)";
+    } else {
+      expr = id;
+      group += (group.empty() ? "" : ", ") + id;
+    }
+    select += (select.empty() ? "" : ", ") + expr + " AS " + id;
+  }
+  return "SELECT " + select + " FROM " + rows + " GROUP BY " + group;
 }
 
 DeclaredPipeline::~DeclaredPipeline() = default;
@@ -120,7 +151,7 @@ Result<std::unique_ptr<DeclaredPipeline>> DeclaredPipeline::Open(const DeclaredP
       GoldTable t;
       t.spec = &g;
       t.adjustments = adj;
-      t.plan.def = {adj ? g.location + "_adjustments" : g.location, GoldColumns(spec, g, adj), {g.PartitionColumn()}};
+      t.plan.def = {adj ? g.location + "_adjustments" : g.location, GoldColumns(spec, g, adj), g.PartitionColumns()};
       t.plan.silver_columns = p->silver_columns_;
       t.plan.app_id = app_id;
       t.plan.kind = GoldPlan::Kind::kDatePartitions;
@@ -130,6 +161,11 @@ Result<std::unique_ptr<DeclaredPipeline>> DeclaredPipeline::Open(const DeclaredP
       t.plan.query = [self, gs, adj](const std::string& silver_sql) {
         return GoldQuery(self->options_.spec, *gs, adj, silver_sql, self->FirstOpenDay());
       };
+      if (g.Mergeable()) {
+        t.plan.merge_partials = [self, gs, adj](const std::string& rows) {
+          return MergeQuery(self->options_.spec, *gs, adj, rows, self->FirstOpenDay());
+        };
+      }
       p->gold_.push_back(std::move(t));
     }
   }

@@ -74,6 +74,11 @@ class DeclaredPipeline : public StreamingPipeline {
   /// with days before `first_open_day` (days since 1970-01-01) final: the definition, for tests.
   static std::string GoldQuery(const PipelineSpec& spec, const GoldSpec& g, bool adjustments,
                                const std::string& silver_sql, int64_t first_open_day);
+  /// The SELECT merging `rows` (gold rows and partials of gold table `g`, in its columns) into one row
+  /// per group: counts and sums summed, min of mins, max of maxes, is_final recomputed from
+  /// `first_open_day`. Used when every measure is mergeable (GoldSpec::Mergeable).
+  static std::string MergeQuery(const PipelineSpec& spec, const GoldSpec& g, bool adjustments, const std::string& rows,
+                                int64_t first_open_day);
 
  private:
   DeclaredPipeline() = default;

@@ -1,5 +1,7 @@
 #include "pipeline/event_id_set.h"
 
+#include <cstdint>
+
 namespace lakestream {
 
 namespace {
@@ -65,6 +67,7 @@ void EventIdSet::Add(std::string_view id, int64_t seen_us) {
 }
 
 void EventIdSet::Expire(int64_t now_us) {
+  if (now_us < INT64_MIN + horizon_us_) return;  // before any clock: nothing can have expired
   const int64_t cutoff = now_us - horizon_us_;
   while (!order_.empty() && order_.front().first <= cutoff) {
     set_.erase(order_.front().second);

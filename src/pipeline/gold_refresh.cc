@@ -93,6 +93,53 @@ Result<GoldRefreshResult> RefreshGoldTable(const GoldPlan& plan, DeltaTable& gol
 
   if (!full && new_files.empty() && !has_extra) {
     if (sv - gv < kFenceEveryVersions) return out;  // nothing new; re-reading these commits is cheap
+  } else if (plan.kind == GoldPlan::Kind::kDatePartitions && plan.merge_partials && !full) {
+    // Partials of the new silver rows, merged into the partitions they touch.
+    const auto& pcols = def.partition_columns;
+    const std::string partials = "lakestream_gold_partials";
+    const std::string delta_sql = new_files.empty() ? "SELECT * FROM " + EmptyRelation(def.columns)
+                                                    : plan.query(ReadParquet(new_files));
+    RETURN_IF_ERROR(engine.Query("CREATE OR REPLACE TEMP TABLE " + partials + " AS " + delta_sql).status());
+    std::string pcol_list;
+    for (const auto& c : pcols) pcol_list += (pcol_list.empty() ? "" : ", ") + ColumnarEngine::QuoteIdentifier(c) + "::VARCHAR";
+    ASSIGN_OR_RETURN(QueryResult touched, engine.Query("SELECT DISTINCT " + pcol_list + " FROM " + partials));
+    std::set<std::vector<std::string>> partitions;
+    for (const auto& row : touched.rows) {
+      std::vector<std::string> values;
+      for (const auto& v : row) values.push_back(v.value_or(""));
+      partitions.insert(values);
+    }
+    ScanOptions old_rows;
+    std::set<std::string> rewritten;  // partition paths, for the metrics
+    for (const auto& [key, f] : gold.snapshot().files) {
+      std::vector<std::string> values;
+      for (const auto& c : pcols) {
+        auto pv = f.partition_values.find(c);
+        values.push_back(pv != f.partition_values.end() && pv->second ? *pv->second : "");
+      }
+      if (!partitions.count(values) && !extra_dates.count(values.at(0))) continue;
+      old_rows.only_files.push_back(key);
+      txn.removes.push_back(RemoveOf(f, now_ms, true));
+      std::string path;
+      for (const auto& v : values) path += v + "/";
+      rewritten.insert(path);
+    }
+    std::string rows = "(SELECT * FROM " + partials;
+    if (!old_rows.only_files.empty()) {
+      ASSIGN_OR_RETURN(std::string old_sql, SnapshotScanSql(gold.snapshot(), gold.storage(), engine, old_rows));
+      rows += " UNION ALL BY NAME " + old_sql;
+    }
+    rows += ")";
+    select = plan.merge_partials(rows);
+    for (const auto& values : partitions) {
+      std::string path;
+      for (const auto& v : values) path += v + "/";
+      rewritten.insert(path);
+    }
+    out.keys_rewritten = static_cast<int64_t>(rewritten.size());
+    std::string by;
+    for (const auto& c : pcols) by += std::string(by.empty() ? "" : ",") + R"(\")" + c + R"(\")";
+    txn.operation_parameters_json = R"({"mode":"Overwrite","partitionBy":"[)" + by + R"(]"})";
   } else if (plan.kind == GoldPlan::Kind::kDatePartitions) {
     const std::string& pcol = def.partition_columns.at(0);
     const std::string& date_expr = plan.silver_date_expr;
@@ -155,6 +202,7 @@ Result<GoldRefreshResult> RefreshGoldTable(const GoldPlan& plan, DeltaTable& gol
   if (!select.empty()) {
     ASSIGN_OR_RETURN(txn.adds, WriteDataFiles(engine, gold.storage(), gold.snapshot(), select));
   }
+  if (plan.merge_partials) (void)engine.Query("DROP TABLE IF EXISTS lakestream_gold_partials");
   txn.operation_metrics["silverVersion"] = std::to_string(sv);
   txn.operation_metrics["numRewrittenKeys"] = std::to_string(out.keys_rewritten);
   ASSIGN_OR_RETURN(out.version, gold.Commit(txn));

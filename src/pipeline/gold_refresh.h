@@ -5,7 +5,11 @@
 // takes the keys the new silver rows touch, recomputes only those keys from silver, and commits —
 // with the new silver version as its txn — removes and adds for exactly those keys:
 //   kDatePartitions  the dates the new rows touch (plus `extra_dates`), read only from the silver files
-//                    whose statistics can hold them; the table is partitioned by that date;
+//                    whose statistics can hold them; the table is partitioned by that date. With a
+//                    `merge_partials` (every measure mergeable: count, sum, min, max), only the new
+//                    silver rows are aggregated, and the partitions they touch (all partition
+//                    columns, e.g. date and hour) are merged with those partials — the cost of a
+//                    refresh follows the new rows and the touched partitions, not the day;
 //   kKeyedMerge      the key values the new rows touch, merged with the untouched rows carried over.
 // The first refresh, or one whose silver commits are gone or rewritten, rebuilds the table in full.
 #pragma once
@@ -41,6 +45,10 @@ struct GoldPlan {
   std::string key;               // kKeyedMerge: the key column, in silver and gold
   /// The SELECT computing the table (columns in table order) from silver relation `silver_rel`.
   std::function<std::string(const std::string& silver_rel)> query;
+  /// kDatePartitions, optional: the SELECT (columns in table order) that merges `rows` — the gold rows
+  /// of the touched partitions together with the partial aggregates of the new silver rows (both in
+  /// the table's columns) — into one row per group, e.g. count → sum(count), max → max(max).
+  std::function<std::string(const std::string& rows)> merge_partials;
   /// kKeyedMerge: the SELECT for the merged table from `carried` (the gold rows whose key was not
   /// touched, a relation; "" when gold has no files) and `recomputed` (silver rows of touched keys).
   std::function<std::string(const std::string& carried, const std::string& recomputed)> merge;

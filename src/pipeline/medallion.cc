@@ -225,9 +225,13 @@ Status CompactSmallFiles(const std::vector<DeltaTable*>& tables, ColumnarEngine&
                          int64_t target_bytes, PipelineCounters& counters) {
   if (min_files <= 0) return Status::OK();
   for (DeltaTable* t : tables) {
-    if (CountSmallFiles(t->snapshot(), target_bytes) <= min_files) continue;
+    // Small: under an eighth of the target. A file compaction wrote is bigger, so each row is
+    // compacted once, not again at every compaction (which would grow quadratically with the table).
+    const int64_t small = std::max<int64_t>(target_bytes / 8, 1);
+    if (CountSmallFiles(t->snapshot(), small) <= min_files) continue;
     OptimizeOptions opt;
     opt.target_file_size_bytes = target_bytes;
+    opt.max_input_file_bytes = small;
     auto r = Optimize(*t, engine, opt);
     if (!r.ok()) {
       if (r.status().code() != StatusCode::kConflict) return r.status();

@@ -68,7 +68,9 @@ Result<int64_t> CommitDerived(DeltaTable& table, ColumnarEngine& engine, const R
 Status ReadBronzeVersion(DeltaTable& bronze, ColumnarEngine& engine, int64_t v, std::vector<KafkaRecord>* records,
                          std::vector<int64_t>* ingest_us);
 
-/// OPTIMIZE each of `tables` holding more than `min_files` files smaller than `target_bytes` (0: never).
+/// OPTIMIZE each of `tables` holding more than `min_files` small files — smaller than an eighth of
+/// `target_bytes` — into files near `target_bytes`; larger files (e.g. an earlier compaction's) are
+/// left alone, so each row is compacted once (`min_files` 0: never).
 /// A conflict with another writer is logged and skipped. Counts in `counters`. Errors: other than Conflict.
 Status CompactSmallFiles(const std::vector<DeltaTable*>& tables, ColumnarEngine& engine, int64_t min_files,
                          int64_t target_bytes, PipelineCounters& counters);

@@ -639,6 +639,7 @@ std::vector<ColumnSpec> GoldColumns(const PipelineSpec& spec, const GoldSpec& g,
     cols.push_back({g.window_column, ColumnType::kDate, false});
   } else {
     cols.push_back({"event_date", ColumnType::kDate, false});
+    if (g.window_ms == 60000) cols.push_back({"event_hour", ColumnType::kInt32, false});
     cols.push_back({g.window_column, ColumnType::kTimestampMicros, false});
   }
   if (adjustments) cols.push_back({"recorded_on", ColumnType::kDate, false});

@@ -67,6 +67,20 @@ struct GoldSpec {
   int line = 0;
   /// The partition column: window_column for 1-day windows, else "event_date".
   std::string PartitionColumn() const { return window_ms == 86400000 ? window_column : "event_date"; }
+  /// The table's partition columns: the date, and for minute windows the hour of the day as well
+  /// (event_hour, 0-23 UTC), so a refresh rewrites an hour of minutes rather than the whole day.
+  std::vector<std::string> PartitionColumns() const {
+    if (window_ms == 60000) return {"event_date", "event_hour"};
+    return {PartitionColumn()};
+  }
+  /// True when every measure can be merged from partial aggregates (count, sum, min, max): the
+  /// table is then refreshed from the new silver rows only (gold_refresh.h).
+  bool Mergeable() const {
+    for (const auto& m : measures) {
+      if (m.fn == "count_distinct") return false;
+    }
+    return true;
+  }
 };
 
 struct PipelineSpec {

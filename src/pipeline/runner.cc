@@ -159,8 +159,13 @@ Status IngestLoop(const Settings& s, StreamingPipeline& pipeline, PipelineConsum
                   const std::function<bool()>& should_finish, const std::function<void(const std::vector<KafkaRecord>&, int64_t)>& on_commit) {
   const int64_t commit_interval_ms = s.GetInt("pipeline.commit_interval_ms");
   const int64_t max_batch_bytes = s.GetInt("pipeline.max_batch_bytes");
+  // A producer paced by backpressure waits while a partition holds replay.max_lag_bytes not yet in
+  // bronze: committing a partition's batch once it holds half of that keeps the producer going instead
+  // of leaving it blocked until the commit interval ends.
+  const int64_t partition_flush_bytes = std::max<int64_t>(s.GetInt("replay.max_lag_bytes") / 2, 1024);
   std::vector<KafkaRecord> pending;
   int64_t pending_bytes = 0;
+  std::map<int32_t, int64_t> partition_bytes;  // pending payload bytes per partition
   int64_t batch_started_ms = MonotonicMillis();
   auto flush = [&]() -> Status {
     if (pending.empty()) return Status::OK();
@@ -172,6 +177,7 @@ Status IngestLoop(const Settings& s, StreamingPipeline& pipeline, PipelineConsum
     consumer.CommitAdvisory(next);
     pending.clear();
     pending_bytes = 0;
+    partition_bytes.clear();
     return Status::OK();
   };
   // Partitions leaving in a rebalance: commit what is held first, so their next owner starts after it.
@@ -191,9 +197,14 @@ Status IngestLoop(const Settings& s, StreamingPipeline& pipeline, PipelineConsum
     size_t before = pending.size();
     RETURN_IF_ERROR(consumer.Poll(50, 10000, &pending));
     if (before == 0 && !pending.empty()) batch_started_ms = MonotonicMillis();
-    for (size_t i = before; i < pending.size(); ++i) pending_bytes += static_cast<int64_t>(pending[i].value.size());
+    bool partition_full = false;
+    for (size_t i = before; i < pending.size(); ++i) {
+      const auto bytes = static_cast<int64_t>(pending[i].value.size());
+      pending_bytes += bytes;
+      partition_full = (partition_bytes[pending[i].partition] += bytes) >= partition_flush_bytes || partition_full;
+    }
     bool due = !pending.empty() && MonotonicMillis() - batch_started_ms >= commit_interval_ms;
-    if (due || pending_bytes >= max_batch_bytes) RETURN_IF_ERROR(flush());
+    if (due || partition_full || pending_bytes >= max_batch_bytes) RETURN_IF_ERROR(flush());
     if (pending.empty() && should_finish()) return Status::OK();
   }
 }

@@ -447,16 +447,19 @@ Result<std::string> LakeQueries::NotificationPanel(const PanelQuery& q) {
     // One customer: the id with the most messages among those matching (a name may be shared).
     ASSIGN_OR_RETURN(auto who, engine_->Query("SELECT customer_id, max(customer_name) AS customer_name, "
                                               "sum(notifications)::BIGINT AS notifications, strftime(max(last_event_at) "
-                                              "AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S') || '+00:00' AS last_update FROM " +
+                                              "AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S') || '+00:00' AS last_update, "
+                                              "strftime(max(last_event_at) AT TIME ZONE 'UTC', "
+                                              "'%Y-%m-%dT%H:%M:%S.%g') || '+00:00' AS last_event_at FROM " +
                                               rel + where + " GROUP BY customer_id ORDER BY notifications DESC, "
                                               "customer_id LIMIT 1"));
-    std::optional<std::string> id, name, last;
+    std::optional<std::string> id, name, last, last_ms;
     std::string count = "0";
     if (!who.rows.empty()) {
       id = who.rows[0][0];
       name = who.rows[0][1];
       count = who.rows[0][2].value_or("0");
       last = who.rows[0][3];
+      last_ms = who.rows[0][4];
     }
     JsonWriter w;
     w.BeginObject().Key("customer_id");
@@ -468,6 +471,9 @@ Result<std::string> LakeQueries::NotificationPanel(const PanelQuery& q) {
     w.Key("channel").String(q.channel).Key("date").String(date).Key("notifications").Raw(count);
     w.Key("last_update");
     if (last) w.String(*last);
+    else w.Null();
+    w.Key("last_event_at");
+    if (last_ms) w.String(*last_ms);
     else w.Null();
     w.Key("minutes").BeginArray();
     if (id) {

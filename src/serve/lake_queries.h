@@ -99,7 +99,7 @@ class LakeQueries {
   /// The notifications panel of one customer and day, from gold/notification_usage_minute
   /// (docs/pipelines/notifications.md): {"customer_id","customer_name","channel","date","notifications"
   /// (the day's count of the channel),"last_update" (the newest event counted, ISO 8601 "+00:00", or
-  /// null),"minutes":[{"minute","notifications"}] (event-time minutes with messages, ascending),
+  /// null),"last_event_at" (the same with milliseconds),"minutes":[{"minute","notifications"}] (event-time minutes with messages, ascending),
   /// "dates" (every day the table holds, ascending),"panel" (the pt-BR text block "Painel de
   /// Notificações"),"source","version"}. A customer without messages that day gets 0 and nulls.
   /// Errors: InvalidArgument without q.customer; Unavailable while the table has no data.

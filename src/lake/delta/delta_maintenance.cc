@@ -49,8 +49,11 @@ Result<OptimizeResult> Optimize(DeltaTable& table, ColumnarEngine& engine, const
   // Small files per partition, oldest first, so that compaction keeps the rows roughly in arrival order.
   std::map<std::string, std::vector<const AddFile*>> by_partition;
   std::map<const AddFile*, std::string> key_of;
+  const int64_t small = options.max_input_file_bytes > 0
+                            ? std::min(options.max_input_file_bytes, options.target_file_size_bytes)
+                            : options.target_file_size_bytes;
   for (const auto& [key, f] : snapshot.files) {
-    if (f.size_bytes >= options.target_file_size_bytes) continue;
+    if (f.size_bytes >= small) continue;
     by_partition[PartitionKey(f)].push_back(&f);
     key_of[&f] = key;
   }

@@ -31,6 +31,9 @@ Result<std::vector<HistoryEntry>> ReadHistory(Storage& storage, int64_t limit);
 struct OptimizeOptions {
   int64_t target_file_size_bytes = 128LL << 20;  // Databricks' default OPTIMIZE target (1 GiB on DBR; 128 MiB in OSS Delta's auto compaction)
   int min_files_per_bin = 2;  // a bin of fewer small files is left alone
+  /// Files of at least this size are left alone (0: the target size). Auto-compaction sets it well
+  /// below the target so that a file it wrote is not rewritten again by the next compaction.
+  int64_t max_input_file_bytes = 0;
 };
 
 struct OptimizeResult {

@@ -1,5 +1,6 @@
 #include "lake/delta/delta_table.h"
 
+#include <simdjson.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -254,6 +255,15 @@ Result<int64_t> DeltaTable::Commit(const Transaction& txn) {
   }
   if (snapshot_.version < 0) return InvalidArgument("table {} does not exist yet", storage_->uri());
   RETURN_IF_ERROR(CheckWritable(snapshot_, storage_->uri()));
+  {
+    // operationParameters is written as given: a malformed fragment would make the commit unreadable.
+    simdjson::dom::parser parser;
+    simdjson::dom::object o;
+    if (parser.parse(txn.operation_parameters_json).get(o) != simdjson::SUCCESS) {
+      return Internal("commit to {}: operationParameters is not a JSON object: {}", storage_->uri(),
+                      txn.operation_parameters_json);
+    }
+  }
   if (snapshot_.Property("delta.appendOnly", "false") == "true") {
     for (const auto& r : txn.removes) {
       if (r.data_change) {

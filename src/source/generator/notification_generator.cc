@@ -103,8 +103,12 @@ Status NotificationGenerator::Run(const std::atomic<bool>& stop) {
 
   struct Sent {
     std::string key, value;
+    int64_t sent_us = 0;  // (simulated) time it was first sent
   };
-  std::deque<Sent> recent;  // for redeliveries
+  // For redeliveries: the messages of the last 5 minutes of send time (at most 1,000), as a client
+  // retrying after a lost acknowledgement would resend them.
+  constexpr int64_t kRedeliveryWindowUs = 5 * 60 * 1000000LL;
+  std::deque<Sent> recent;
   int64_t wall_start_ms = MonotonicMillis();
   double due_ms = 0;  // since wall_start_ms
   int64_t seq = 0;
@@ -126,6 +130,7 @@ Status NotificationGenerator::Run(const std::atomic<bool>& stop) {
       now_us = NowMicros();
     }
     Sent ev;
+    while (!recent.empty() && recent.front().sent_us < now_us - kRedeliveryWindowUs) recent.pop_front();
     const double r = rng.Uniform();
     if (r < o.duplicate_ratio && !recent.empty()) {
       ev = recent[rng.Next() % recent.size()];  // the same message delivered again
@@ -152,7 +157,7 @@ Status NotificationGenerator::Run(const std::atomic<bool>& stop) {
           .Key("payload").String(kPayloads[rng.Next() % (sizeof(kPayloads) / sizeof(kPayloads[0]))])
           .Key("event_datetime").String(IsoWithOffset(et, rng.Next() % 10 == 0))
           .EndObject();
-      ev = {cust.id, w.Take()};
+      ev = {cust.id, w.Take(), now_us};
       counters_.event_time_us = et;
       recent.push_back(ev);
       if (recent.size() > 1000) recent.pop_front();
