@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
   AddSettings(run, "run", &run_opts);
   auto* broker = app.add_subcommand("broker", "Run the embedded Kafka-protocol broker alone, until Ctrl-C");
   AddSettings(broker, "broker", &broker_opts);
-  auto* produce = app.add_subcommand("produce", "Replay a CSV as order-line events to Kafka (the replay alone)");
+  auto* produce = app.add_subcommand("produce", "Produce to Kafka alone: replay a CSV as order-line events, or run a generated pipeline's generator (--pipeline)");
   AddSettings(produce, "produce", &produce_opts);
   auto* ingest = app.add_subcommand("ingest", "Consume order-line events from Kafka into the Delta tables (the pipeline alone)");
   AddSettings(ingest, "ingest", &ingest_opts);
