@@ -94,6 +94,18 @@ std::string RowsJson(const QueryResult& r, const std::set<std::string>& numeric)
   return w.Take();
 }
 
+// An unknown or repeated query parameter: InvalidArgument naming it and the accepted ones.
+Status CheckParameter(const std::string& k, const std::vector<std::string>& allowed, std::set<std::string>& seen) {
+  if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
+    std::string list;
+    for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+    return InvalidArgument("unknown query parameter '{}': this endpoint accepts {}", k,
+                           list.empty() ? std::string("none") : list);
+  }
+  if (!seen.insert(k).second) return InvalidArgument("query parameter '{}' is given twice: give it once", k);
+  return Status::OK();
+}
+
 }  // namespace
 
 Result<OrdersFilter> ParseOrdersFilter(const std::multimap<std::string, std::string>& params,
@@ -101,13 +113,7 @@ Result<OrdersFilter> ParseOrdersFilter(const std::multimap<std::string, std::str
   OrdersFilter f;
   std::set<std::string> seen;
   for (const auto& [k, v] : params) {
-    if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
-      std::string list;
-      for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-      return InvalidArgument("unknown query parameter '{}': this endpoint accepts {}", k,
-                             list.empty() ? std::string("none") : list);
-    }
-    if (!seen.insert(k).second) return InvalidArgument("query parameter '{}' is given twice: give it once", k);
+    RETURN_IF_ERROR(CheckParameter(k, allowed, seen));
     if (k == "from" || k == "to") {
       if (!ValidDate(v)) {
         return InvalidArgument("query parameter '{}'='{}' is not a date: write YYYY-MM-DD, e.g. 2011-12-01", k, v);
@@ -146,12 +152,7 @@ Result<PanelQuery> ParsePanelQuery(const std::multimap<std::string, std::string>
   PanelQuery q;
   std::set<std::string> seen;
   for (const auto& [k, v] : params) {
-    if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
-      std::string list;
-      for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-      return InvalidArgument("unknown query parameter '{}': this endpoint accepts {}", k, list);
-    }
-    if (!seen.insert(k).second) return InvalidArgument("query parameter '{}' is given twice: give it once", k);
+    RETURN_IF_ERROR(CheckParameter(k, allowed, seen));
     if (k == "customer") {
       bool ok = !v.empty() && v.size() <= 64;
       for (unsigned char c : v) ok = ok && c >= 0x20 && c != 0x7f;
