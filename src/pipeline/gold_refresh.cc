@@ -36,6 +36,14 @@ bool StatsDateRange(simdjson::dom::parser& parser, const AddFile& f, const std::
   return true;
 }
 
+// commitInfo operationParameters of an overwrite of partitions: {"mode":"Overwrite","partitionBy":"[\"c\",…]"}
+// (partitionBy is a JSON array written as a string, as Delta/Spark write it).
+std::string OverwriteParameters(const std::vector<std::string>& partition_columns) {
+  std::string by;
+  for (const auto& c : partition_columns) by += std::string(by.empty() ? "" : ",") + R"(\")" + c + R"(\")";
+  return R"({"mode":"Overwrite","partitionBy":"[)" + by + R"(]"})";
+}
+
 }  // namespace
 
 std::string EmptyRelation(const std::vector<ColumnSpec>& columns) {
@@ -90,10 +98,11 @@ Result<GoldRefreshResult> RefreshGoldTable(const GoldPlan& plan, DeltaTable& gol
   txn.txns.push_back({plan.app_id, std::max(sv, gv), 0});
   const int64_t now_ms = NowMillis();
   std::string select;
+  bool merged = false;  // the partials path: its temp table is dropped after the write
 
   if (!full && new_files.empty() && !has_extra) {
     if (sv - gv < kFenceEveryVersions) return out;  // nothing new; re-reading these commits is cheap
-  } else if (plan.kind == GoldPlan::Kind::kDatePartitions && plan.merge_partials && !full) {
+  } else if ((merged = plan.kind == GoldPlan::Kind::kDatePartitions && plan.merge_partials && !full)) {
     // Partials of the new silver rows, merged into the partitions they touch.
     const auto& pcols = def.partition_columns;
     const std::string partials = "lakestream_gold_partials";
@@ -110,7 +119,7 @@ Result<GoldRefreshResult> RefreshGoldTable(const GoldPlan& plan, DeltaTable& gol
       partitions.insert(values);
     }
     ScanOptions old_rows;
-    std::set<std::string> rewritten;  // partition paths, for the metrics
+    std::set<std::vector<std::string>> rewritten = partitions;  // for the metrics
     for (const auto& [key, f] : gold.snapshot().files) {
       std::vector<std::string> values;
       for (const auto& c : pcols) {
@@ -120,9 +129,7 @@ Result<GoldRefreshResult> RefreshGoldTable(const GoldPlan& plan, DeltaTable& gol
       if (!partitions.count(values) && !extra_dates.count(values.at(0))) continue;
       old_rows.only_files.push_back(key);
       txn.removes.push_back(RemoveOf(f, now_ms, true));
-      std::string path;
-      for (const auto& v : values) path += v + "/";
-      rewritten.insert(path);
+      rewritten.insert(values);
     }
     std::string rows = "(SELECT * FROM " + partials;
     if (!old_rows.only_files.empty()) {
@@ -131,15 +138,8 @@ Result<GoldRefreshResult> RefreshGoldTable(const GoldPlan& plan, DeltaTable& gol
     }
     rows += ")";
     select = plan.merge_partials(rows);
-    for (const auto& values : partitions) {
-      std::string path;
-      for (const auto& v : values) path += v + "/";
-      rewritten.insert(path);
-    }
     out.keys_rewritten = static_cast<int64_t>(rewritten.size());
-    std::string by;
-    for (const auto& c : pcols) by += std::string(by.empty() ? "" : ",") + R"(\")" + c + R"(\")";
-    txn.operation_parameters_json = R"({"mode":"Overwrite","partitionBy":"[)" + by + R"(]"})";
+    txn.operation_parameters_json = OverwriteParameters(pcols);
   } else if (plan.kind == GoldPlan::Kind::kDatePartitions) {
     const std::string& pcol = def.partition_columns.at(0);
     const std::string& date_expr = plan.silver_date_expr;
@@ -177,7 +177,7 @@ Result<GoldRefreshResult> RefreshGoldTable(const GoldPlan& plan, DeltaTable& gol
       }
     }
     out.keys_rewritten = full ? -1 : static_cast<int64_t>(dates.size());
-    txn.operation_parameters_json = R"({"mode":"Overwrite","partitionBy":"[\")" + pcol + R"(\"]"})";
+    txn.operation_parameters_json = OverwriteParameters(def.partition_columns);
   } else {
     if (full) {
       select = plan.query(silver_relation(all_files));
@@ -202,7 +202,7 @@ Result<GoldRefreshResult> RefreshGoldTable(const GoldPlan& plan, DeltaTable& gol
   if (!select.empty()) {
     ASSIGN_OR_RETURN(txn.adds, WriteDataFiles(engine, gold.storage(), gold.snapshot(), select));
   }
-  if (plan.merge_partials) (void)engine.Query("DROP TABLE IF EXISTS lakestream_gold_partials");
+  if (merged) (void)engine.Query("DROP TABLE IF EXISTS lakestream_gold_partials");
   txn.operation_metrics["silverVersion"] = std::to_string(sv);
   txn.operation_metrics["numRewrittenKeys"] = std::to_string(out.keys_rewritten);
   ASSIGN_OR_RETURN(out.version, gold.Commit(txn));

@@ -482,15 +482,12 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   };
   svr.Get("/api/v1/notifications/report",
           timed("/api/v1/notifications/report", [report, table_exists, root = lake.root()](const httplib::Request& req, httplib::Response& res) {
-            std::string customer, from, to, format = "json";
-            for (const auto& [k, v] : req.params) {
-              if (k == "customer") customer = v;
-              else if (k == "from") from = v;
-              else if (k == "to") to = v;
-              else if (k == "format") format = v;
-              else return SetError(res, 400, "InvalidArgument", "unknown query parameter '" + k +
-                                                                  "': this endpoint accepts customer, from, to, format");
+            if (Status st = CheckQueryParameters(req.params, {"customer", "from", "to", "format"}); !st.ok()) {
+              return SetError(res, st);
             }
+            const std::string customer = req.get_param_value("customer"), from = req.get_param_value("from"),
+                              to = req.get_param_value("to");
+            const std::string format = req.has_param("format") ? req.get_param_value("format") : "json";
             if (customer.empty() || customer.size() > 64) {
               return SetError(res, 400, "InvalidArgument", "query parameter 'customer' is required: a customer_id or "
                                                            "name of 1-64 characters, e.g. customer=Acme");
@@ -511,14 +508,11 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   svr.Get("/api/v1/notifications/billing",
           timed("/api/v1/notifications/billing", [report, table_exists, root = lake.root()](const httplib::Request& req,
                                                                                            httplib::Response& res) {
-            std::string date, customer, format = "json";
-            for (const auto& [k, v] : req.params) {
-              if (k == "date") date = v;
-              else if (k == "customer") customer = v;
-              else if (k == "format") format = v;
-              else return SetError(res, 400, "InvalidArgument", "unknown query parameter '" + k +
-                                                                  "': this endpoint accepts date, customer, format");
+            if (Status st = CheckQueryParameters(req.params, {"date", "customer", "format"}); !st.ok()) {
+              return SetError(res, st);
             }
+            const std::string date = req.get_param_value("date"), customer = req.get_param_value("customer");
+            const std::string format = req.has_param("format") ? req.get_param_value("format") : "json";
             auto day = ParseReportInstant(date, false);
             if (!day || date.size() != 10) {
               return SetError(res, 400, "InvalidArgument",

@@ -108,6 +108,13 @@ Status CheckParameter(const std::string& k, const std::vector<std::string>& allo
 
 }  // namespace
 
+Status CheckQueryParameters(const std::multimap<std::string, std::string>& params,
+                            const std::vector<std::string>& allowed) {
+  std::set<std::string> seen;
+  for (const auto& [k, v] : params) RETURN_IF_ERROR(CheckParameter(k, allowed, seen));
+  return Status::OK();
+}
+
 Result<OrdersFilter> ParseOrdersFilter(const std::multimap<std::string, std::string>& params,
                                        const std::vector<std::string>& allowed) {
   OrdersFilter f;
@@ -259,15 +266,20 @@ Result<std::string> LakeQueries::PrunedRelationLocked(const std::string& name, c
   return "(" + scan + ")";
 }
 
-std::string LakeQueries::NewestPartitionLocked(const std::string& name, const std::string& column) {
+std::set<std::string> LakeQueries::PartitionValuesLocked(const std::string& name, const std::string& column) {
+  std::set<std::string> values;
   DeltaTable* t = TableLocked(name);
-  std::string newest;
-  if (!t) return newest;
+  if (!t) return values;
   for (const auto& [key, file] : t->snapshot().files) {
     auto it = file.partition_values.find(column);
-    if (it != file.partition_values.end() && it->second && *it->second > newest) newest = *it->second;
+    if (it != file.partition_values.end() && it->second) values.insert(*it->second);
   }
-  return newest;
+  return values;
+}
+
+std::string LakeQueries::NewestPartitionLocked(const std::string& name, const std::string& column) {
+  const std::set<std::string> values = PartitionValuesLocked(name, column);
+  return values.empty() ? "" : *values.rbegin();
 }
 
 template <typename F>
@@ -488,12 +500,7 @@ Result<std::string> LakeQueries::NotificationPanel(const PanelQuery& q) {
           }));
     }
     w.EndArray().Key("dates").BeginArray();
-    std::set<std::string> dates;
-    for (const auto& [k, file] : TableLocked(kUsageMinute)->snapshot().files) {
-      auto it = file.partition_values.find("event_date");
-      if (it != file.partition_values.end() && it->second) dates.insert(*it->second);
-    }
-    for (const auto& d : dates) w.String(d);
+    for (const auto& d : PartitionValuesLocked(kUsageMinute, "event_date")) w.String(d);
     w.EndArray();
     // The panel as text, in the layout of docs/pipelines/notifications.md.
     w.Key("panel").String("Painel de Notificações\nCliente: " + name.value_or(id.value_or(q.customer)) +

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,11 @@ struct OrdersFilter {
   std::string product;   // product_no (StockCode), or ""
   int64_t limit = 10;    // top-N: 1..100
 };
+
+/// Checks that every query parameter is one of `allowed` and given once. Errors: InvalidArgument naming
+/// the parameter and the accepted ones, or the repeated one.
+Status CheckQueryParameters(const std::multimap<std::string, std::string>& params,
+                            const std::vector<std::string>& allowed);
 
 /// Builds a filter from query parameters. Accepted: from, to, country, product, limit (only those in
 /// `allowed`). Errors: InvalidArgument naming the parameter, the value and the rule (unknown
@@ -123,6 +129,8 @@ class LakeQueries {
   /// Runs `compute` unless the cache holds `key` at the current versions of `tables`.
   template <typename F>
   Result<std::string> Cached(const std::string& key, const std::vector<std::string>& tables, F compute);
+  /// The values of partition column `column` among the table's active files, ascending. Caller holds mu_.
+  std::set<std::string> PartitionValuesLocked(const std::string& name, const std::string& column);
   /// The newest value of `column` among the table's partitions ("" when none). Caller holds mu_.
   std::string NewestPartitionLocked(const std::string& name, const std::string& column);
 
