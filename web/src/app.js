@@ -13,7 +13,7 @@ const $ = (id) => document.getElementById(id);
 
 // What the panels show now, with the gold version they were read at (read by the browser test).
 const state = { page: "orders", filter: {}, kpis: null, days: null, products: null, countries: null, versions: {}, stream: null,
-  notifications: { customer: "", date: "", panel: null, customers: null, bill: null } };
+  notifications: { customer: "", date: "", panel: null, customers: null, bill: null, billDue: false } };
 window.lakestreamDashboard = state;
 
 function bytes(n) {
@@ -94,7 +94,7 @@ function showFilter(f) {
 function onFilterChange() {
   state.filter = { from: $("f-from").value, to: $("f-to").value, country: $("f-country").value };
   writeFilter(state.filter);
-  loadOrders(true);
+  loadOrders();
 }
 
 // ---------- orders page ----------
@@ -102,10 +102,21 @@ function flash(el, text) {
   if (el.textContent !== text && el.textContent !== "–") { el.classList.add("flash"); setTimeout(() => el.classList.remove("flash"), 700); }
   el.textContent = text;
 }
-let ordersLoading = false, ordersAgain = false;
-async function loadOrders(force = false) {
-  if (ordersLoading) { ordersAgain = true; return; }
-  ordersLoading = true;
+// Runs `load` one at a time: a call while it runs makes it run once more afterwards (with the state
+// then current), so a burst of stream events costs at most two reads.
+function serialized(load) {
+  let running = false, again = false;
+  const run = async () => {
+    if (running) { again = true; return; }
+    running = true;
+    try { await load(); } finally {
+      running = false;
+      if (again) { again = false; run(); }
+    }
+  };
+  return run;
+}
+const loadOrders = serialized(async () => {
   const f = state.filter;
   try {
     const [k, d, p, c] = await Promise.all([
@@ -129,11 +140,8 @@ async function loadOrders(force = false) {
       || `<tr><td colspan="3">No sales in this selection</td></tr>`;
   } catch (e) {
     $("orders-note").textContent = e.message;
-  } finally {
-    ordersLoading = false;
-    if (ordersAgain) { ordersAgain = false; loadOrders(); }
   }
-}
+});
 async function loadCountries() {
   try {
     const { countries } = await api("orders/countries");
@@ -171,10 +179,9 @@ function reportLinks() {
     else el.removeAttribute("href");
   }
 }
-let notifLoading = false, notifAgain = false, billAt = 0;
-async function loadNotifications(withBill = false) {
-  if (notifLoading) { notifAgain = true; return; }
-  notifLoading = true;
+let billAt = 0;
+// The bill is re-read when state.notifications.billDue (a new customer or day) or every 5 s.
+const loadNotifications = serialized(async () => {
   const n = state.notifications;
   try {
     const customers = await api("notifications/customers", { date: n.date, limit: 100 });
@@ -214,14 +221,11 @@ async function loadNotifications(withBill = false) {
     });
     setSeries(charts.minutes, labels, labels.map((l) => counts.get(l) || 0));
     reportLinks();
-    if (withBill || Date.now() - billAt > 5000) { billAt = Date.now(); loadBill(); }
+    if (n.billDue || Date.now() - billAt > 5000) { n.billDue = false; billAt = Date.now(); loadBill(); }
   } catch (e) {
     $("n-note").textContent = e.message;
-  } finally {
-    notifLoading = false;
-    if (notifAgain) { notifAgain = false; loadNotifications(); }
   }
-}
+});
 async function loadBill() {
   const n = state.notifications, p = n.panel;
   if (!p?.customer_id) { $("n-bill").textContent = "–"; $("n-bill-note").textContent = ""; return; }
@@ -241,7 +245,8 @@ function onNotificationsChange() {
   state.notifications.customer = $("n-customer").value;
   state.notifications.date = $("n-date").value;
   writeNotifications();
-  loadNotifications(true);
+  state.notifications.billDue = true;
+  loadNotifications();
 }
 
 // ---------- pipeline page ----------
@@ -348,7 +353,7 @@ function show(page) {
   if (page !== "pipeline") state.lastData = page;
   state.versions = {};  // reload the page's panels on the next event
   if (page === "orders") { loadCountries(); loadOrders(); }
-  else if (page === "notifications") { Object.assign(state.notifications, readNotifications()); loadNotifications(true); }
+  else if (page === "notifications") { Object.assign(state.notifications, readNotifications(), { billDue: true }); loadNotifications(); }
   else { loadTables(); loadQuarantine(); }
   drawPipeline(state.stream?.pipelines?.[0]);
 }
