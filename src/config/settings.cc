@@ -62,8 +62,9 @@ const std::vector<SettingDef>& AllSettings() {
        "A micro-batch is committed early once it holds this many payload bytes.", 1024},
       {"pipeline.file", "--pipeline", SettingType::kString, "", "path", "run, ingest, produce, broker, dlq-replay, bench",
        "Pipeline file (format: docs/pipelines/README.md): source, schema, silver rules, gold tables, sinks, e.g. "
-       "pipelines/notifications.toml. One per process (run several processes for several pipelines). Empty: the "
-       "built-in copy of pipelines/orders.toml."},
+       "pipelines/notifications.toml. run, ingest and broker take a comma-separated list to run several "
+       "pipelines in one process, each with its own topic, group and tables. Empty: the built-in copy of "
+       "pipelines/orders.toml."},
       {"generator.limit", "--limit", SettingType::kInt, "0", "events", "run, produce",
        "Generated pipelines (notifications): stop the generator after this many events; `run` then commits "
        "everything and exits (0: generate until Ctrl-C).", 0},

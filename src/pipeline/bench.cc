@@ -123,7 +123,8 @@ Result<PhaseResult> PipelinePhase(const Settings& s, const KafkaProperties& kafk
   ASSIGN_OR_RETURN(auto broker, EmbeddedBroker::Start(kTopic, static_cast<int>(s.GetInt("kafka.partitions"))));
   KafkaProperties props = kafka_props;
   props["bootstrap.servers"] = broker->bootstrap_servers();
-  ASSIGN_OR_RETURN(OrdersPipelineOptions options, PipelineOptionsFrom(s, broker->epoch()));
+  ASSIGN_OR_RETURN(PipelineSpec spec, LoadSpec(s));
+  ASSIGN_OR_RETURN(OrdersPipelineOptions options, PipelineOptionsFrom(s, std::move(spec), broker->epoch()));
   options.lake_root = dir;
   options.topic = kTopic;
   ASSIGN_OR_RETURN(auto pipeline, OrdersPipeline::Open(options));

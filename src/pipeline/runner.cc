@@ -3,8 +3,11 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <map>
+#include <tuple>
 #include <thread>
 
 #include <fmt/format.h>
@@ -53,13 +56,80 @@ int Fail(const Status& st) {
   return 1;
 }
 
+namespace {
+// Every table location a pipeline writes (under the lake root): two pipelines of one process must
+// not share one.
+std::vector<std::string> TableLocations(const PipelineSpec& spec) {
+  std::vector<std::string> out = {spec.bronze_table, spec.silver_table, spec.quarantine_table};
+  for (const auto& g : spec.gold) {
+    out.push_back(g.location);
+    if (g.late_events == "adjustments") out.push_back(g.location + "_adjustments");
+  }
+  return out;
+}
+}  // namespace
+
+Result<std::vector<PipelineSpec>> LoadSpecs(const Settings& s) {
+  const std::string files = s.GetString("pipeline.file");
+  std::vector<PipelineSpec> specs;
+  if (files.empty()) {
+    ASSIGN_OR_RETURN(PipelineSpec spec, DefaultOrdersPipelineSpec());
+    specs.push_back(std::move(spec));
+    return specs;
+  }
+  for (size_t pos = 0; pos <= files.size();) {
+    const size_t comma = std::min(files.find(',', pos), files.size());
+    const std::string file = files.substr(pos, comma - pos);
+    pos = comma + 1;
+    if (file.empty()) {
+      return InvalidArgument("--pipeline '{}': an empty file name in the list; separate files by single commas, e.g. "
+                             "--pipeline pipelines/orders.toml,pipelines/notifications.toml", files);
+    }
+    ASSIGN_OR_RETURN(PipelineSpec spec, LoadPipelineSpec(file));
+    specs.push_back(std::move(spec));
+  }
+  if (s.IsSet("pipeline.dlq_topic") &&
+      std::none_of(specs.begin(), specs.end(), [](const PipelineSpec& p) { return p.is_orders(); })) {
+    return InvalidArgument("--dlq-topic: the dead-letter topic is supported for the orders pipeline only; the "
+                           "pipelines given keep their bad records in their quarantine tables");
+  }
+  if (specs.size() == 1) return specs;
+  using Flag = std::tuple<const char*, const char*, const char*>;  // setting, flag, [source] member
+  for (const auto& [key, flag, member] : {Flag{"kafka.topic", "--topic", "topic"},
+                                          Flag{"kafka.group_id", "--group", "group_id"}}) {
+    if (s.IsSet(key)) {
+      return InvalidArgument("{} (or LAKESTREAM_{}): with several pipelines each uses the {} its file's [source] "
+                             "table names; drop the flag or run one pipeline", flag,
+                             key == std::string("kafka.topic") ? "KAFKA_TOPIC" : "KAFKA_GROUP_ID", member);
+    }
+  }
+  std::map<std::string, std::string> names, topics, groups, tables;  // value -> the file that took it
+  for (const auto& spec : specs) {
+    const std::vector<std::pair<std::map<std::string, std::string>*, std::vector<std::string>>> taken = {
+        {&names, {spec.name}}, {&topics, {spec.topic}}, {&groups, {spec.group_id}}, {&tables, TableLocations(spec)}};
+    const char* what[] = {"pipeline name", "topic", "consumer group", "table location"};
+    for (size_t i = 0; i < taken.size(); ++i) {
+      for (const auto& value : taken[i].second) {
+        auto [it, fresh] = taken[i].first->emplace(value, spec.file);
+        if (!fresh) {
+          return InvalidArgument("--pipeline: {} and {} both use {} '{}'; pipelines of one process need their own "
+                                 "name, topic, consumer group and tables (docs/pipelines/README.md, \"Several "
+                                 "pipelines in one process\")", it->second, spec.file, what[i], value);
+        }
+      }
+    }
+  }
+  return specs;
+}
+
 Result<PipelineSpec> LoadSpec(const Settings& s) {
   const std::string file = s.GetString("pipeline.file");
-  if (file.empty()) return DefaultOrdersPipelineSpec();
   if (file.find(',') != std::string::npos) {
-    return InvalidArgument("--pipeline {}: this command runs one pipeline; give one file", file);
+    return InvalidArgument("--pipeline {}: this command runs one pipeline; give one file (run, ingest and broker take "
+                           "several)", file);
   }
-  return LoadPipelineSpec(file);
+  ASSIGN_OR_RETURN(std::vector<PipelineSpec> specs, LoadSpecs(s));
+  return std::move(specs.front());
 }
 
 std::string TopicOf(const Settings& s, const PipelineSpec& spec) {
@@ -70,9 +140,8 @@ std::string GroupOf(const Settings& s, const PipelineSpec& spec) {
   return s.IsSet("kafka.group_id") ? s.GetString("kafka.group_id") : spec.group_id;
 }
 
-Result<OrdersPipelineOptions> PipelineOptionsFrom(const Settings& s, const std::string& epoch) {
+Result<OrdersPipelineOptions> PipelineOptionsFrom(const Settings& s, PipelineSpec spec, const std::string& epoch) {
   OrdersPipelineOptions o;
-  ASSIGN_OR_RETURN(PipelineSpec spec, LoadSpec(s));
   if (!spec.is_orders()) {
     return InvalidArgument("{}: pipeline '{}' is not the orders pipeline (format \"{}\"); this command needs "
                            "format = \"orders\"", spec.file, spec.name, spec.format);
@@ -112,11 +181,7 @@ int64_t UncommittedBytes(const OrderProducer& producer, const StreamingPipeline&
 Result<OpenedPipeline> OpenPipeline(const Settings& s, const KafkaProperties& props, const std::string& epoch,
                                     const PipelineSpec& spec) {
   OpenedPipeline out;
-  if (!spec.is_orders()) {
-    if (s.IsSet("pipeline.dlq_topic")) {
-      return InvalidArgument("--dlq-topic: the dead-letter topic is supported for the orders pipeline only; {} keeps "
-                             "its bad records in {}", spec.name, spec.quarantine_table);
-    }
+  if (!spec.is_orders()) {  // pipeline.dlq_topic is the orders pipeline's (LoadSpecs checks one is given)
     DeclaredPipelineOptions o;
     o.spec = spec;
     o.lake_root = s.GetString("lake.root");
@@ -129,7 +194,7 @@ Result<OpenedPipeline> OpenPipeline(const Settings& s, const KafkaProperties& pr
     ASSIGN_OR_RETURN(out.pipeline, DeclaredPipeline::Open(o));
     return out;
   }
-  ASSIGN_OR_RETURN(OrdersPipelineOptions options, PipelineOptionsFrom(s, epoch));
+  ASSIGN_OR_RETURN(OrdersPipelineOptions options, PipelineOptionsFrom(s, spec, epoch));
   const std::string dlq_topic = s.GetString("pipeline.dlq_topic");
   if (!dlq_topic.empty()) {
     // Created before the pipeline opens: its catch-up may quarantine records already.
@@ -209,8 +274,8 @@ Status IngestLoop(const Settings& s, StreamingPipeline& pipeline, PipelineConsum
   }
 }
 
-void PrintSummary(StreamingPipeline& pipeline, double elapsed_s, int64_t produced) {
-  std::printf("\nlakestream summary (%.1f s%s)\n", elapsed_s,
+void PrintSummary(StreamingPipeline& pipeline, double elapsed_s, int64_t produced, bool named) {
+  std::printf("\nlakestream summary%s (%.1f s%s)\n", named ? (": " + pipeline.name()).c_str() : "", elapsed_s,
               produced >= 0 ? fmt::format(", {} events produced", Thousands(produced)).c_str() : "");
   std::printf("  %-30s %10s %8s %6s %12s %10s  %s\n", "table", "rows", "version", "files", "bytes", "checkpoint",
               "location");
@@ -247,39 +312,6 @@ void PrintSummary(StreamingPipeline& pipeline, double elapsed_s, int64_t produce
               static_cast<long long>(c.checkpoints.load()), static_cast<long long>(c.compactions.load()),
               static_cast<long long>(c.files_compacted.load()));
   std::fflush(stdout);
-}
-
-void Serving::OnCommit(const std::vector<KafkaRecord>& records, int64_t commit_ms, PipelineConsumer& consumer) {
-  if (!monitor) return;
-  monitor->OnBatch(records, commit_ms);
-  monitor->SetLag(consumer.Lag());
-}
-
-Result<std::optional<HttpServerOptions>> HttpOptionsFrom(const Settings& s) {
-  if (s.GetBool("http.disabled")) return std::optional<HttpServerOptions>();
-  ASSIGN_OR_RETURN(HttpServerOptions o, HttpServerOptionsFrom(s));
-  return std::optional<HttpServerOptions>(o);
-}
-
-Result<Serving> StartServing(const std::optional<HttpServerOptions>& options, const Settings& s,
-                             const StreamingPipeline& pipeline, const std::string& command,
-                             std::function<int64_t()> produced) {
-  Serving out;
-  if (!options) return out;
-  PipelineInfo info;
-  ASSIGN_OR_RETURN(PipelineSpec spec, LoadSpec(s));
-  info.name = pipeline.name();
-  info.command = command;
-  info.topic = TopicOf(s, spec);
-  info.group_id = GroupOf(s, spec);
-  info.lake_root = s.GetString("lake.root");
-  ASSIGN_OR_RETURN(out.lake, LakeQueries::Open(info.lake_root));
-  out.monitor = std::make_unique<PipelineMonitor>(info, pipeline, metrics::Registry::Default(), std::move(produced));
-  ASSIGN_OR_RETURN(out.server, HttpServer::Start(*options, *out.lake, {out.monitor.get()}, metrics::Registry::Default()));
-  std::printf("dashboard: %s  (API %sapi/v1, metrics %smetrics)\n", out.server->url().c_str(), out.server->url().c_str(),
-              out.server->url().c_str());
-  std::fflush(stdout);
-  return out;
 }
 
 }  // namespace internal
@@ -337,224 +369,6 @@ Result<NotificationGeneratorOptions> GeneratorOptionsFrom(const Settings& s, con
   return o;
 }
 
-
-// Starts the embedded broker for `topic` unless kafka.brokers is set (then returns null); fills
-// bootstrap.servers and the source epoch, writes the broker file and prints the address.
-Result<std::unique_ptr<EmbeddedBroker>> StartBrokerUnlessExternal(const Settings& s, const std::string& topic,
-                                                                  KafkaProperties* props, std::string* epoch) {
-  if (s.IsSet("kafka.brokers")) {
-    (*props)["bootstrap.servers"] = s.GetString("kafka.brokers");
-    *epoch = s.GetString("source.epoch");
-    return std::unique_ptr<EmbeddedBroker>();
-  }
-  ASSIGN_OR_RETURN(auto broker, EmbeddedBroker::Start(topic, static_cast<int>(s.GetInt("kafka.partitions"))));
-  (*props)["bootstrap.servers"] = broker->bootstrap_servers();
-  *epoch = broker->epoch();
-  RETURN_IF_ERROR(broker->WriteBrokerFile(BrokerFile(s)));
-  std::printf("embedded Kafka broker: %s (topic '%s', %lld partitions); address written to %s\n",
-              broker->bootstrap_servers().c_str(), topic.c_str(), static_cast<long long>(s.GetInt("kafka.partitions")),
-              BrokerFile(s).c_str());
-  std::fflush(stdout);
-  return broker;
-}
-
-// `run`'s core: `produce` on its own thread (it returns when `stop` becomes true or it is done) while
-// the consume/commit loop runs here until `produced_all()` (or Ctrl-C; never with --follow), then the
-// pipeline is closed. Returns the first error of the loop, the producer or Close.
-Status ProduceAndIngest(const Settings& s, StreamingPipeline& pipeline, PipelineConsumer& consumer, Serving& serving,
-                        ProgressPrinter& progress, const std::function<Status(const std::atomic<bool>&)>& produce,
-                        const std::function<bool()>& produced_all) {
-  Status produce_status;
-  std::atomic<bool> produce_stop{false};
-  std::thread producer_thread([&] {
-    produce_status = produce(produce_stop);
-    if (!produce_status.ok()) StopRequested() = true;
-  });
-  const bool follow = s.GetBool("run.follow");
-  serving.SetState("running");
-  Status st = IngestLoop(
-      s, pipeline, consumer, [&] { return !follow && produced_all(); },
-      [&](const std::vector<KafkaRecord>& records, int64_t ms) { serving.OnCommit(records, ms, consumer); });
-  serving.SetState(st.ok() ? "stopping" : "failed", st.ok() ? "" : st.message());
-  produce_stop = true;
-  producer_thread.join();
-  progress.Stop();
-  if (st.ok() && !produce_status.ok()) st = produce_status;
-  Status close = pipeline.Close();
-  return st.ok() ? close : st;
-}
-}  // namespace
-
-// `run` for a pipeline with a built-in generator: embedded broker (unless --brokers), generator thread,
-// pipeline and dashboard in one process.
-int RunGenerated(const Settings& s, const KafkaProperties& kafka_props, const std::optional<HttpServerOptions>& http,
-                 const PipelineSpec& spec) {
-  auto gen_opts = GeneratorOptionsFrom(s, spec);
-  if (!gen_opts.ok()) return Fail(gen_opts.status());
-  const std::string topic = TopicOf(s, spec);
-  KafkaProperties props = kafka_props;
-  std::string epoch;
-  auto broker = StartBrokerUnlessExternal(s, topic, &props, &epoch);
-  if (!broker.ok()) return Fail(broker.status());
-  auto opened_or = OpenPipeline(s, props, epoch, spec);
-  if (!opened_or.ok()) return Fail(opened_or.status());
-  OpenedPipeline opened = std::move(opened_or).value();
-  StreamingPipeline* pipe = opened.pipeline.get();
-  auto producer_or = OrderProducer::Create(props, topic);
-  if (!producer_or.ok()) return Fail(producer_or.status());
-  auto producer = std::move(producer_or).value();
-  OrderProducer* prod = producer.get();
-  NotificationGenerator gen(*gen_opts, prod, [prod, pipe]() { return UncommittedBytes(*prod, *pipe); });
-  const int64_t bronze_at_start = pipe->counters().bronze_rows.load();
-  auto consumer_or = PipelineConsumer::Create(props, topic, GroupOf(s, spec), [pipe](const std::string& t, int32_t p) {
-    return pipe->StartOffset(t, p);
-  });
-  if (!consumer_or.ok()) return Fail(consumer_or.status());
-  auto consumer = std::move(consumer_or).value();
-  const auto& gc = gen.counters();
-  auto serving_or = StartServing(http, s, *pipe, "run", [&gc]() { return gc.produced.load(); });
-  if (!serving_or.ok()) return Fail(serving_or.status());
-  Serving serving = std::move(serving_or).value();
-
-  const auto& pc = pipe->counters();
-  int64_t last_produced = 0, last_bronze = bronze_at_start;
-  double last_t = 0;
-  ProgressPrinter progress(s.GetInt("progress.interval_ms"), [&](double t) {
-    double dt = std::max(1e-3, t - last_t);
-    int64_t produced = gc.produced.load(), bronze = pc.bronze_rows.load();
-    std::string line = fmt::format(
-        "[{:7.1f}s] generated {:>10} ({:>7}/s) | bronze {:>10} ({:>7}/s) v{} | silver {:>10} | quarantine {:>5} | "
-        "gold v{} | uncommitted {:>6} | event time {}{}",
-        t, Thousands(produced), Thousands(static_cast<int64_t>((produced - last_produced) / dt)), Thousands(bronze),
-        Thousands(static_cast<int64_t>((bronze - last_bronze) / dt)), pc.bronze_version.load(),
-        Thousands(pc.silver_rows.load()), Thousands(pc.quarantine_rows.load()), pc.gold_version.load(),
-        Thousands(std::max<int64_t>(0, produced - (bronze - bronze_at_start))),
-        gc.event_time_us.load() ? FormatTimestampIso(gc.event_time_us.load()).substr(0, 19) : std::string("-"),
-        gen_opts->limit > 0 ? fmt::format(" | {:.0f}% of {}", 100.0 * produced / gen_opts->limit,
-                                          Thousands(gen_opts->limit))
-                            : std::string());
-    last_produced = produced;
-    last_bronze = bronze;
-    last_t = t;
-    return line;
-  });
-  Status st = ProduceAndIngest(
-      s, *pipe, *consumer, serving, progress, [&gen](const std::atomic<bool>& stop) { return gen.Run(stop); },
-      [&] { return gc.done.load() && pc.bronze_rows.load() - bronze_at_start >= gc.produced.load(); });
-  consumer->Close();
-  serving.Stop();
-  if (!st.ok()) return Fail(st);
-  PrintSummary(*pipe, progress.elapsed_s(), gc.produced.load());
-  std::printf("  generator: %s duplicates, %s late (within minutes), %s very late (12-36 h)\n",
-              Thousands(gc.duplicates.load()).c_str(), Thousands(gc.late.load()).c_str(),
-              Thousands(gc.very_late.load()).c_str());
-  return 0;
-}
-
-int RunMain(const Settings& s, const KafkaProperties& kafka_props) {
-  auto http = HttpOptionsFrom(s);
-  if (!http.ok()) return Fail(http.status());
-  auto spec_or = LoadSpec(s);
-  if (!spec_or.ok()) return Fail(spec_or.status());
-  if (!spec_or->is_orders()) return RunGenerated(s, kafka_props, *http, *spec_or);
-  const PipelineSpec& spec = *spec_or;
-  const std::string topic = TopicOf(s, spec);
-  KafkaProperties props = kafka_props;
-  std::string epoch;
-  auto broker_or = StartBrokerUnlessExternal(s, topic, &props, &epoch);
-  if (!broker_or.ok()) return Fail(broker_or.status());
-  std::unique_ptr<EmbeddedBroker> broker = std::move(broker_or).value();
-  if (broker && s.IsSet("pipeline.dlq_topic")) {
-    if (Status st = broker->CreateTopic(s.GetString("pipeline.dlq_topic"), 1); !st.ok()) return Fail(st);
-  }
-  auto opened_or = OpenPipeline(s, props, epoch, spec);
-  if (!opened_or.ok()) return Fail(opened_or.status());
-  OpenedPipeline opened = std::move(opened_or).value();
-  auto& pipeline = opened.pipeline;
-
-  ReplayOptions ropts = ReplayOptionsFrom(s);
-  if (ropts.source_name.empty()) ropts.source_name = DefaultSourceName(ropts.input);
-  auto skip = opened.orders->CommittedSourceLines(ropts.source_name);
-  if (!skip.ok()) return Fail(skip.status());
-  if (!skip->empty()) {
-    std::printf("resuming: %s lines of %s are already in bronze and will not be produced again\n",
-                Thousands(static_cast<int64_t>(skip->size())).c_str(), ropts.source_name.c_str());
-  }
-  auto producer_or = OrderProducer::Create(props, topic);
-  if (!producer_or.ok()) return Fail(producer_or.status());
-  auto producer = std::move(producer_or).value();
-  OrderProducer* prod = producer.get();
-  StreamingPipeline* pipe = pipeline.get();
-  Replay replay(ropts, prod, [prod, pipe]() { return UncommittedBytes(*prod, *pipe); }, std::move(skip).value());
-  const int64_t bronze_at_start = pipeline->counters().bronze_rows.load();
-
-  auto consumer_or = PipelineConsumer::Create(
-      props, topic, GroupOf(s, spec),
-      [pipe](const std::string& t, int32_t p) { return pipe->StartOffset(t, p); });
-  if (!consumer_or.ok()) return Fail(consumer_or.status());
-  auto consumer = std::move(consumer_or).value();
-
-  auto serving_or = StartServing(*http, s, *pipeline, "run", [&replay]() { return replay.counters().produced.load(); });
-  if (!serving_or.ok()) return Fail(serving_or.status());
-  Serving serving = std::move(serving_or).value();
-
-  const auto& rc = replay.counters();
-  const auto& pc = pipeline->counters();
-  int64_t last_produced = 0, last_bronze = bronze_at_start;
-  double last_t = 0;
-  ProgressPrinter progress(s.GetInt("progress.interval_ms"), [&](double t) {
-    double dt = std::max(1e-3, t - last_t);
-    int64_t produced = rc.produced.load(), bronze = pc.bronze_rows.load();
-    std::string line = fmt::format(
-        "[{:7.1f}s] produced {:>9} ({:>7}/s) | bronze {:>9} ({:>7}/s) v{} | silver {:>9} | quarantine {:>5} | gold v{} "
-        "| uncommitted {:>6} | event time {}",
-        t, Thousands(produced), Thousands(static_cast<int64_t>((produced - last_produced) / dt)), Thousands(bronze),
-        Thousands(static_cast<int64_t>((bronze - last_bronze) / dt)), pc.bronze_version.load(),
-        Thousands(pc.silver_rows.load()), Thousands(pc.quarantine_rows.load()), pc.gold_version.load(),
-        Thousands(std::max<int64_t>(0, produced - (bronze - bronze_at_start))),
-        rc.event_time_us.load() ? FormatTimestampIso(rc.event_time_us.load()).substr(0, 16) : std::string("-"));
-    last_produced = produced;
-    last_bronze = bronze;
-    last_t = t;
-    return line;
-  });
-
-  Status st = ProduceAndIngest(
-      s, *pipeline, *consumer, serving, progress, [&replay](const std::atomic<bool>& stop) { return replay.Run(stop); },
-      [&] { return rc.done.load() && pc.bronze_rows.load() - bronze_at_start >= rc.produced.load(); });
-  if (opened.dlq) {
-    Status flushed = opened.dlq->Flush(10000).WithContext("dead-letter topic");
-    if (st.ok()) st = flushed;
-  }
-  consumer->Close();
-  serving.Stop();
-  if (!st.ok()) return Fail(st);
-  PrintSummary(*pipeline, progress.elapsed_s(), rc.produced.load());
-  if (rc.contract_violations.load() > 0) {
-    std::printf("  note: %s source lines broke the event contract or the CSV layout; they were published and "
-                "quarantined by silver\n",
-                Thousands(rc.contract_violations.load()).c_str());
-  }
-  return 0;
-}
-
-int RunBroker(const Settings& s) {
-  auto spec = LoadSpec(s);
-  if (!spec.ok()) return Fail(spec.status());
-  const std::string topic = TopicOf(s, *spec);
-  auto b = EmbeddedBroker::Start(topic, static_cast<int>(s.GetInt("kafka.partitions")));
-  if (!b.ok()) return Fail(b.status());
-  if (Status st = (*b)->WriteBrokerFile(BrokerFile(s)); !st.ok()) return Fail(st);
-  std::printf("embedded Kafka broker listening on %s (topic '%s', %lld partitions)\n", (*b)->bootstrap_servers().c_str(),
-              topic.c_str(), static_cast<long long>(s.GetInt("kafka.partitions")));
-  std::printf("bootstrap address written to %s; Ctrl-C stops the broker (its topics are lost)\n",
-              BrokerFile(s).c_str());
-  std::fflush(stdout);
-  while (!StopRequested().load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  return 0;
-}
-
-namespace {
 Status ResolveBrokers(const Settings& s, KafkaProperties* props, std::string* epoch) {
   // Offsets on an external cluster and on a `lakestream broker` process are stable across client
   // restarts, so no epoch unless the user sets one.
@@ -597,14 +411,339 @@ class GroupLagBytes {
   OrderProducer* producer_;
   int64_t cached_ = 0, checked_ms_ = 0;
 };
+
+// Starts the embedded broker with `topics` unless kafka.brokers is set (then returns null); fills
+// bootstrap.servers and the source epoch, writes the broker file and prints the address.
+Result<std::unique_ptr<EmbeddedBroker>> StartBrokerUnlessExternal(const Settings& s,
+                                                                  const std::vector<std::string>& topics,
+                                                                  KafkaProperties* props, std::string* epoch) {
+  if (s.IsSet("kafka.brokers")) {
+    (*props)["bootstrap.servers"] = s.GetString("kafka.brokers");
+    *epoch = s.GetString("source.epoch");
+    return std::unique_ptr<EmbeddedBroker>();
+  }
+  const int partitions = static_cast<int>(s.GetInt("kafka.partitions"));
+  ASSIGN_OR_RETURN(auto broker, EmbeddedBroker::Start(topics.front(), partitions));
+  std::string names = "'" + topics.front() + "'";
+  for (size_t i = 1; i < topics.size(); ++i) {
+    RETURN_IF_ERROR(broker->CreateTopic(topics[i], partitions));
+    names += ", '" + topics[i] + "'";
+  }
+  (*props)["bootstrap.servers"] = broker->bootstrap_servers();
+  *epoch = broker->epoch();
+  RETURN_IF_ERROR(broker->WriteBrokerFile(BrokerFile(s)));
+  std::printf("embedded Kafka broker: %s (topic%s %s, %d partitions each); address written to %s\n",
+              broker->bootstrap_servers().c_str(), topics.size() > 1 ? "s" : "", names.c_str(), partitions,
+              BrokerFile(s).c_str());
+  std::fflush(stdout);
+  return broker;
+}
+
+// One pipeline of `run` or `ingest`: the pipeline, its consumer and, under `run`, the source that feeds
+// its topic (the orders CSV replay or the built-in generator) with its producer. Members are declared
+// in the order they depend on each other, so destruction frees users first.
+struct PipelineJob {
+  PipelineSpec spec;
+  std::string topic, group;
+  OpenedPipeline opened;
+  std::unique_ptr<OrderProducer> producer;
+  std::unique_ptr<Replay> replay;                   // `run` of the orders pipeline
+  std::unique_ptr<NotificationGenerator> generator; // `run` of a generated pipeline
+  std::unique_ptr<PipelineConsumer> consumer;
+  PipelineMonitor* monitor = nullptr;               // owned by Serving; null with --no-http
+  int64_t bronze_at_start = 0;
+  int64_t limit = 0;                                // the generator's --limit (0: none)
+  int64_t last_produced = 0, last_bronze = 0;       // for the progress line's rates
+
+  StreamingPipeline& pipeline() const { return *opened.pipeline; }
+  bool has_source() const { return replay != nullptr || generator != nullptr; }
+  int64_t produced() const {
+    if (replay) return replay->counters().produced.load();
+    return generator ? generator->counters().produced.load() : -1;
+  }
+  bool source_done() const {
+    return replay ? replay->counters().done.load() : generator && generator->counters().done.load();
+  }
+  int64_t source_event_time_us() const {
+    if (replay) return replay->counters().event_time_us.load();
+    return generator ? generator->counters().event_time_us.load() : 0;
+  }
+  // The source is done and bronze holds all it produced: `run` without --follow ends then.
+  bool caught_up() const {
+    return source_done() && pipeline().counters().bronze_rows.load() - bronze_at_start >= produced();
+  }
+};
+
+// Opens `spec`'s pipeline and consumer; with `with_source`, also its producer and source (the orders
+// replay, which skips the lines bronze holds already, or the generator). Errors: the parts'.
+Result<std::unique_ptr<PipelineJob>> OpenJob(const Settings& s, const KafkaProperties& props, const std::string& epoch,
+                                             const PipelineSpec& spec, bool with_source) {
+  auto job = std::make_unique<PipelineJob>();
+  job->spec = spec;
+  job->topic = TopicOf(s, spec);
+  job->group = GroupOf(s, spec);
+  ASSIGN_OR_RETURN(job->opened, OpenPipeline(s, props, epoch, spec));
+  StreamingPipeline* pipe = job->opened.pipeline.get();
+  job->bronze_at_start = job->last_bronze = pipe->counters().bronze_rows.load();
+  if (with_source) {
+    ASSIGN_OR_RETURN(job->producer, OrderProducer::Create(props, job->topic));
+    OrderProducer* prod = job->producer.get();
+    auto uncommitted = [prod, pipe]() { return UncommittedBytes(*prod, *pipe); };
+    if (spec.is_orders()) {
+      ReplayOptions ropts = ReplayOptionsFrom(s);
+      if (ropts.source_name.empty()) ropts.source_name = DefaultSourceName(ropts.input);
+      ASSIGN_OR_RETURN(std::set<int64_t> skip, job->opened.orders->CommittedSourceLines(ropts.source_name));
+      if (!skip.empty()) {
+        std::printf("resuming: %s lines of %s are already in bronze and will not be produced again\n",
+                    Thousands(static_cast<int64_t>(skip.size())).c_str(), ropts.source_name.c_str());
+      }
+      job->replay = std::make_unique<Replay>(ropts, prod, uncommitted, std::move(skip));
+    } else {
+      ASSIGN_OR_RETURN(NotificationGeneratorOptions gen_opts, GeneratorOptionsFrom(s, spec));
+      job->limit = gen_opts.limit;
+      job->generator = std::make_unique<NotificationGenerator>(gen_opts, prod, uncommitted);
+    }
+  }
+  ASSIGN_OR_RETURN(job->consumer,
+                   PipelineConsumer::Create(props, job->topic, job->group, [pipe](const std::string& t, int32_t p) {
+                     return pipe->StartOffset(t, p);
+                   }));
+  return job;
+}
+
+// The HTTP side of `run`/`ingest`: one monitor per pipeline, fed by its loop, and the server
+// (docs/api.md). Empty with --no-http. Members are declared in the order they depend on each other,
+// so destruction stops the server before what it reads goes away; Stop() before the pipelines close.
+struct Serving {
+  std::unique_ptr<LakeQueries> lake;
+  std::vector<std::unique_ptr<PipelineMonitor>> monitors;
+  std::unique_ptr<HttpServer> server;
+  void Stop() {
+    server.reset();
+    monitors.clear();
+    lake.reset();
+  }
+};
+
+Result<std::optional<HttpServerOptions>> HttpOptionsFrom(const Settings& s) {
+  if (s.GetBool("http.disabled")) return std::optional<HttpServerOptions>();
+  ASSIGN_OR_RETURN(HttpServerOptions o, HttpServerOptionsFrom(s));
+  return std::optional<HttpServerOptions>(o);
+}
+
+// Starts the server over the lake root with a monitor per job (job->monitor is set), and prints its
+// address ("dashboard: http://…/"). Errors: the server's.
+Result<Serving> StartServing(const std::optional<HttpServerOptions>& options, const Settings& s,
+                             const std::string& command, std::vector<std::unique_ptr<PipelineJob>>& jobs) {
+  Serving out;
+  if (!options) return out;
+  ASSIGN_OR_RETURN(out.lake, LakeQueries::Open(s.GetString("lake.root")));
+  std::vector<PipelineMonitor*> monitors;
+  for (auto& job : jobs) {
+    PipelineInfo info;
+    info.name = job->pipeline().name();
+    info.command = command;
+    info.topic = job->topic;
+    info.group_id = job->group;
+    info.lake_root = s.GetString("lake.root");
+    PipelineJob* j = job.get();
+    std::function<int64_t()> produced;
+    if (j->has_source()) produced = [j]() { return j->produced(); };
+    out.monitors.push_back(std::make_unique<PipelineMonitor>(info, j->pipeline(), metrics::Registry::Default(),
+                                                             std::move(produced)));
+    j->monitor = out.monitors.back().get();
+    monitors.push_back(j->monitor);
+  }
+  ASSIGN_OR_RETURN(out.server, HttpServer::Start(*options, *out.lake, monitors, metrics::Registry::Default()));
+  std::printf("dashboard: %s  (API %sapi/v1, metrics %smetrics)\n", out.server->url().c_str(), out.server->url().c_str(),
+              out.server->url().c_str());
+  std::fflush(stdout);
+  return out;
+}
+
+// One progress line of `job` at `t` seconds, `dt` after the previous one; `named` prefixes the
+// pipeline's name (a process running several).
+std::string ProgressLine(PipelineJob& job, double t, double dt, bool named) {
+  const auto& pc = job.pipeline().counters();
+  const int64_t bronze = pc.bronze_rows.load();
+  std::string line = fmt::format("[{:7.1f}s] {}", t, named ? job.spec.name + ": " : "");
+  const int64_t produced = job.produced();
+  if (job.has_source()) {
+    line += fmt::format("{} {:>10} ({:>7}/s) | ", job.generator ? "generated" : "produced", Thousands(produced),
+                        Thousands(static_cast<int64_t>((produced - job.last_produced) / dt)));
+    job.last_produced = produced;
+  }
+  line += fmt::format("bronze {:>10} ({:>7}/s) v{} | silver {:>10} | quarantine {:>5} | gold v{}", Thousands(bronze),
+                      Thousands(static_cast<int64_t>((bronze - job.last_bronze) / dt)), pc.bronze_version.load(),
+                      Thousands(pc.silver_rows.load()), Thousands(pc.quarantine_rows.load()), pc.gold_version.load());
+  job.last_bronze = bronze;
+  if (job.has_source()) {
+    const int64_t event_time = job.source_event_time_us();
+    line += fmt::format(" | uncommitted {:>6} | event time {}",
+                        Thousands(std::max<int64_t>(0, produced - (bronze - job.bronze_at_start))),
+                        event_time ? FormatTimestampIso(event_time).substr(0, 19) : std::string("-"));
+    if (job.limit > 0) line += fmt::format(" | {:.0f}% of {}", 100.0 * produced / job.limit, Thousands(job.limit));
+  }
+  return line;
+}
+
+// One job's life: its source on a thread of its own (under `run`) while the consume/commit loop runs
+// here until the job is done (`run`: the source ended and bronze caught up, never with --follow;
+// `ingest`: run.idle_exit_ms without new records), stop is requested or something fails; then the
+// pipeline closes. A failure requests stop of every job of the process. Returns the first error of
+// the loop, the source, Close or the dead-letter flush.
+Status RunJob(const Settings& s, PipelineJob& job) {
+  auto set_state = [&job](const std::string& state, const std::string& detail) {
+    if (job.monitor) job.monitor->SetState(state, detail);
+  };
+  Status source_status;
+  std::atomic<bool> source_stop{false};
+  std::thread source_thread;
+  if (job.has_source()) {
+    source_thread = std::thread([&] {
+      source_status = job.replay ? job.replay->Run(source_stop) : job.generator->Run(source_stop);
+      if (!source_status.ok()) StopRequested() = true;
+    });
+  }
+  const bool follow = s.GetBool("run.follow");
+  const int64_t idle_exit_ms = s.GetInt("run.idle_exit_ms") == 0 ? 5000 : s.GetInt("run.idle_exit_ms");
+  const auto& pc = job.pipeline().counters();
+  int64_t last_rows = pc.bronze_rows.load(), last_change_ms = MonotonicMillis();
+  auto finished = [&] {
+    if (follow) return false;
+    if (job.has_source()) return job.caught_up();
+    // The idle clock starts once the group has assigned partitions (joining takes a few seconds).
+    if (pc.bronze_rows.load() != last_rows || job.consumer->Assignment().empty()) {
+      last_rows = pc.bronze_rows.load();
+      last_change_ms = MonotonicMillis();
+    }
+    return MonotonicMillis() - last_change_ms >= idle_exit_ms;
+  };
+  set_state("running", "");
+  Status st = IngestLoop(s, job.pipeline(), *job.consumer, finished,
+                         [&job](const std::vector<KafkaRecord>& records, int64_t ms) {
+                           if (!job.monitor) return;
+                           job.monitor->OnBatch(records, ms);
+                           job.monitor->SetLag(job.consumer->Lag());
+                         });
+  set_state(st.ok() ? "stopping" : "failed", st.ok() ? "" : st.message());
+  source_stop = true;
+  if (source_thread.joinable()) source_thread.join();
+  if (st.ok() && !source_status.ok()) st = source_status;
+  Status close = job.pipeline().Close();
+  if (st.ok()) st = close;
+  if (job.opened.dlq) {
+    Status flushed = job.opened.dlq->Flush(10000).WithContext("dead-letter topic");
+    if (st.ok()) st = flushed;
+  }
+  job.consumer->Close();
+  if (!st.ok()) StopRequested() = true;
+  return st.ok() ? st : st.WithContext("pipeline " + job.spec.name);
+}
+
+// `run` (with_source) and `ingest`: every pipeline of pipeline.file in this process, each with its own
+// topic, consumer group, tables and thread, one dashboard over all. `run` starts the embedded broker
+// (unless kafka.brokers) with every pipeline's topic; `ingest` finds the brokers like `produce`.
+int RunPipelines(const Settings& s, const KafkaProperties& kafka_props, bool with_source) {
+  auto http = HttpOptionsFrom(s);
+  if (!http.ok()) return Fail(http.status());
+  auto specs_or = LoadSpecs(s);
+  if (!specs_or.ok()) return Fail(specs_or.status());
+  const std::vector<PipelineSpec>& specs = *specs_or;
+  std::vector<std::string> topics;
+  for (const auto& spec : specs) {
+    topics.push_back(TopicOf(s, spec));
+    // A wrong generator flag stops the process before the broker starts.
+    if (with_source && !spec.is_orders()) {
+      if (auto gen = GeneratorOptionsFrom(s, spec); !gen.ok()) return Fail(gen.status());
+    }
+  }
+  KafkaProperties props = kafka_props;
+  std::string epoch;
+  std::unique_ptr<EmbeddedBroker> broker;
+  if (with_source) {
+    auto broker_or = StartBrokerUnlessExternal(s, topics, &props, &epoch);
+    if (!broker_or.ok()) return Fail(broker_or.status());
+    broker = std::move(broker_or).value();
+    if (broker && s.IsSet("pipeline.dlq_topic")) {
+      if (Status st = broker->CreateTopic(s.GetString("pipeline.dlq_topic"), 1); !st.ok()) return Fail(st);
+    }
+  } else if (Status st = ResolveBrokers(s, &props, &epoch); !st.ok()) {
+    return Fail(st);
+  }
+  std::vector<std::unique_ptr<PipelineJob>> jobs;
+  for (const auto& spec : specs) {
+    auto job = OpenJob(s, props, epoch, spec, with_source);
+    if (!job.ok()) return Fail(job.status());
+    jobs.push_back(std::move(job).value());
+  }
+  auto serving_or = StartServing(*http, s, with_source ? "run" : "ingest", jobs);
+  if (!serving_or.ok()) return Fail(serving_or.status());
+  Serving serving = std::move(serving_or).value();
+  const bool named = jobs.size() > 1;
+  double last_t = 0;
+  ProgressPrinter progress(s.GetInt("progress.interval_ms"), [&](double t) {
+    const double dt = std::max(1e-3, t - last_t);
+    last_t = t;
+    std::string lines;
+    for (auto& job : jobs) lines += (lines.empty() ? "" : "\n") + ProgressLine(*job, t, dt, named);
+    return lines;
+  });
+  std::vector<Status> results(jobs.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < jobs.size(); ++i) threads.emplace_back([&, i] { results[i] = RunJob(s, *jobs[i]); });
+  for (auto& t : threads) t.join();
+  progress.Stop();
+  serving.Stop();
+  for (const auto& st : results) {
+    if (!st.ok()) return Fail(st);
+  }
+  for (auto& job : jobs) {
+    PrintSummary(job->pipeline(), progress.elapsed_s(), job->produced(), named);
+    if (job->generator) {
+      const auto& gc = job->generator->counters();
+      std::printf("  generator: %s duplicates, %s late (within minutes), %s very late (12-36 h)\n",
+                  Thousands(gc.duplicates.load()).c_str(), Thousands(gc.late.load()).c_str(),
+                  Thousands(gc.very_late.load()).c_str());
+    }
+    if (job->replay && job->replay->counters().contract_violations.load() > 0) {
+      std::printf("  note: %s source lines broke the event contract or the CSV layout; they were published and "
+                  "quarantined by silver\n",
+                  Thousands(job->replay->counters().contract_violations.load()).c_str());
+    }
+  }
+  std::fflush(stdout);
+  return 0;
+}
+
 }  // namespace
 
+int RunMain(const Settings& s, const KafkaProperties& kafka_props) { return RunPipelines(s, kafka_props, true); }
+
+int RunIngest(const Settings& s, const KafkaProperties& kafka_props) { return RunPipelines(s, kafka_props, false); }
+
+int RunBroker(const Settings& s) {
+  auto specs = LoadSpecs(s);
+  if (!specs.ok()) return Fail(specs.status());
+  std::vector<std::string> topics;
+  for (const auto& spec : *specs) topics.push_back(TopicOf(s, spec));
+  KafkaProperties props;
+  std::string epoch;
+  auto b = StartBrokerUnlessExternal(s, topics, &props, &epoch);
+  if (!b.ok()) return Fail(b.status());
+  std::printf("Ctrl-C stops the broker (its topics are lost)\n");
+  std::fflush(stdout);
+  while (!StopRequested().load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  return 0;
+}
+
+
 int RunProduce(const Settings& s, const KafkaProperties& kafka_props) {
+  auto spec = LoadSpec(s);
+  if (!spec.ok()) return Fail(spec.status());
   KafkaProperties props = kafka_props;
   std::string epoch;
   if (Status st = ResolveBrokers(s, &props, &epoch); !st.ok()) return Fail(st);
-  auto spec = LoadSpec(s);
-  if (!spec.ok()) return Fail(spec.status());
   const std::string topic = TopicOf(s, *spec);
   auto producer_or = OrderProducer::Create(props, topic);
   if (!producer_or.ok()) return Fail(producer_or.status());
@@ -660,67 +799,6 @@ int RunProduce(const Settings& s, const KafkaProperties& kafka_props) {
   if (!st.ok()) return Fail(st);
   std::printf("produced %s events from %s to %s\n", Thousands(rc.produced.load()).c_str(), ropts.input.c_str(),
               topic.c_str());
-  return 0;
-}
-
-int RunIngest(const Settings& s, const KafkaProperties& kafka_props) {
-  auto http = HttpOptionsFrom(s);
-  if (!http.ok()) return Fail(http.status());
-  KafkaProperties props = kafka_props;
-  std::string epoch;
-  if (Status st = ResolveBrokers(s, &props, &epoch); !st.ok()) return Fail(st);
-  auto spec = LoadSpec(s);
-  if (!spec.ok()) return Fail(spec.status());
-  auto opened_or = OpenPipeline(s, props, epoch, *spec);
-  if (!opened_or.ok()) return Fail(opened_or.status());
-  OpenedPipeline opened = std::move(opened_or).value();
-  auto& pipeline = opened.pipeline;
-  StreamingPipeline* pipe = pipeline.get();
-  auto consumer_or = PipelineConsumer::Create(props, TopicOf(s, *spec), GroupOf(s, *spec),
-                                              [pipe](const std::string& t, int32_t p) { return pipe->StartOffset(t, p); });
-  if (!consumer_or.ok()) return Fail(consumer_or.status());
-  auto consumer = std::move(consumer_or).value();
-  const auto& pc = pipeline->counters();
-  int64_t last_bronze = pc.bronze_rows.load();
-  double last_t = 0;
-  ProgressPrinter progress(s.GetInt("progress.interval_ms"), [&](double t) {
-    int64_t bronze = pc.bronze_rows.load();
-    std::string line = fmt::format(
-        "[{:7.1f}s] bronze {:>9} ({:>7}/s) v{} | silver {:>9} | quarantine {:>5} | gold v{}", t, Thousands(bronze),
-        Thousands(static_cast<int64_t>((bronze - last_bronze) / std::max(1e-3, t - last_t))), pc.bronze_version.load(),
-        Thousands(pc.silver_rows.load()), Thousands(pc.quarantine_rows.load()), pc.gold_version.load());
-    last_bronze = bronze;
-    last_t = t;
-    return line;
-  });
-  auto serving_or = StartServing(*http, s, *pipeline, "ingest", nullptr);
-  if (!serving_or.ok()) return Fail(serving_or.status());
-  Serving serving = std::move(serving_or).value();
-  const bool follow = s.GetBool("run.follow");
-  int64_t idle_exit_ms = s.GetInt("run.idle_exit_ms");
-  if (idle_exit_ms == 0) idle_exit_ms = 5000;
-  int64_t last_rows = pc.bronze_rows.load(), last_change_ms = MonotonicMillis();
-  Status st = IngestLoop(s, *pipeline, *consumer, [&] {
-    if (follow) return false;
-    // The idle clock starts once the group has assigned partitions (joining takes a few seconds).
-    if (pc.bronze_rows.load() != last_rows || consumer->Assignment().empty()) {
-      last_rows = pc.bronze_rows.load();
-      last_change_ms = MonotonicMillis();
-    }
-    return MonotonicMillis() - last_change_ms >= idle_exit_ms;
-  }, [&](const std::vector<KafkaRecord>& records, int64_t ms) { serving.OnCommit(records, ms, *consumer); });
-  serving.SetState(st.ok() ? "stopping" : "failed", st.ok() ? "" : st.message());
-  progress.Stop();
-  Status close = pipeline->Close();
-  if (st.ok()) st = close;
-  if (opened.dlq) {
-    Status flushed = opened.dlq->Flush(10000).WithContext("dead-letter topic");
-    if (st.ok()) st = flushed;
-  }
-  consumer->Close();
-  serving.Stop();
-  if (!st.ok()) return Fail(st);
-  PrintSummary(*pipeline, progress.elapsed_s(), -1);
   return 0;
 }
 

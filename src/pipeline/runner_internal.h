@@ -28,14 +28,21 @@ std::string Thousands(int64_t v);
 std::string BrokerFile(const Settings& s);
 /// Prints "lakestream: error: …" to stderr; returns exit code 1.
 int Fail(const Status& st);
-/// The pipeline file named by pipeline.file (the built-in orders pipeline when empty). Errors: the file's.
+/// The pipeline files named by pipeline.file, a comma-separated list (the built-in orders pipeline when
+/// empty). With several: kafka.topic and kafka.group_id must be unset, and the pipelines' names,
+/// topics, consumer groups and table locations must differ (docs/pipelines/README.md, "Several
+/// pipelines in one process"). pipeline.dlq_topic needs the orders pipeline among them.
+/// Errors: InvalidArgument naming the flag or the two files; the files' own.
+Result<std::vector<PipelineSpec>> LoadSpecs(const Settings& s);
+/// LoadSpecs for the commands that run one pipeline. Errors: InvalidArgument when several are given.
 Result<PipelineSpec> LoadSpec(const Settings& s);
 /// kafka.topic, or the pipeline's [source] topic when unset.
 std::string TopicOf(const Settings& s, const PipelineSpec& spec);
 /// kafka.group_id, or the pipeline's [source] group_id when unset.
 std::string GroupOf(const Settings& s, const PipelineSpec& spec);
-/// Errors: the pipeline file's.
-Result<OrdersPipelineOptions> PipelineOptionsFrom(const Settings& s, const std::string& epoch);
+/// The orders pipeline's options from the settings and its spec. Errors: InvalidArgument when `spec`
+/// is not format "orders".
+Result<OrdersPipelineOptions> PipelineOptionsFrom(const Settings& s, PipelineSpec spec, const std::string& epoch);
 ReplayOptions ReplayOptionsFrom(const Settings& s);
 
 /// Backpressure for an in-process replay: the largest number of payload bytes any partition has had
@@ -63,34 +70,9 @@ Status IngestLoop(const Settings& s, StreamingPipeline& pipeline, PipelineConsum
                   const std::function<bool()>& should_finish,
                   const std::function<void(const std::vector<KafkaRecord>&, int64_t)>& on_commit = nullptr);
 
-/// The HTTP side of a pipeline command: the monitor its loop feeds, and the server (docs/api.md).
-/// Empty when --no-http. Stop() (or destroy) before the pipeline. Members are declared in the order
-/// they depend on each other, so destruction stops the server before what it reads goes away.
-struct Serving {
-  std::unique_ptr<LakeQueries> lake;
-  std::unique_ptr<PipelineMonitor> monitor;
-  std::unique_ptr<HttpServer> server;
-  /// Stops the server, then frees what it read.
-  void Stop() {
-    server.reset();
-    monitor.reset();
-    lake.reset();
-  }
-  /// Feeds the monitor from IngestLoop's on_commit (no-op without a monitor).
-  void OnCommit(const std::vector<KafkaRecord>& records, int64_t commit_ms, PipelineConsumer& consumer);
-  void SetState(const std::string& state, const std::string& detail = "") {
-    if (monitor) monitor->SetState(state, detail);
-  }
-};
-/// Checks the HTTP settings (call at start-up, before any work). Errors: HttpServerOptionsFrom's.
-Result<std::optional<HttpServerOptions>> HttpOptionsFrom(const Settings& s);
-/// Starts the server for `pipeline` and prints its address ("dashboard: http://…/"). Errors: the server's.
-Result<Serving> StartServing(const std::optional<HttpServerOptions>& options, const Settings& s,
-                             const StreamingPipeline& pipeline, const std::string& command,
-                             std::function<int64_t()> produced);
-
-/// Prints the tables and counters after a run; `produced` < 0 leaves the produced count out.
-void PrintSummary(StreamingPipeline& pipeline, double elapsed_s, int64_t produced);
+/// Prints the tables and counters after a run; `produced` < 0 leaves the produced count out; `named`
+/// puts the pipeline's name in the title (a process running several).
+void PrintSummary(StreamingPipeline& pipeline, double elapsed_s, int64_t produced, bool named = false);
 
 /// Prints `line(elapsed seconds)` to stderr every `interval_ms` on its own thread until Stop().
 class ProgressPrinter {

@@ -1,9 +1,10 @@
 // Browser test of the dashboard (issues #5 and #6), during real runs, Debian's chromium driven by
-// playwright-core. Two phases:
+// playwright-core. Three phases:
 //   1. orders: `lakestream run` on the Online Retail data at 3,000 events/s (the first weeks of the
 //      year reach the lake while the test runs);
 //   2. notifications: `lakestream run --pipeline pipelines/notifications.toml` with its generator at
-//      2,000 events/s.
+//      2,000 events/s;
+//   3. both pipelines in one process (`--pipeline pipelines/orders.toml,pipelines/notifications.toml`).
 //
 //   node tests/browser/dashboard.test.mjs LAKESTREAM_BINARY ARTIFACT_DIR
 //
@@ -13,7 +14,8 @@
 // customer picker lists the largest customers, Acme first; the panel ("Painel de Notificações") equals
 // the API's for the same gold version and grows without a reload; the per-minute chart has the
 // minutes; picking another customer changes the panel and the address; the detailed-report link
-// streams that customer's CSV. Saves a screenshot of each page (and the phone layouts) to
+// streams that customer's CSV. Both: the pipeline page's picker lists both pipelines and shows the
+// one picked; the nav offers both data pages. Saves a screenshot of each page (and the phone layouts) to
 // ARTIFACT_DIR. Exit code 0 when every check passes.
 import { spawn } from "node:child_process";
 import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
@@ -50,31 +52,41 @@ async function until(what, fn, timeoutMs = 60000) {
   }
 }
 
-// The replay: the full year at 3,000 events/s (stopped when the test ends), gold refreshed every second.
-const run = spawn(binary, [
-  "run", "--lakehouse", lake, "--input", join(root, "data/online-shop/online_retail.combined-305-by-day-files.FULL-541909-rows.csv.gz"),
-  "--rate", "3000", "--gold-interval-ms", "1000", "--commit-interval-ms", "500", "--http", "127.0.0.1:0", "--follow",
-  "--progress-interval-ms", "5000", "-K", "session.timeout.ms=6000",
-], { stdio: ["ignore", "pipe", "inherit"] });
-let out = "";
-run.stdout.on("data", (d) => { out += d; });
-const exited = new Promise((r) => run.on("exit", (code, signal) => r({ code, signal })));
+// Starts `lakestream ARGS…` serving on a free loopback port; `address()` waits for its dashboard
+// address on stdout; `stop()` sends SIGTERM and throws unless it exits 0.
+function startLakestream(label, args) {
+  const child = spawn(binary, [...args, "--http", "127.0.0.1:0", "--progress-interval-ms", "5000", "-K", "session.timeout.ms=6000"],
+    { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.on("data", (d) => { out += d; });
+  const exited = new Promise((r) => child.on("exit", (code, signal) => r({ code, signal })));
+  let stopped = null;
+  return {
+    address: () => until(`the ${label} dashboard address`, () => out.match(/dashboard: (http:\/\/\S+\/)/)?.[1], 60000),
+    stop: () => (stopped ??= (async () => {
+      child.kill("SIGTERM");
+      const { code, signal } = await exited;
+      if (code !== 0) throw new Error(`lakestream (${label}) exited with ${code ?? signal}\n${out.slice(-2000)}`);
+    })()),
+  };
+}
 
+// The replay: the full year at 3,000 events/s (stopped when the test ends), gold refreshed every second.
+const run = startLakestream("orders", [
+  "run", "--lakehouse", lake, "--input", join(root, "data/online-shop/online_retail.combined-305-by-day-files.FULL-541909-rows.csv.gz"),
+  "--rate", "3000", "--gold-interval-ms", "1000", "--commit-interval-ms", "500", "--follow",
+]);
 
 // Phase 2: the notifications pipeline from its file, its generator at 2,000 events/s (simulated time
 // from 2020-02-03 12:00 UTC at 100M messages a day, so the day does not change during the test).
 const notificationsLake = mkdtempSync(join(tmpdir(), "lakestream-browser-notifications-"));
 async function notificationsPhase(browser) {
-  const nrun = spawn(binary, [
+  const nrun = startLakestream("notifications", [
     "run", "--pipeline", join(root, "pipelines/notifications.toml"), "--lakehouse", notificationsLake, "--rate", "2000",
     "--start", "2020-02-03T12:00:00Z", "--gold-interval-ms", "1000", "--commit-interval-ms", "500",
-    "--http", "127.0.0.1:0", "--progress-interval-ms", "5000", "-K", "session.timeout.ms=6000",
-  ], { stdio: ["ignore", "pipe", "inherit"] });
-  let nout = "";
-  nrun.stdout.on("data", (d) => { nout += d; });
-  const nexited = new Promise((r) => nrun.on("exit", (code, signal) => r({ code, signal })));
+  ]);
   try {
-    const base = await until("the notifications dashboard address", () => nout.match(/dashboard: (http:\/\/\S+\/)/)?.[1], 60000);
+    const base = await nrun.address();
     step(`notifications: lakestream serves ${base}`);
     const get = async (path) => { const r = await fetch(new URL(path, base)); assert.equal(r.status, 200, `${path}: ${r.status}`); return r; };
     await until("gold/notification_usage_minute", async () => {
@@ -155,15 +167,49 @@ async function notificationsPhase(browser) {
     assert.deepEqual(errors, [], "no JavaScript errors");
     step("notifications: PASS");
   } finally {
-    nrun.kill("SIGTERM");
-    const { code, signal } = await nexited;
-    if (code !== 0) throw new Error(`lakestream (notifications) exited with ${code ?? signal}\n${nout.slice(-2000)}`);
+    await nrun.stop();
+  }
+}
+
+// Phase 3: both pipelines in one process (docs/pipelines/README.md, "Several pipelines in one
+// process"): the nav offers both data pages and the pipeline page picks which pipeline it shows.
+const bothLake = mkdtempSync(join(tmpdir(), "lakestream-browser-both-"));
+async function severalPipelinesPhase(browser) {
+  const both = startLakestream("orders and notifications", [
+    "run", "--pipeline", `${join(root, "pipelines/orders.toml")},${join(root, "pipelines/notifications.toml")}`,
+    "--lakehouse", bothLake, "--input", join(root, "data/online-shop/sales_transaction_v4a.PARTIAL-first-1305-rows.csv.gz"),
+    "--limit", "20000", "--rate", "2000", "--start", "2020-02-03T12:00:00Z", "--gold-interval-ms", "1000", "--follow",
+  ]);
+  try {
+    const base = await both.address();
+    step(`both: lakestream serves ${base}`);
+    const page = await browser.newPage({ viewport: { width: 1366, height: 900 }, deviceScaleFactor: 1 });
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.goto(new URL("pipeline", base).toString());
+    const names = await until("the pipeline picker with both pipelines", async () => {
+      const os = await page.$$eval("[data-testid=pipeline-name] option", (xs) => xs.map((o) => o.value));
+      return os.length === 2 && os;
+    });
+    assert.deepEqual(names, ["orders", "notifications"]);
+    assert.ok(await page.isVisible("[data-testid=pipeline-name]"), "the picker shows with two pipelines");
+    await page.selectOption("[data-testid=pipeline-name]", "notifications");
+    await until("the notifications pipeline's state", async () => /topic notifications/.test(await page.textContent("#p-uptime")));
+    await sleep(2500);  // several stream events later the pick still holds
+    assert.match(await page.textContent("#p-uptime"), /topic notifications/);
+    await until("both data pages in the nav", async () =>
+      !(await page.$eval("a[data-page=orders]", (a) => a.hidden)) && !(await page.$eval("a[data-page=notifications]", (a) => a.hidden)));
+    await page.screenshot({ path: join(artifacts, "dashboard-pipeline-several.png"), fullPage: true });
+    assert.deepEqual(errors, [], "no JavaScript errors");
+    step("both: PASS");
+  } finally {
+    await both.stop();
   }
 }
 
 let browser;
 try {
-  const base = await until("the dashboard address on stdout", () => out.match(/dashboard: (http:\/\/\S+\/)/)?.[1], 60000);
+  const base = await run.address();
   step(`lakestream serves ${base}`);
   const getJson = async (path) => (await fetch(new URL(path, base))).json();
 
@@ -252,10 +298,11 @@ try {
 
   assert.deepEqual(errors, [], "no JavaScript errors");
   step("orders: PASS");
-  run.kill("SIGTERM");
+  await run.stop();
   await page.close();
   await phone.close();
   await notificationsPhase(browser);
+  await severalPipelinesPhase(browser);
   step(`screenshots in ${artifacts}`);
   step("PASS");
 } catch (e) {
@@ -263,12 +310,6 @@ try {
   process.exitCode = 1;
 } finally {
   if (browser) await browser.close();
-  run.kill("SIGTERM");
-  const { code, signal } = await exited;
-  if (code !== 0) {
-    console.error(`[browser] lakestream exited with ${code ?? signal}`);
-    process.exitCode = 1;
-  }
-  rmSync(lake, { recursive: true, force: true });
-  rmSync(notificationsLake, { recursive: true, force: true });
+  try { await run.stop(); } catch (e) { console.error(`[browser] ${e.message}`); process.exitCode = 1; }
+  for (const dir of [lake, notificationsLake, bothLake]) rmSync(dir, { recursive: true, force: true });
 }

@@ -12,7 +12,7 @@ const compact = new Intl.NumberFormat("en-GB", { notation: "compact", maximumFra
 const $ = (id) => document.getElementById(id);
 
 // What the panels show now, with the gold version they were read at (read by the browser test).
-const state = { page: "orders", filter: {}, kpis: null, days: null, products: null, countries: null, versions: {}, stream: null,
+const state = { page: "orders", pipeline: "", filter: {}, kpis: null, days: null, products: null, countries: null, versions: {}, stream: null,
   notifications: { customer: "", date: "", panel: null, customers: null, bill: null, billDue: false } };
 window.lakestreamDashboard = state;
 
@@ -250,22 +250,44 @@ function onNotificationsChange() {
 }
 
 // ---------- pipeline page ----------
-// One point per second: rows/s per layer, lag, freshness and the pulse (the API's history shape).
-const history_ = [];
+// One point per second per pipeline: rows/s per layer, lag, freshness and the pulse (the API's history shape).
+const histories = {};
+const historyOf = (name) => (histories[name] ??= []);
 function onPipelinePoint(p, t) {
-  if (history_.length && history_[history_.length - 1].t >= t) return;
-  history_.push({ t, consumed: p.rates.consumed_per_s, bronze: p.rates.bronze_per_s, silver: p.rates.silver_per_s,
+  const h = historyOf(p.name);
+  if (h.length && h[h.length - 1].t >= t) return;
+  h.push({ t, consumed: p.rates.consumed_per_s, bronze: p.rates.bronze_per_s, silver: p.rates.silver_per_s,
     quarantine: p.rates.quarantine_per_s, lag: p.lag.total, freshness_p50_ms: p.freshness_ms.p50,
     freshness_p99_ms: p.freshness_ms.p99, orders_per_minute: p.orders_per_minute });
-  while (history_.length > 600) history_.shift();
+  while (h.length > 600) h.shift();
+}
+// The pipeline the page shows: the one picked, else the data page's own (the orders pulse is the
+// orders pipeline's), else the first.
+function currentPipeline(list) {
+  if (!list?.length) return undefined;
+  const wanted = state.pipeline || state.lastData;
+  return list.find((p) => p.name === wanted) || list[0];
+}
+function showPipelinePicker(list) {
+  const names = (list || []).map((p) => p.name);
+  $("p-pick").hidden = names.length < 2;
+  const select = $("p-name");
+  if ([...select.options].map((o) => o.value).join() !== names.join()) {
+    select.innerHTML = names.map((n) => `<option value="${esc(n)}">${esc(n)}</option>`).join("");
+  }
+  const current = currentPipeline(list);
+  if (current) select.value = current.name;
 }
 async function loadHistory() {
   try {
     const { pipelines } = await api("pipelines");
-    if (!pipelines.length) return;
-    const h = await api(`pipelines/${encodeURIComponent(pipelines[0].name)}`);
-    const newer = history_.filter((x) => x.t > (h.history.at(-1)?.t ?? 0));
-    history_.splice(0, history_.length, ...h.history, ...newer);
+    showPipelinePicker(pipelines);
+    const current = currentPipeline(pipelines);
+    if (!current) return;
+    const h = await api(`pipelines/${encodeURIComponent(current.name)}`);
+    const points = historyOf(h.name);
+    const newer = points.filter((x) => x.t > (h.history.at(-1)?.t ?? 0));
+    points.splice(0, points.length, ...h.history, ...newer);
     drawPipeline(h);
   } catch { /* the stream fills it */ }
 }
@@ -278,13 +300,14 @@ function drawPipeline(p) {
   $("p-p50").textContent = p.freshness_ms.samples ? ms(p.freshness_ms.p50) : "–";
   $("p-p99").textContent = p.freshness_ms.samples ? ms(p.freshness_ms.p99) : "–";
   $("p-samples").textContent = `${int.format(p.freshness_ms.samples)} records`;
-  const labels = history_.map((h) => new Date(h.t).toLocaleTimeString("en-GB", { hour12: false }));
+  const points = historyOf(p.name);
+  const labels = points.map((h) => new Date(h.t).toLocaleTimeString("en-GB", { hour12: false }));
   if (state.page === "pipeline") {
-    setSeries(charts.throughput, labels, history_.map((h) => h.consumed), history_.map((h) => h.bronze), history_.map((h) => h.silver), history_.map((h) => h.quarantine));
-    setSeries(charts.lag, labels, history_.map((h) => h.lag));
-    setSeries(charts.freshness, labels, history_.map((h) => h.freshness_p50_ms), history_.map((h) => h.freshness_p99_ms));
+    setSeries(charts.throughput, labels, points.map((h) => h.consumed), points.map((h) => h.bronze), points.map((h) => h.silver), points.map((h) => h.quarantine));
+    setSeries(charts.lag, labels, points.map((h) => h.lag));
+    setSeries(charts.freshness, labels, points.map((h) => h.freshness_p50_ms), points.map((h) => h.freshness_p99_ms));
   } else {
-    setSeries(charts.pulse, labels, history_.map((h) => h.orders_per_minute));
+    setSeries(charts.pulse, labels, points.map((h) => h.orders_per_minute));
   }
 }
 async function loadTables() {
@@ -311,9 +334,9 @@ function connect() {
     state.stream = s;
     live.className = "live on";
     $("live-text").textContent = `live · ${new Date(s.t).toLocaleTimeString("en-GB", { hour12: false })}`;
-    const p = s.pipelines[0];
-    if (p) onPipelinePoint(p, s.t);
-    drawPipeline(p);
+    for (const p of s.pipelines) onPipelinePoint(p, s.t);
+    showPipelinePicker(s.pipelines);
+    drawPipeline(currentPipeline(s.pipelines));
     const v = s.tables || {};
     const changed = (name) => v[name] !== undefined && v[name] !== state.versions[name];
     if (state.page === "orders" && (changed("gold/sales_daily") || changed("gold/product_sales_daily"))) {
@@ -355,7 +378,7 @@ function show(page) {
   if (page === "orders") { loadCountries(); loadOrders(); }
   else if (page === "notifications") { Object.assign(state.notifications, readNotifications(), { billDue: true }); loadNotifications(); }
   else { loadTables(); loadQuarantine(); }
-  drawPipeline(state.stream?.pipelines?.[0]);
+  drawPipeline(currentPipeline(state.stream?.pipelines));
 }
 // "/" shows Orders, or Notifications when this lakehouse holds only the notifications pipeline.
 async function route() {
@@ -382,6 +405,7 @@ document.addEventListener("DOMContentLoaded", () => {
     const row = e.target.closest("tr[data-customer]");
     if (row) { $("n-customer").value = row.dataset.customer; onNotificationsChange(); }
   });
+  $("p-name").addEventListener("change", () => { state.pipeline = $("p-name").value; loadHistory(); });
   $("f-clear").addEventListener("click", () => { showFilter({ from: "", to: "", country: "" }); onFilterChange(); });
   for (const a of document.querySelectorAll(".nav-link")) {
     a.addEventListener("click", (e) => {
