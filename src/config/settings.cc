@@ -85,7 +85,8 @@ const std::vector<SettingDef>& AllSettings() {
       {"lake.auto_compact_min_files", "--auto-compact-min-files", SettingType::kInt, "50", "files", "run, ingest, bench",
        "Automatic compaction: when a bronze or silver table holds more than this many small files (under an "
        "eighth of lake.target_file_size_bytes), the pipeline compacts those into files near the target size; "
-       "larger files are left alone, so each row is compacted once (0: never).", 0},
+       "larger files are left alone, so each row is compacted once (0: never). Bronze compacts on a thread of its "
+       "own (with its own DuckDB instance), silver and quarantine after a gold refresh.", 0},
       {"lake.target_file_size_bytes", "--target-file-size", SettingType::kInt, "134217728", "bytes", "run, ingest, bench",
        "Target size of the files written by compaction (OPTIMIZE).", 1048576},
       {"run.follow", "--follow", SettingType::kBool, "false", "", "run, ingest",
@@ -108,7 +109,8 @@ const std::vector<SettingDef>& AllSettings() {
       {"duckdb.threads", "--duckdb-threads", SettingType::kInt, "1", "threads", "run, ingest, bench",
        "DuckDB worker threads used to write Parquet and recompute gold.", 1},
       {"duckdb.memory_limit", "--duckdb-memory-limit", SettingType::kString, "1GB", "bytes (DuckDB syntax)",
-       "run, ingest, bench", "DuckDB memory limit."},
+       "run, ingest, bench", "Memory limit of each DuckDB instance: a pipeline has two (its own and its bronze "
+       "compactor's), `sql`/`serve` one."},
       {"log.level", "--log-level", SettingType::kString, "info", "", "all",
        "Log level: trace, debug, info, warn, error."},
   };

@@ -191,6 +191,14 @@ Result<std::unique_ptr<DeclaredPipeline>> DeclaredPipeline::Open(const DeclaredP
   p->counters_.quarantine_rows = p->tables_[spec.quarantine_table]->snapshot().NumRecords();
   RETURN_IF_ERROR(p->LoadState());
   RETURN_IF_ERROR(p->CatchUp());
+  if (options.auto_compact_min_files > 0) {
+    auto& bronze = *p->tables_[spec.bronze_table];
+    ASSIGN_OR_RETURN(p->bronze_compactor_,
+                     medallion::BackgroundCompactor::Start(bronze.storage_ptr(), bronze.name(),
+                                                           options.auto_compact_min_files,
+                                                           options.target_file_size_bytes,
+                                                           options.duckdb_memory_limit, &p->counters_));
+  }
   return p;
 }
 
@@ -209,19 +217,29 @@ Status DeclaredPipeline::LoadState() {
   if (files.empty()) return Status::OK();
   const int64_t start = MonotonicMillis();
   const std::string rel = "read_parquet(" + ColumnarEngine::PathList(files) + ")";
-  ASSIGN_OR_RETURN(QueryResult mx, engine_->Query("SELECT epoch_us(max(" + Ident(spec.event_time) + ")) FROM " + rel));
+  const std::string et = Ident(spec.event_time);
+  ASSIGN_OR_RETURN(QueryResult mx, engine_->Query("SELECT epoch_us(max(" + et + ")) FROM " + rel));
   if (!mx.rows.empty() && mx.rows[0][0]) max_event_us_ = std::stoll(*mx.rows[0][0]);
-  // In ingest order, so that expiry stays exact.
-  RETURN_IF_ERROR(engine_->ForEachRow(
-      "SELECT " + Ident(spec.silver.dedupe_key) + ", epoch_us(ingest_time)::VARCHAR FROM " + rel +
-          " WHERE epoch_us(ingest_time) > " + std::to_string(NowMicros() - horizon_us) +
-          " ORDER BY ingest_time, kafka_partition, kafka_offset",
-      [&](const std::vector<std::optional<std::string_view>>& row) {
-        seen_ids_->Add(row[0].value_or(""), std::stoll(std::string(row[1].value_or("0"))));
-      }).WithContext("load the deduplication state from " + spec.silver_table));
+  dedupe_clock_us_ = max_event_us_;
+  // A key is remembered from its arrival, when the clock (the newest event time silver admitted) was
+  // C, until the clock passes C + horizon. C per row is not stored; each bronze version's clock after
+  // it stands in (never earlier than the row's), so the state loaded holds at least what the running
+  // pipeline held. In admission order, so that expiry stays exact.
+  if (max_event_us_ != INT64_MIN) {
+    RETURN_IF_ERROR(engine_->ForEachRow(
+        "WITH clocks AS (SELECT bronze_version, epoch_us(max(max(" + et + ")) OVER (ORDER BY bronze_version ROWS "
+            "UNBOUNDED PRECEDING)) AS clock FROM " + rel + " GROUP BY bronze_version) "
+            "SELECT s." + Ident(spec.silver.dedupe_key) + ", c.clock::VARCHAR FROM " + rel +
+            " AS s JOIN clocks AS c USING (bronze_version) WHERE c.clock > " +
+            std::to_string(max_event_us_ - horizon_us) + " ORDER BY s.bronze_version, s.kafka_partition, s.kafka_offset",
+        [&](const std::vector<std::optional<std::string_view>>& row) {
+          seen_ids_->Add(row[0].value_or(""), std::stoll(std::string(row[1].value_or("0"))));
+        }).WithContext("load the deduplication state from " + spec.silver_table));
+  }
   counters_.max_event_time_us = max_event_us_ == INT64_MIN ? 0 : max_event_us_;
   counters_.watermark_us = max_event_us_ == INT64_MIN ? 0 : max_event_us_ - spec.watermark_ms * 1000;
-  spdlog::info("{}: {} ids within the {} s deduplication horizon and the newest event time ({}) loaded from silver in {} ms",
+  spdlog::info("{}: {} ids within the {} s (event time) deduplication horizon and the newest event time ({}) loaded from "
+               "silver in {} ms",
                spec.name, seen_ids_->size(), spec.silver.dedupe_horizon_ms / 1000,
                max_event_us_ == INT64_MIN ? "none" : FormatTimestampIso(max_event_us_), MonotonicMillis() - start);
   return Status::OK();
@@ -241,8 +259,10 @@ int64_t DeclaredPipeline::CommittedBytes(int32_t partition) const { return bronz
 std::vector<ExpectationCount> DeclaredPipeline::ExpectationCounts() const { return tally_->Counts(); }
 
 Status DeclaredPipeline::ProcessBatch(const std::vector<KafkaRecord>& all_records) {
+  if (bronze_compactor_) RETURN_IF_ERROR(bronze_compactor_->status());
   ASSIGN_OR_RETURN(medallion::BronzeSink::Committed batch, bronze_->Commit(all_records));
   if (batch.version < 0) return Status::OK();
+  if (bronze_compactor_) bronze_compactor_->Nudge();
   if (Status st = DeriveSilver(batch.records, batch.ingest_us, batch.version, false); !st.ok()) {
     derive_failed_ = true;
     return st;
@@ -251,7 +271,8 @@ Status DeclaredPipeline::ProcessBatch(const std::vector<KafkaRecord>& all_record
   counters_.last_commit_ms = NowMillis();
   if (NowMillis() - last_gold_ms_ >= options_.gold_interval_ms) {
     RETURN_IF_ERROR(RefreshGold());
-    std::vector<DeltaTable*> append_only = {tables_[options_.spec.bronze_table].get(), tables_[options_.spec.silver_table].get(),
+    // Bronze compacts on its own thread (bronze_compactor_).
+    std::vector<DeltaTable*> append_only = {tables_[options_.spec.silver_table].get(),
                                             tables_[options_.spec.quarantine_table].get()};
     RETURN_IF_ERROR(medallion::CompactSmallFiles(append_only, *engine_, options_.auto_compact_min_files,
                                                  options_.target_file_size_bytes, counters_));
@@ -345,11 +366,14 @@ Status DeclaredPipeline::DeriveSilver(const std::vector<KafkaRecord>& records, c
       drops++;
       continue;
     }
-    if (seen_ids_->Contains(ids[t], ingest_us[i])) {
+    // Deduplication on the event-time clock (docs/pipelines/README.md, "[silver]"): a key is kept
+    // until the newest admitted event time passes the clock at its arrival by the horizon.
+    if (seen_ids_->Contains(ids[t], dedupe_clock_us_)) {
       duplicates++;
       continue;
     }
-    seen_ids_->Add(ids[t], ingest_us[i]);
+    dedupe_clock_us_ = std::max(dedupe_clock_us_, typed.column(event_time_col_).ints[t]);
+    seen_ids_->Add(ids[t], dedupe_clock_us_);
     if (typed.column(nf + 1).ints[t]) late++;
     batch_max = std::max(batch_max, typed.column(event_time_col_).ints[t]);
     good.AppendRowFrom(typed, t);
@@ -409,10 +433,11 @@ Status DeclaredPipeline::CatchUp() {
       // Silver holds this version already (quarantine is behind): its rows are in the loaded state.
       // Re-derive for quarantine only, without touching the watermark or the deduplication state.
       EventIdSet saved = *seen_ids_;
-      const int64_t saved_max = max_event_us_;
+      const int64_t saved_max = max_event_us_, saved_clock = dedupe_clock_us_;
       RETURN_IF_ERROR(DeriveSilver(records, ingest, v, v == to));
       *seen_ids_ = std::move(saved);
       max_event_us_ = saved_max;
+      dedupe_clock_us_ = saved_clock;
       continue;
     }
     RETURN_IF_ERROR(DeriveSilver(records, ingest, v, v == to));
@@ -451,6 +476,7 @@ Status DeclaredPipeline::RefreshGold() {
 }
 
 Status DeclaredPipeline::Close() {
+  if (bronze_compactor_) bronze_compactor_->Stop();
   if (derive_failed_) {
     spdlog::warn("{}: silver is behind bronze after a failed batch: not fencing; the next start derives the rest",
                  options_.spec.name);

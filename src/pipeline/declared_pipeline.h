@@ -35,6 +35,7 @@ namespace lakestream {
 namespace medallion {
 class BronzeSink;
 class ExpectationTally;
+class BackgroundCompactor;
 }  // namespace medallion
 
 struct DeclaredPipelineOptions {
@@ -103,12 +104,15 @@ class DeclaredPipeline : public StreamingPipeline {
     bool adjustments;
   };
   std::vector<GoldTable> gold_;
-  int64_t max_event_us_ = INT64_MIN;  // newest event time in silver
+  int64_t max_event_us_ = INT64_MIN;  // newest event time in silver, moved after each bronze version
+  int64_t dedupe_clock_us_ = INT64_MIN;  // newest event time admitted to silver, moved row by row
   PipelineCounters counters_;
   std::unique_ptr<medallion::BronzeSink> bronze_;
   std::unique_ptr<medallion::ExpectationTally> tally_;
   int64_t last_gold_ms_ = 0;
   bool derive_failed_ = false;
+  // Bronze compaction off the pipeline thread; declared last, so it stops before the tables go.
+  std::unique_ptr<medallion::BackgroundCompactor> bronze_compactor_;
 };
 
 }  // namespace lakestream

@@ -249,6 +249,63 @@ Status CompactSmallFiles(const std::vector<DeltaTable*>& tables, ColumnarEngine&
   return Status::OK();
 }
 
+Result<std::unique_ptr<BackgroundCompactor>> BackgroundCompactor::Start(std::shared_ptr<Storage> storage,
+                                                                       const std::string& name, int64_t min_files,
+                                                                       int64_t target_bytes,
+                                                                       const std::string& duckdb_memory_limit,
+                                                                       PipelineCounters* counters) {
+  std::unique_ptr<BackgroundCompactor> c(new BackgroundCompactor());
+  ASSIGN_OR_RETURN(c->table_, DeltaTable::Open(std::move(storage), name));
+  ASSIGN_OR_RETURN(c->engine_, ColumnarEngine::Open(1, duckdb_memory_limit));
+  c->min_files_ = min_files;
+  c->target_bytes_ = target_bytes;
+  c->counters_ = counters;
+  c->thread_ = std::thread([p = c.get()] { p->Loop(); });
+  return c;
+}
+
+BackgroundCompactor::~BackgroundCompactor() { Stop(); }
+
+void BackgroundCompactor::Nudge() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    nudged_ = true;
+  }
+  cv_.notify_one();
+}
+
+Status BackgroundCompactor::status() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return status_;
+}
+
+void BackgroundCompactor::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void BackgroundCompactor::Loop() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stop_ || nudged_; });
+      if (stop_) return;
+      nudged_ = false;
+    }
+    Status st = table_->Refresh();
+    if (st.ok()) st = CompactSmallFiles({table_.get()}, *engine_, min_files_, target_bytes_, *counters_);
+    if (!st.ok()) {
+      spdlog::error("auto-compaction of {} failed: {}", table_->storage().uri(), st.ToString());
+      std::lock_guard<std::mutex> lock(mu_);
+      if (status_.ok()) status_ = st.WithContext("auto-compaction of " + table_->storage().uri());
+    }
+  }
+}
+
 BronzeSink::BronzeSink(std::string app_prefix, std::string source_epoch, DeltaTable* bronze, ColumnarEngine* engine,
                        PipelineCounters* counters)
     : app_prefix_(std::move(app_prefix)),

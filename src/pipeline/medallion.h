@@ -5,12 +5,14 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/status.h"
@@ -74,6 +76,43 @@ Status ReadBronzeVersion(DeltaTable& bronze, ColumnarEngine& engine, int64_t v, 
 /// A conflict with another writer is logged and skipped. Counts in `counters`. Errors: other than Conflict.
 Status CompactSmallFiles(const std::vector<DeltaTable*>& tables, ColumnarEngine& engine, int64_t min_files,
                          int64_t target_bytes, PipelineCounters& counters);
+
+/// Auto-compaction of one append-only table (bronze) on a thread of its own, with its own table
+/// handle and DuckDB instance (1 thread), so the ingest loop does not wait for the rewrite and the
+/// second core does it. Its OPTIMIZE commits race the pipeline's appends under the Delta conflict
+/// rules (DeltaTable::Commit): it removes only files it read, with dataChange=false, and the appends
+/// read nothing, so both sides retry after each other and neither fails. Not for tables an
+/// incremental reader follows file by file (silver: gold counts the files added since its last
+/// refresh; a file compacted away before gold read it forces a full recount).
+class BackgroundCompactor {
+ public:
+  /// Starts the thread over `storage` (a table `name` that exists). `min_files`, `target_bytes`:
+  /// as CompactSmallFiles. Errors: the table's and DuckDB's Open.
+  static Result<std::unique_ptr<BackgroundCompactor>> Start(std::shared_ptr<Storage> storage, const std::string& name,
+                                                            int64_t min_files, int64_t target_bytes,
+                                                            const std::string& duckdb_memory_limit,
+                                                            PipelineCounters* counters);
+  ~BackgroundCompactor();
+  /// Asks for a look at the small files (call after a commit); returns at once.
+  void Nudge();
+  /// The first error a compaction met (a conflict is not one: it retries at the next nudge); OK otherwise.
+  Status status() const;
+  /// Finishes the compaction under way and joins the thread. Idempotent.
+  void Stop();
+
+ private:
+  BackgroundCompactor() = default;
+  void Loop();
+  std::unique_ptr<DeltaTable> table_;
+  std::unique_ptr<ColumnarEngine> engine_;
+  int64_t min_files_ = 0, target_bytes_ = 0;
+  PipelineCounters* counters_ = nullptr;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool nudged_ = false, stop_ = false;
+  Status status_;
+  std::thread thread_;
+};
 
 /// A pipeline's bronze side: the txn appId of each partition ("<app_prefix>-bronze-<topic>-<p>[@epoch]"),
 /// where to resume, committing a micro-batch, and the payload bytes committed per partition (for

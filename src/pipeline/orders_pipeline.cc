@@ -146,6 +146,14 @@ Result<std::unique_ptr<OrdersPipeline>> OrdersPipeline::Open(const OrdersPipelin
   p->counters_.quarantine_rows = p->tables_[kQuarantine]->snapshot().NumRecords();
   RETURN_IF_ERROR(p->LoadDedupeState());
   RETURN_IF_ERROR(p->CatchUp());
+  if (options.auto_compact_min_files > 0) {
+    auto& bronze = *p->tables_[kBronze];
+    ASSIGN_OR_RETURN(p->bronze_compactor_,
+                     medallion::BackgroundCompactor::Start(bronze.storage_ptr(), bronze.name(),
+                                                           options.auto_compact_min_files,
+                                                           options.target_file_size_bytes,
+                                                           options.duckdb_memory_limit, &p->counters_));
+  }
   return p;
 }
 
@@ -183,8 +191,10 @@ int64_t OrdersPipeline::CommittedBytes(int32_t partition) const { return bronze_
 std::vector<ExpectationCount> OrdersPipeline::ExpectationCounts() const { return tally_->Counts(); }
 
 Status OrdersPipeline::ProcessBatch(const std::vector<KafkaRecord>& all_records) {
+  if (bronze_compactor_) RETURN_IF_ERROR(bronze_compactor_->status());
   ASSIGN_OR_RETURN(medallion::BronzeSink::Committed batch, bronze_->Commit(all_records));
   if (batch.version < 0) return Status::OK();
+  if (bronze_compactor_) bronze_compactor_->Nudge();
   if (Status st = DeriveSilver(batch.records, batch.ingest_us, batch.version, false); !st.ok()) {
     // Silver did not take this bronze version: Close must not fence past it (a restart derives it).
     derive_failed_ = true;
@@ -201,7 +211,8 @@ Status OrdersPipeline::ProcessBatch(const std::vector<KafkaRecord>& all_records)
 }
 
 Status OrdersPipeline::MaybeCompact() {
-  return medallion::CompactSmallFiles({tables_[kBronze].get(), tables_[kSilver].get(), tables_[kQuarantine].get()},
+  // Bronze compacts on its own thread (bronze_compactor_).
+  return medallion::CompactSmallFiles({tables_[kSilver].get(), tables_[kQuarantine].get()},
                                       *engine_, options_.auto_compact_min_files, options_.target_file_size_bytes,
                                       counters_);
 }
@@ -388,6 +399,7 @@ Status OrdersPipeline::RefreshGold() {
 }
 
 Status OrdersPipeline::Close() {
+  if (bronze_compactor_) bronze_compactor_->Stop();
   if (derive_failed_) {
     spdlog::warn("silver is behind bronze after a failed batch: not fencing; the next start derives the rest");
     return Status::OK();

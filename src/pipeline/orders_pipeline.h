@@ -44,6 +44,7 @@ namespace lakestream {
 namespace medallion {
 class BronzeSink;
 class ExpectationTally;
+class BackgroundCompactor;
 }  // namespace medallion
 
 struct OrdersPipelineOptions {
@@ -143,6 +144,8 @@ class OrdersPipeline : public StreamingPipeline {
   int64_t last_gold_ms_ = 0;
   bool derive_failed_ = false;  // a batch reached bronze but not silver (e.g. a `fail` expectation)
   std::string name_ = "orders";
+  // Bronze compaction off the pipeline thread; declared last, so it stops before the tables go.
+  std::unique_ptr<medallion::BackgroundCompactor> bronze_compactor_;
 };
 
 }  // namespace lakestream
