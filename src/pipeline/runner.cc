@@ -15,6 +15,7 @@
 
 #include "common/time.h"
 #include "pipeline/dead_letters.h"
+#include "pipeline/orders_gold.h"
 #include "pipeline/orders_pipeline.h"
 #include "pipeline/replay.h"
 #include "pipeline/runner_internal.h"
@@ -61,6 +62,9 @@ namespace {
 // not share one.
 std::vector<std::string> TableLocations(const PipelineSpec& spec) {
   std::vector<std::string> out = {spec.bronze_table, spec.silver_table, spec.quarantine_table};
+  if (spec.is_orders()) {
+    for (const auto& def : OrdersGoldTables()) out.push_back(def.name);  // built in: gold/sales_daily, …
+  }
   for (const auto& g : spec.gold) {
     out.push_back(g.location);
     if (g.late_events == "adjustments") out.push_back(g.location + "_adjustments");

@@ -90,6 +90,13 @@ TEST(SeveralPipelines, BrokerThenIngestOfBothPipelines) {
 
 TEST(SeveralPipelines, SharedNamesTopicsOrFlagsStopAtStartUp) {
   const std::string dir = TempDir();
+  // A valid pipeline whose gold table takes the orders pipeline's built-in gold/sales_daily.
+  const std::string clash = dir + "/clicks.toml";
+  std::ofstream(clash) << "[pipeline]\nname = \"clicks\"\n[source]\ntopic = \"clicks\"\nformat = \"json\"\n"
+                          "[[schema.fields]]\nname = \"id\"\ntype = \"string\"\nrequired = true\n"
+                          "[[schema.fields]]\nname = \"ts\"\ntype = \"timestamp\"\nrequired = true\n"
+                          "[silver]\ndedupe_key = \"id\"\nevent_time = \"ts\"\nwatermark = \"1m\"\n"
+                          "[[gold]]\nname = \"sales_daily\"\nwindow = \"1d\"\nmeasures = [{ name = \"n\", fn = \"count\" }]\n";
   struct Case {
     std::vector<std::string> args;
     std::string message;
@@ -99,6 +106,7 @@ TEST(SeveralPipelines, SharedNamesTopicsOrFlagsStopAtStartUp) {
       {{"--pipeline", kBoth, "--topic", "t"}, "--topic (or LAKESTREAM_KAFKA_TOPIC): with several pipelines"},
       {{"--pipeline", kBoth, "--group", "g"}, "--group (or LAKESTREAM_KAFKA_GROUP_ID): with several pipelines"},
       {{"--pipeline", kOrders + ","}, "an empty file name in the list"},
+      {{"--pipeline", kOrders + "," + clash}, "both use table location 'gold/sales_daily'"},
       {{"--pipeline", kNotifications, "--dlq-topic", "dlq"}, "supported for the orders pipeline only"},
   };
   for (const auto& c : cases) {
