@@ -217,29 +217,19 @@ Status DeclaredPipeline::LoadState() {
   if (files.empty()) return Status::OK();
   const int64_t start = MonotonicMillis();
   const std::string rel = "read_parquet(" + ColumnarEngine::PathList(files) + ")";
-  const std::string et = Ident(spec.event_time);
-  ASSIGN_OR_RETURN(QueryResult mx, engine_->Query("SELECT epoch_us(max(" + et + ")) FROM " + rel));
+  ASSIGN_OR_RETURN(QueryResult mx, engine_->Query("SELECT epoch_us(max(" + Ident(spec.event_time) + ")) FROM " + rel));
   if (!mx.rows.empty() && mx.rows[0][0]) max_event_us_ = std::stoll(*mx.rows[0][0]);
-  dedupe_clock_us_ = max_event_us_;
-  // A key is remembered from its arrival, when the clock (the newest event time silver admitted) was
-  // C, until the clock passes C + horizon. C per row is not stored; each bronze version's clock after
-  // it stands in (never earlier than the row's), so the state loaded holds at least what the running
-  // pipeline held. In admission order, so that expiry stays exact.
-  if (max_event_us_ != INT64_MIN) {
-    RETURN_IF_ERROR(engine_->ForEachRow(
-        "WITH clocks AS (SELECT bronze_version, epoch_us(max(max(" + et + ")) OVER (ORDER BY bronze_version ROWS "
-            "UNBOUNDED PRECEDING)) AS clock FROM " + rel + " GROUP BY bronze_version) "
-            "SELECT s." + Ident(spec.silver.dedupe_key) + ", c.clock::VARCHAR FROM " + rel +
-            " AS s JOIN clocks AS c USING (bronze_version) WHERE c.clock > " +
-            std::to_string(max_event_us_ - horizon_us) + " ORDER BY s.bronze_version, s.kafka_partition, s.kafka_offset",
-        [&](const std::vector<std::optional<std::string_view>>& row) {
-          seen_ids_->Add(row[0].value_or(""), std::stoll(std::string(row[1].value_or("0"))));
-        }).WithContext("load the deduplication state from " + spec.silver_table));
-  }
+  // In ingest order, so that expiry stays exact.
+  RETURN_IF_ERROR(engine_->ForEachRow(
+      "SELECT " + Ident(spec.silver.dedupe_key) + ", epoch_us(ingest_time)::VARCHAR FROM " + rel +
+          " WHERE epoch_us(ingest_time) > " + std::to_string(NowMicros() - horizon_us) +
+          " ORDER BY ingest_time, kafka_partition, kafka_offset",
+      [&](const std::vector<std::optional<std::string_view>>& row) {
+        seen_ids_->Add(row[0].value_or(""), std::stoll(std::string(row[1].value_or("0"))));
+      }).WithContext("load the deduplication state from " + spec.silver_table));
   counters_.max_event_time_us = max_event_us_ == INT64_MIN ? 0 : max_event_us_;
   counters_.watermark_us = max_event_us_ == INT64_MIN ? 0 : max_event_us_ - spec.watermark_ms * 1000;
-  spdlog::info("{}: {} ids within the {} s (event time) deduplication horizon and the newest event time ({}) loaded from "
-               "silver in {} ms",
+  spdlog::info("{}: {} ids within the {} s deduplication horizon and the newest event time ({}) loaded from silver in {} ms",
                spec.name, seen_ids_->size(), spec.silver.dedupe_horizon_ms / 1000,
                max_event_us_ == INT64_MIN ? "none" : FormatTimestampIso(max_event_us_), MonotonicMillis() - start);
   return Status::OK();
@@ -366,14 +356,11 @@ Status DeclaredPipeline::DeriveSilver(const std::vector<KafkaRecord>& records, c
       drops++;
       continue;
     }
-    // Deduplication on the event-time clock (docs/pipelines/README.md, "[silver]"): a key is kept
-    // until the newest admitted event time passes the clock at its arrival by the horizon.
-    if (seen_ids_->Contains(ids[t], dedupe_clock_us_)) {
+    if (seen_ids_->Contains(ids[t], ingest_us[i])) {
       duplicates++;
       continue;
     }
-    dedupe_clock_us_ = std::max(dedupe_clock_us_, typed.column(event_time_col_).ints[t]);
-    seen_ids_->Add(ids[t], dedupe_clock_us_);
+    seen_ids_->Add(ids[t], ingest_us[i]);
     if (typed.column(nf + 1).ints[t]) late++;
     batch_max = std::max(batch_max, typed.column(event_time_col_).ints[t]);
     good.AppendRowFrom(typed, t);
@@ -433,11 +420,10 @@ Status DeclaredPipeline::CatchUp() {
       // Silver holds this version already (quarantine is behind): its rows are in the loaded state.
       // Re-derive for quarantine only, without touching the watermark or the deduplication state.
       EventIdSet saved = *seen_ids_;
-      const int64_t saved_max = max_event_us_, saved_clock = dedupe_clock_us_;
+      const int64_t saved_max = max_event_us_;
       RETURN_IF_ERROR(DeriveSilver(records, ingest, v, v == to));
       *seen_ids_ = std::move(saved);
       max_event_us_ = saved_max;
-      dedupe_clock_us_ = saved_clock;
       continue;
     }
     RETURN_IF_ERROR(DeriveSilver(records, ingest, v, v == to));

@@ -105,7 +105,6 @@ class DeclaredPipeline : public StreamingPipeline {
   };
   std::vector<GoldTable> gold_;
   int64_t max_event_us_ = INT64_MIN;  // newest event time in silver, moved after each bronze version
-  int64_t dedupe_clock_us_ = INT64_MIN;  // newest event time admitted to silver, moved row by row
   PipelineCounters counters_;
   std::unique_ptr<medallion::BronzeSink> bronze_;
   std::unique_ptr<medallion::ExpectationTally> tally_;

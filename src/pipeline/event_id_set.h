@@ -24,9 +24,7 @@ Fingerprint128 FingerprintOf(std::string_view text);
 
 class EventIdSet {
  public:
-  /// `horizon_us`: how long (µs of the caller's clock) an id is remembered after it was first stored.
-  /// The orders pipeline's clock is processing time; a declared pipeline's is the newest event time
-  /// silver admitted (docs/pipelines/README.md, "[silver]").
+  /// `horizon_us`: how long (processing time, µs) an id is remembered after it was first stored.
   explicit EventIdSet(int64_t horizon_us) : horizon_us_(horizon_us) {}
 
   /// True when `id` is stored and not expired at `now_us`.
