@@ -249,16 +249,14 @@ int64_t DeclaredPipeline::CommittedBytes(int32_t partition) const { return bronz
 std::vector<ExpectationCount> DeclaredPipeline::ExpectationCounts() const { return tally_->Counts(); }
 
 Status DeclaredPipeline::ProcessBatch(const std::vector<KafkaRecord>& all_records) {
-  if (bronze_compactor_) RETURN_IF_ERROR(bronze_compactor_->status());
-  ASSIGN_OR_RETURN(medallion::BronzeSink::Committed batch, bronze_->Commit(all_records));
-  if (batch.version < 0) return Status::OK();
-  if (bronze_compactor_) bronze_compactor_->Nudge();
-  if (Status st = DeriveSilver(batch.records, batch.ingest_us, batch.version, false); !st.ok()) {
-    derive_failed_ = true;
-    return st;
-  }
-  counters_.batches++;
-  counters_.last_commit_ms = NowMillis();
+  ASSIGN_OR_RETURN(int64_t version,
+                   medallion::CommitMicroBatch(all_records, *bronze_, bronze_compactor_.get(), counters_,
+                                               &derive_failed_,
+                                               [this](const std::vector<KafkaRecord>& records,
+                                                      const std::vector<int64_t>& ingest_us, int64_t bronze_version) {
+                                                 return DeriveSilver(records, ingest_us, bronze_version, false);
+                                               }));
+  if (version < 0) return Status::OK();
   if (NowMillis() - last_gold_ms_ >= options_.gold_interval_ms) {
     RETURN_IF_ERROR(RefreshGold());
     // Bronze compacts on its own thread (bronze_compactor_).
@@ -267,9 +265,7 @@ Status DeclaredPipeline::ProcessBatch(const std::vector<KafkaRecord>& all_record
     RETURN_IF_ERROR(medallion::CompactSmallFiles(append_only, *engine_, options_.auto_compact_min_files,
                                                  options_.target_file_size_bytes, counters_));
   }
-  int64_t checkpoints = 0;
-  for (const auto& [n, t] : tables_) checkpoints += t->checkpoints_written();
-  counters_.checkpoints = checkpoints;
+  medallion::CountCheckpoints(tables_, counters_);
   return Status::OK();
 }
 

@@ -249,6 +249,30 @@ Status CompactSmallFiles(const std::vector<DeltaTable*>& tables, ColumnarEngine&
   return Status::OK();
 }
 
+Result<int64_t> CommitMicroBatch(const std::vector<KafkaRecord>& records, BronzeSink& bronze,
+                                 BackgroundCompactor* compactor, PipelineCounters& counters, bool* derive_failed,
+                                 const std::function<Status(const std::vector<KafkaRecord>& records,
+                                                            const std::vector<int64_t>& ingest_us,
+                                                            int64_t bronze_version)>& derive) {
+  if (compactor) RETURN_IF_ERROR(compactor->status());
+  ASSIGN_OR_RETURN(BronzeSink::Committed batch, bronze.Commit(records));
+  if (batch.version < 0) return -1;
+  if (compactor) compactor->Nudge();
+  if (Status st = derive(batch.records, batch.ingest_us, batch.version); !st.ok()) {
+    *derive_failed = true;
+    return st;
+  }
+  counters.batches++;
+  counters.last_commit_ms = NowMillis();
+  return batch.version;
+}
+
+void CountCheckpoints(const std::map<std::string, std::unique_ptr<DeltaTable>>& tables, PipelineCounters& counters) {
+  int64_t checkpoints = 0;
+  for (const auto& [name, t] : tables) checkpoints += t->checkpoints_written();
+  counters.checkpoints = checkpoints;
+}
+
 Result<std::unique_ptr<BackgroundCompactor>> BackgroundCompactor::Start(std::shared_ptr<Storage> storage,
                                                                        const std::string& name, int64_t min_files,
                                                                        int64_t target_bytes,

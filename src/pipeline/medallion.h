@@ -114,6 +114,22 @@ class BackgroundCompactor {
   std::thread thread_;
 };
 
+class BronzeSink;
+
+/// The start of every pipeline's micro-batch: the bronze compactor's error (if any) stops it; the
+/// batch is committed to bronze; the compactor is nudged; `derive` takes the committed version to
+/// silver and quarantine. A failed derive sets `*derive_failed` (Close must then not fence past that
+/// version: a restart derives it) and returns its error. Counts the batch in `counters`. Returns the
+/// bronze version committed, or -1 when every record was already in bronze (nothing else done).
+Result<int64_t> CommitMicroBatch(const std::vector<KafkaRecord>& records, BronzeSink& bronze,
+                                 BackgroundCompactor* compactor, PipelineCounters& counters, bool* derive_failed,
+                                 const std::function<Status(const std::vector<KafkaRecord>& records,
+                                                            const std::vector<int64_t>& ingest_us,
+                                                            int64_t bronze_version)>& derive);
+
+/// counters.checkpoints = the checkpoints written by all of `tables` since they were opened.
+void CountCheckpoints(const std::map<std::string, std::unique_ptr<DeltaTable>>& tables, PipelineCounters& counters);
+
 /// A pipeline's bronze side: the txn appId of each partition ("<app_prefix>-bronze-<topic>-<p>[@epoch]"),
 /// where to resume, committing a micro-batch, and the payload bytes committed per partition (for
 /// backpressure). Commit and StartOffset on the pipeline thread; CommittedBytes from any thread.

@@ -191,17 +191,14 @@ int64_t OrdersPipeline::CommittedBytes(int32_t partition) const { return bronze_
 std::vector<ExpectationCount> OrdersPipeline::ExpectationCounts() const { return tally_->Counts(); }
 
 Status OrdersPipeline::ProcessBatch(const std::vector<KafkaRecord>& all_records) {
-  if (bronze_compactor_) RETURN_IF_ERROR(bronze_compactor_->status());
-  ASSIGN_OR_RETURN(medallion::BronzeSink::Committed batch, bronze_->Commit(all_records));
-  if (batch.version < 0) return Status::OK();
-  if (bronze_compactor_) bronze_compactor_->Nudge();
-  if (Status st = DeriveSilver(batch.records, batch.ingest_us, batch.version, false); !st.ok()) {
-    // Silver did not take this bronze version: Close must not fence past it (a restart derives it).
-    derive_failed_ = true;
-    return st;
-  }
-  counters_.batches++;
-  counters_.last_commit_ms = NowMillis();
+  ASSIGN_OR_RETURN(int64_t version,
+                   medallion::CommitMicroBatch(all_records, *bronze_, bronze_compactor_.get(), counters_,
+                                               &derive_failed_,
+                                               [this](const std::vector<KafkaRecord>& records,
+                                                      const std::vector<int64_t>& ingest_us, int64_t bronze_version) {
+                                                 return DeriveSilver(records, ingest_us, bronze_version, false);
+                                               }));
+  if (version < 0) return Status::OK();
   if (NowMillis() - last_gold_ms_ >= options_.gold_interval_ms) {
     RETURN_IF_ERROR(RefreshGold());
     RETURN_IF_ERROR(MaybeCompact());
@@ -414,11 +411,7 @@ Status OrdersPipeline::Close() {
   return Status::OK();
 }
 
-void OrdersPipeline::CountCheckpoints() {
-  int64_t checkpoints = 0;
-  for (const auto& [name, t] : tables_) checkpoints += t->checkpoints_written();
-  counters_.checkpoints = checkpoints;
-}
+void OrdersPipeline::CountCheckpoints() { medallion::CountCheckpoints(tables_, counters_); }
 
 std::vector<std::string> OrdersPipeline::ActiveFilePaths(const std::string& name) {
   std::vector<std::string> out;
