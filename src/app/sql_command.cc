@@ -1,12 +1,15 @@
 #include "app/sql_command.h"
 
+#include <unistd.h>
+
 #include <cstdio>
-#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
 #include <string>
 
-#include "lake/columnar/columnar.h"
-#include "lake/delta/delta_scan.h"
-#include "lake/delta/delta_table.h"
+#include "query/lake_sql.h"
+#include "query/result_writer.h"
 
 namespace lakestream {
 
@@ -15,7 +18,10 @@ namespace {
 struct SqlOptions {
   std::string query;
   std::string lakehouse = "./lakehouse";
-  int64_t max_rows = 1000;
+  std::string format;  // "" = table on a terminal, csv otherwise
+  std::string output;
+  int64_t max_rows = -1;
+  int64_t timeout_ms = 0;
 };
 
 SqlOptions& Opts() {
@@ -23,35 +29,9 @@ SqlOptions& Opts() {
   return o;
 }
 
-// Number of UTF-8 code points, for alignment.
-size_t DisplayWidth(const std::string& s) {
-  size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
-}
-
-// Registers a view <layer>.<name> for every Delta table <lakehouse>/<layer>/<name>/_delta_log.
-Status RegisterTables(ColumnarEngine& engine, const std::string& root, std::vector<std::string>* names) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (!fs::is_directory(root, ec)) {
-    return NotFound("no lakehouse at {}: pass --lakehouse DIR (the directory `lakestream run` wrote)", root);
-  }
-  for (const auto& layer : fs::directory_iterator(root, ec)) {
-    if (!layer.is_directory() || layer.path().filename().string().front() == '_') continue;
-    for (const auto& table : fs::directory_iterator(layer.path(), ec)) {
-      if (!fs::is_directory(table.path() / "_delta_log")) continue;
-      const std::string schema = layer.path().filename().string(), name = table.path().filename().string();
-      ASSIGN_OR_RETURN(auto storage, OpenStorage(table.path().string(), false));
-      ASSIGN_OR_RETURN(auto t, DeltaTable::Open(storage, schema + "/" + name));
-      ASSIGN_OR_RETURN(std::string scan, SnapshotScanSql(t->snapshot(), t->storage(), engine));
-      const std::string qs = ColumnarEngine::QuoteIdentifier(schema), qn = ColumnarEngine::QuoteIdentifier(name);
-      RETURN_IF_ERROR(engine.Query("CREATE SCHEMA IF NOT EXISTS " + qs).status());
-      RETURN_IF_ERROR(engine.Query("CREATE OR REPLACE VIEW " + qs + "." + qn + " AS " + scan).status());
-      names->push_back(schema + "." + name);
-    }
-  }
-  return Status::OK();
+int Fail(const Status& st) {
+  std::fprintf(stderr, "lakestream sql: %s\n", st.message().c_str());
+  return 1;
 }
 
 }  // namespace
@@ -59,59 +39,80 @@ Status RegisterTables(ColumnarEngine& engine, const std::string& root, std::vect
 CLI::App* AddSqlCommand(CLI::App& app) {
   SqlOptions& o = Opts();
   auto* sql = app.add_subcommand(
-      "sql", "Run SQL (DuckDB dialect) over the lakehouse's Delta tables by name: bronze.orders, silver.orders, "
-             "gold.sales_daily, …");
-  sql->add_option("query", o.query, "The SQL statement, e.g. \"SELECT count(*) FROM silver.orders\"")->required();
+      "sql", "Run one read-only SQL statement (DuckDB dialect) over the lakehouse's Delta tables by name: "
+             "bronze.orders, silver.orders, gold.sales_daily, …; time travel with table@v12, "
+             "table@2024-05-01T10:00:00Z, VERSION AS OF or TIMESTAMP AS OF (docs/sql.md)");
+  sql->add_option("query", o.query, "The SQL statement, e.g. \"SELECT count(*) FROM silver.orders\"; - reads it "
+                                    "from standard input")
+      ->required();
   sql->add_option("--lakehouse", o.lakehouse, "Root of the lakehouse [default ./lakehouse]")->type_name("path");
-  sql->add_option("--max-rows", o.max_rows, "Print at most this many rows [default 1000]")->type_name("N");
+  sql->add_option("--format", o.format,
+                  "table (aligned; the default on a terminal), csv (the default otherwise), json (JSON lines) or "
+                  "parquet (needs --output)")
+      ->type_name("FORMAT");
+  sql->add_option("--output", o.output, "Write the result to this file instead of standard output")
+      ->type_name("path");
+  sql->add_option("--max-rows", o.max_rows,
+                  "Stop after this many rows [default: 1000 for table, no limit otherwise]")
+      ->type_name("N");
+  sql->add_option("--timeout-ms", o.timeout_ms, "Stop the statement after this many ms [default: no limit]")
+      ->type_name("ms");
   return sql;
 }
 
 int RunSqlCommand() {
   SqlOptions& o = Opts();
-  auto engine = ColumnarEngine::Open(2, "2GB");
-  if (!engine.ok()) {
-    std::fprintf(stderr, "lakestream sql: %s\n", engine.status().ToString().c_str());
-    return 1;
+  if (o.query == "-") {
+    o.query.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   }
-  std::vector<std::string> names;
-  if (Status st = RegisterTables(**engine, o.lakehouse, &names); !st.ok()) {
-    std::fprintf(stderr, "lakestream sql: %s\n", st.ToString().c_str());
-    return 1;
+  const bool to_terminal = o.output.empty() && isatty(STDOUT_FILENO);
+  std::string format = o.format.empty() ? (to_terminal ? "table" : "csv") : o.format;
+  if (format == "parquet" && o.output.empty()) {
+    return Fail(InvalidArgument("--format parquet writes a file: add --output FILE.parquet"));
   }
-  auto r = (*engine)->Query(o.query);
-  if (!r.ok()) {
-    std::string tables;
-    for (const auto& n : names) tables += (tables.empty() ? "" : ", ") + n;
-    std::fprintf(stderr, "lakestream sql: %s\n  tables: %s\n", r.status().message().c_str(), tables.c_str());
-    return 1;
+  ResultFormat rf = ResultFormat::kCsv;
+  if (format != "parquet") {
+    auto parsed = ParseResultFormat(format);
+    if (!parsed.ok()) return Fail(InvalidArgument("--format: {} or parquet", parsed.status().message()));
+    rf = *parsed;
   }
-  // An aligned table, values as DuckDB prints them, NULL for null.
-  std::vector<size_t> width(r->columns.size());
-  for (size_t c = 0; c < r->columns.size(); ++c) width[c] = DisplayWidth(r->columns[c]);
-  const size_t shown = std::min<size_t>(r->rows.size(), static_cast<size_t>(std::max<int64_t>(0, o.max_rows)));
-  for (size_t i = 0; i < shown; ++i) {
-    for (size_t c = 0; c < r->columns.size(); ++c) width[c] = std::max(width[c], DisplayWidth(r->rows[i][c].value_or("NULL")));
+  LakeSqlOptions lo;
+  lo.lakehouse = o.lakehouse;
+  lo.max_rows = o.max_rows >= 0 ? o.max_rows : (rf == ResultFormat::kTable && format != "parquet" ? 1000 : -1);
+  lo.timeout_ms = o.timeout_ms;
+  auto q = LakeSqlQuery::Prepare(o.query, lo);
+  if (!q.ok()) return Fail(q.status());
+
+  if (format == "parquet") {
+    if (Status st = (*q)->WriteParquet(o.output); !st.ok()) return Fail(st);
+    std::fprintf(stderr, "wrote %lld rows to %s\n", static_cast<long long>((*q)->rows()), o.output.c_str());
+    return 0;
   }
-  auto print_row = [&](const std::vector<std::string>& v) {
-    std::string line;
-    for (size_t c = 0; c < v.size(); ++c) {
-      line += (c ? " | " : "") + v[c] + std::string(width[c] - DisplayWidth(v[c]), ' ');
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    std::printf("%s\n", line.c_str());
-  };
-  print_row(r->columns);
-  std::string rule;
-  for (size_t c = 0; c < width.size(); ++c) rule += (c ? "-+-" : "") + std::string(width[c], '-');
-  std::printf("%s\n", rule.c_str());
-  for (size_t i = 0; i < shown; ++i) {
-    std::vector<std::string> v;
-    for (const auto& x : r->rows[i]) v.push_back(x.value_or("NULL"));
-    print_row(v);
+  std::ofstream file;
+  if (!o.output.empty()) {
+    file.open(o.output, std::ios::binary | std::ios::trunc);
+    if (!file) return Fail(IoError("cannot write {}: check the directory exists and is writable", o.output));
   }
-  std::printf("(%zu row%s%s)\n", r->rows.size(), r->rows.size() == 1 ? "" : "s",
-              shown < r->rows.size() ? fmt::format(", {} shown", shown).c_str() : "");
+  std::ostream& out = o.output.empty() ? std::cout : file;
+  auto writer = ResultWriter::Make(rf, [&](std::string_view text) {
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    return static_cast<bool>(out);
+  });
+  Status st = (*q)->Stream([&](const auto& columns) { writer->Header(columns); },
+                           [&](const auto& values) { return writer->Row(values); });
+  if (!st.ok()) return Fail(st);
+  writer->Finish();
+  if (rf == ResultFormat::kTable) {
+    std::string read;
+    for (const auto& t : (*q)->tables()) read += fmt::format("{}{}@v{}", read.empty() ? "" : ", ", t.name, t.version);
+    out << "(" << (*q)->rows() << ((*q)->rows() == 1 ? " row" : " rows")
+        << ((*q)->truncated() ? fmt::format(", stopped at --max-rows {}", lo.max_rows) : "")
+        << (read.empty() ? "" : "; read " + read) << ")\n";
+  } else if ((*q)->truncated()) {
+    std::fprintf(stderr, "lakestream sql: stopped at --max-rows %lld\n", static_cast<long long>(lo.max_rows));
+  }
+  out.flush();
+  if (!out) return Fail(IoError("writing the result failed (disk full or the reader closed the pipe)"));
   return 0;
 }
 

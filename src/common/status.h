@@ -27,6 +27,7 @@ enum class StatusCode {
   kCancelled,        // shutdown requested
   kExpectationFailed,  // a record broke a silver expectation whose action is `fail`
   kUnavailable,      // not ready yet (e.g. a table with no data yet): retry later
+  kDeadlineExceeded, // a time limit ran out (e.g. an SQL statement's)
   kInternal,         // a bug
 };
 
@@ -68,6 +69,7 @@ LAKESTREAM_STATUS_FACTORY(Unsupported, kUnsupported)
 LAKESTREAM_STATUS_FACTORY(Cancelled, kCancelled)
 LAKESTREAM_STATUS_FACTORY(ExpectationFailed, kExpectationFailed)
 LAKESTREAM_STATUS_FACTORY(Unavailable, kUnavailable)
+LAKESTREAM_STATUS_FACTORY(DeadlineExceeded, kDeadlineExceeded)
 LAKESTREAM_STATUS_FACTORY(Internal, kInternal)
 #undef LAKESTREAM_STATUS_FACTORY
 

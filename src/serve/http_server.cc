@@ -13,6 +13,7 @@
 #include "common/json_writer.h"
 #include "common/time.h"
 #include "serve/notification_reports.h"
+#include "serve/sql_api.h"
 #include "serve/web_assets.h"
 
 namespace lakestream {
@@ -79,7 +80,7 @@ std::string RouteLabel(const std::string& path) {
                                  "/api/v1/orders/revenue-by-country", "/api/v1/orders/top-products",
                                  "/api/v1/orders/countries", "/api/v1/quarantine", "/api/v1/notifications/panel",
                                  "/api/v1/notifications/customers", "/api/v1/notifications/report",
-                                 "/api/v1/notifications/billing"};
+                                 "/api/v1/notifications/billing", "/api/v1/sql"};
   for (const char* e : kExact) {
     if (path == e) return e;
   }
@@ -161,6 +162,7 @@ Result<HttpServerOptions> HttpServerOptionsFrom(const Settings& s) {
 
 struct HttpServer::Impl {
   httplib::Server server;
+  std::atomic<int> sql_running{0};  // POST /api/v1/sql statements in flight
 };
 
 HttpServer::~HttpServer() { Stop(); }
@@ -222,9 +224,11 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
 
   // Every request: method, then the access token (when one is set).
   svr.set_pre_routing_handler([self](const httplib::Request& req, httplib::Response& res) {
-    if (req.method != "GET" && req.method != "HEAD") {
-      res.set_header("Allow", "GET, HEAD");
-      SetError(res, 405, "MethodNotAllowed", req.method + " is not allowed on " + req.path + ": use GET");
+    const bool sql = req.path == "/api/v1/sql";
+    if (sql ? req.method != "POST" : (req.method != "GET" && req.method != "HEAD")) {
+      res.set_header("Allow", sql ? "POST" : "GET, HEAD");
+      SetError(res, 405, "MethodNotAllowed",
+               req.method + " is not allowed on " + req.path + (sql ? ": use POST with a JSON body" : ": use GET"));
       return httplib::Server::HandlerResponse::Handled;
     }
     const std::string& token = self->options_.access_token;
@@ -530,6 +534,23 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
           }));
 
   // --- Server-Sent Events: one "status" event per tick (https://html.spec.whatwg.org/multipage/server-sent-events.html) ---
+  // --- SQL (read-only, sandboxed; docs/api.md "SQL") ---
+  svr.Post("/api/v1/sql", timed("/api/v1/sql", [self, root = lake.root()](const httplib::Request& req, httplib::Response& res) {
+    const std::string type = req.get_header_value("Content-Type");
+    if (type.rfind("application/json", 0) != 0) {
+      // A JSON content type also keeps other sites' forms out (they cannot send it without CORS).
+      return SetError(res, 415, "UnsupportedMediaType", "send the statement as Content-Type: application/json, "
+                                                        "e.g. {\"sql\": \"SELECT count(*) FROM silver.orders\"}");
+    }
+    SqlApiResponse r = AnswerSqlRequest(req.body, root, SqlApiLimits{}, &self->impl_->sql_running);
+    res.status = r.http_status;
+    res.set_header("Cache-Control", "no-store");
+    if (!r.tables_header.empty()) res.set_header("X-Lakestream-Tables", r.tables_header);
+    if (r.truncated) res.set_header("X-Lakestream-Truncated", "true");
+    if (r.http_status == 503) res.set_header("Retry-After", "1");
+    res.set_content(r.body, r.content_type);
+  }));
+
   svr.Get("/api/v1/stream", [self, stream_gauge](const httplib::Request& req, httplib::Response& res) {
     if (!NoParams(req, res)) return;
     if (self->stream_clients_.fetch_add(1) >= self->options_.max_stream_clients) {

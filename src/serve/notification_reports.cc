@@ -9,6 +9,7 @@
 #include "lake/columnar/columnar.h"
 #include "lake/delta/delta_scan.h"
 #include "lake/delta/delta_table.h"
+#include "query/result_writer.h"
 
 namespace lakestream {
 
@@ -32,20 +33,12 @@ Result<std::string> Scan(ColumnarEngine& engine, const std::string& root, const 
 
 Status ReaderGone() { return Cancelled("the report's reader stopped reading (closed its connection)"); }
 
-// RFC 4180: quoted when it holds a comma, quote or line break; quotes doubled.
-std::string Csv(std::string_view v) {
-  if (v.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(v);
-  std::string out = "\"";
-  for (char c : v) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
 std::string CsvLine(const Row& row) {
   std::string line;
-  for (size_t i = 0; i < row.size(); ++i) line += (i ? "," : "") + (row[i] ? Csv(*row[i]) : std::string());
+  for (size_t i = 0; i < row.size(); ++i) {
+    if (i) line += ',';
+    if (row[i]) AppendCsvField(&line, *row[i]);
+  }
   return line + "\n";
 }
 

@@ -234,6 +234,30 @@ TEST_F(Api, OnlyGetIsAllowed) {
   EXPECT_EQ(d->status, 405);
 }
 
+TEST_F(Api, SqlEndpointRunsReadOnlyStatementsByPost) {
+  httplib::Client c("127.0.0.1", port_);
+  c.set_read_timeout(30, 0);
+  auto r = c.Post("/api/v1/sql", R"({"sql": "SELECT count(*) AS n FROM silver.orders", "format": "csv"})",
+                  "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto direct = GetJson("/api/v1/tables/silver/orders");
+  simdjson::dom::parser p;
+  EXPECT_EQ(r->body, "n\n" + std::to_string(int64_t(Parse(p, direct)["rows"])) + "\n");
+  EXPECT_EQ(r->get_header_value("X-Lakestream-Tables").rfind("silver.orders@v", 0), 0u);
+  auto get = Get("/api/v1/sql");
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->status, 405);
+  EXPECT_EQ(get->get_header_value("Allow"), "POST");
+  auto form = c.Post("/api/v1/sql", "sql=SELECT+1", "application/x-www-form-urlencoded");
+  ASSERT_TRUE(form);
+  EXPECT_EQ(form->status, 415);
+  auto refused = c.Post("/api/v1/sql", R"({"sql": "COPY silver.orders TO 'x.csv'"})", "application/json");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 400);
+  EXPECT_NE(refused->body.find("COPY statements are refused"), std::string::npos) << refused->body;
+}
+
 TEST_F(Api, AccessTokenIsRequiredBeyondLoopbackAndCheckedOnEveryRequest) {
   const std::string dir = *dir_;
   // No token: refuses to start, and says what to do.

@@ -128,6 +128,42 @@ class ColumnarEngine {
   using RowPredicate = std::function<bool(const std::vector<std::optional<std::string_view>>&)>;
   Status ForEachRowWhile(const std::string& sql, const RowPredicate& row);
 
+  /// How a result column's values are best written in JSON: kNumber (integers, decimals, floats;
+  /// written bare unless not finite), kBoolean (true/false), kJson (LIST, STRUCT, MAP, ARRAY, UNION:
+  /// already JSON text), kText (everything else, a JSON string).
+  enum class ValueKind { kText, kNumber, kBoolean, kJson };
+  struct ResultColumn {
+    std::string name;
+    ValueKind kind = ValueKind::kText;
+    bool is_decimal = false;  // DECIMAL(p,s): exact, written with its scale ("56333.33")
+  };
+  using HeaderCallback = std::function<void(const std::vector<ResultColumn>&)>;
+
+  /// DuckDB's statement type of `sql`, upper case: "SELECT" (also DESCRIBE, SHOW, SUMMARIZE, FROM …,
+  /// VALUES, table-valued PRAGMAs), "EXPLAIN", "INSERT", "COPY", "ATTACH", "SET", "CREATE", …
+  /// Errors: InvalidArgument with DuckDB's parser or binder message, or when `sql` holds no statement
+  /// or more than one (names how many).
+  Result<std::string> StatementType(const std::string& sql);
+
+  /// Runs the one read-only statement in `sql` (StatementType SELECT or EXPLAIN) and streams its rows
+  /// as text: numbers and decimals as DuckDB prints them ("56333.33"), booleans "true"/"false",
+  /// timestamps with zone "2019-12-16 13:59:58+00", nested values as JSON, BLOBs with \xNN escapes.
+  /// `header` is called once before the first row. A SELECT streams one chunk (2,048 rows) at a time;
+  /// EXPLAIN and statements DuckDB cannot nest in a subquery are materialised first. Stops early when
+  /// `row` returns false (not an error). Errors: InvalidArgument with DuckDB's message (an
+  /// interrupted query says "Interrupted").
+  Status StreamRows(const std::string& sql, const HeaderCallback& header, const RowPredicate& row);
+
+  /// Asks the running query (if any) to stop; it then fails with "Interrupted". Thread-safe; does not
+  /// wait. Used for query time limits.
+  void Interrupt();
+
+  /// From now on this engine may read only `allowed_paths` (exact file paths) from the file system or
+  /// the network, and its configuration is locked, so a statement can neither read other files nor
+  /// lift the restriction (DuckDB settings allowed_paths, enable_external_access=false,
+  /// lock_configuration). Irreversible for this engine. Errors: Internal when DuckDB refuses a setting.
+  Status RestrictFileAccess(const std::vector<std::string>& allowed_paths);
+
   /// A SQL list literal of quoted paths for read_parquet(): ['a.parquet', 'b.parquet'].
   static std::string PathList(const std::vector<std::string>& paths);
   /// Quotes a SQL string literal.

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <cctype>
 #include <mutex>
 
 #include <fmt/format.h>
@@ -567,6 +568,162 @@ Result<QueryResult> ColumnarEngine::Query(const std::string& sql) {
   }
   duckdb_destroy_result(&res);
   return out;
+}
+
+}  // namespace lakestream
+
+namespace lakestream {
+
+namespace {
+const char* StatementTypeName(duckdb_statement_type t) {
+  switch (t) {
+    case DUCKDB_STATEMENT_TYPE_SELECT: return "SELECT";
+    case DUCKDB_STATEMENT_TYPE_INSERT: return "INSERT";
+    case DUCKDB_STATEMENT_TYPE_UPDATE: return "UPDATE";
+    case DUCKDB_STATEMENT_TYPE_EXPLAIN: return "EXPLAIN";
+    case DUCKDB_STATEMENT_TYPE_DELETE: return "DELETE";
+    case DUCKDB_STATEMENT_TYPE_PREPARE: return "PREPARE";
+    case DUCKDB_STATEMENT_TYPE_CREATE: return "CREATE";
+    case DUCKDB_STATEMENT_TYPE_EXECUTE: return "EXECUTE";
+    case DUCKDB_STATEMENT_TYPE_ALTER: return "ALTER";
+    case DUCKDB_STATEMENT_TYPE_TRANSACTION: return "TRANSACTION";
+    case DUCKDB_STATEMENT_TYPE_COPY: return "COPY";
+    case DUCKDB_STATEMENT_TYPE_ANALYZE: return "ANALYZE";
+    case DUCKDB_STATEMENT_TYPE_VARIABLE_SET: return "SET VARIABLE";
+    case DUCKDB_STATEMENT_TYPE_CREATE_FUNC: return "CREATE FUNCTION";
+    case DUCKDB_STATEMENT_TYPE_DROP: return "DROP";
+    case DUCKDB_STATEMENT_TYPE_EXPORT: return "EXPORT";
+    case DUCKDB_STATEMENT_TYPE_PRAGMA: return "PRAGMA";
+    case DUCKDB_STATEMENT_TYPE_VACUUM: return "VACUUM";
+    case DUCKDB_STATEMENT_TYPE_CALL: return "CALL";
+    case DUCKDB_STATEMENT_TYPE_SET: return "SET";
+    case DUCKDB_STATEMENT_TYPE_LOAD: return "LOAD";
+    case DUCKDB_STATEMENT_TYPE_RELATION: return "RELATION";
+    case DUCKDB_STATEMENT_TYPE_EXTENSION: return "EXTENSION";
+    case DUCKDB_STATEMENT_TYPE_LOGICAL_PLAN: return "LOGICAL PLAN";
+    case DUCKDB_STATEMENT_TYPE_ATTACH: return "ATTACH";
+    case DUCKDB_STATEMENT_TYPE_DETACH: return "DETACH";
+    case DUCKDB_STATEMENT_TYPE_MULTI: return "MULTI";
+    default: return "INVALID";
+  }
+}
+
+ColumnarEngine::ValueKind KindOf(duckdb_type t) {
+  switch (t) {
+    case DUCKDB_TYPE_TINYINT: case DUCKDB_TYPE_SMALLINT: case DUCKDB_TYPE_INTEGER: case DUCKDB_TYPE_BIGINT:
+    case DUCKDB_TYPE_UTINYINT: case DUCKDB_TYPE_USMALLINT: case DUCKDB_TYPE_UINTEGER: case DUCKDB_TYPE_UBIGINT:
+    case DUCKDB_TYPE_HUGEINT: case DUCKDB_TYPE_UHUGEINT: case DUCKDB_TYPE_FLOAT: case DUCKDB_TYPE_DOUBLE:
+    case DUCKDB_TYPE_DECIMAL:
+      return ColumnarEngine::ValueKind::kNumber;
+    case DUCKDB_TYPE_BOOLEAN:
+      return ColumnarEngine::ValueKind::kBoolean;
+    case DUCKDB_TYPE_LIST: case DUCKDB_TYPE_STRUCT: case DUCKDB_TYPE_MAP: case DUCKDB_TYPE_ARRAY:
+    case DUCKDB_TYPE_UNION:
+      return ColumnarEngine::ValueKind::kJson;
+    default:
+      return ColumnarEngine::ValueKind::kText;
+  }
+}
+
+// The one statement of `sql`, prepared. Errors: parse/bind errors; not exactly one statement.
+Status PrepareOne(duckdb_connection conn, const std::string& sql, duckdb_prepared_statement* out) {
+  duckdb_extracted_statements ex = nullptr;
+  const idx_t n = duckdb_extract_statements(conn, sql.c_str(), &ex);
+  if (n == 0) {
+    const char* e = ex ? duckdb_extract_statements_error(ex) : nullptr;
+    std::string msg = e ? e : "no statement";
+    duckdb_destroy_extracted(&ex);
+    return InvalidArgument("{}", msg);
+  }
+  if (n != 1) {
+    duckdb_destroy_extracted(&ex);
+    return InvalidArgument("expected one SQL statement, found {}: run them one at a time", n);
+  }
+  if (duckdb_prepare_extracted_statement(conn, ex, 0, out) != DuckDBSuccess) {
+    std::string msg = duckdb_prepare_error(*out) ? duckdb_prepare_error(*out) : "prepare failed";
+    duckdb_destroy_prepare(out);
+    duckdb_destroy_extracted(&ex);
+    return InvalidArgument("{}", msg);
+  }
+  duckdb_destroy_extracted(&ex);
+  return Status::OK();
+}
+}  // namespace
+
+Result<std::string> ColumnarEngine::StatementType(const std::string& sql) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  duckdb_prepared_statement stmt = nullptr;
+  RETURN_IF_ERROR(PrepareOne(impl_->conn, sql, &stmt));
+  std::string type = StatementTypeName(duckdb_prepared_statement_type(stmt));
+  duckdb_destroy_prepare(&stmt);
+  return type;
+}
+
+Status ColumnarEngine::StreamRows(const std::string& sql, const HeaderCallback& header, const RowPredicate& row) {
+  std::vector<ResultColumn> columns;
+  std::string wrapped;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    duckdb_prepared_statement stmt = nullptr;
+    RETURN_IF_ERROR(PrepareOne(impl_->conn, sql, &stmt));
+    const bool is_select = duckdb_prepared_statement_type(stmt) == DUCKDB_STATEMENT_TYPE_SELECT;
+    const idx_t ncol = duckdb_prepared_statement_column_count(stmt);
+    std::string list;
+    for (idx_t c = 0; c < ncol; ++c) {
+      const duckdb_type t = duckdb_prepared_statement_column_type(stmt, c);
+      const char* name = duckdb_prepared_statement_column_name(stmt, c);
+      ResultColumn col{name ? name : fmt::format("column{}", c), KindOf(t), t == DUCKDB_TYPE_DECIMAL};
+      list += fmt::format("{}CAST({}#{}{} AS VARCHAR) AS {}", c ? ", " : "",
+                          col.kind == ValueKind::kJson ? "to_json(" : "", c + 1,
+                          col.kind == ValueKind::kJson ? ")" : "", QuoteIdent(col.name));
+      columns.push_back(std::move(col));
+    }
+    duckdb_destroy_prepare(&stmt);
+    if (is_select && ncol > 0) {
+      // The line breaks keep a trailing "-- comment" of the statement from swallowing the ")".
+      std::string body = sql;
+      while (!body.empty() && (std::isspace(static_cast<unsigned char>(body.back())) || body.back() == ';')) {
+        body.pop_back();
+      }
+      wrapped = "SELECT " + list + " FROM (\n" + body + "\n) AS lakestream_q";
+      duckdb_prepared_statement probe = nullptr;
+      if (duckdb_prepare(impl_->conn, wrapped.c_str(), &probe) != DuckDBSuccess) wrapped.clear();
+      duckdb_destroy_prepare(&probe);
+    }
+  }
+  if (!wrapped.empty()) {
+    header(columns);
+    return ForEachRowWhile(wrapped, row);
+  }
+  // EXPLAIN, and SELECT-type statements DuckDB cannot nest (table-valued PRAGMAs): materialised.
+  ASSIGN_OR_RETURN(QueryResult r, Query(sql));
+  std::vector<ResultColumn> text_columns;
+  for (const auto& name : r.columns) text_columns.push_back(ResultColumn{name, ValueKind::kText, false});
+  header(text_columns);
+  std::vector<std::optional<std::string_view>> values;
+  for (const auto& rr : r.rows) {
+    values.assign(rr.begin(), rr.end());
+    if (!row(values)) break;
+  }
+  return Status::OK();
+}
+
+void ColumnarEngine::Interrupt() {
+  if (impl_->conn != nullptr) duckdb_interrupt(impl_->conn);
+}
+
+Status ColumnarEngine::RestrictFileAccess(const std::vector<std::string>& allowed_paths) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  std::string list = "[";
+  for (size_t i = 0; i < allowed_paths.size(); ++i) list += (i ? ", " : "") + Quote(allowed_paths[i]);
+  list += "]";
+  const std::vector<std::string> settings = {
+      "SET autoinstall_known_extensions = false", "SET autoload_known_extensions = false",
+      "SET allowed_paths = " + list, "SET enable_external_access = false", "SET lock_configuration = true"};
+  for (const std::string& stmt : settings) {
+    if (Status st = Exec(impl_->conn, stmt); !st.ok()) return Internal("{}: {}", stmt, st.message());
+  }
+  return Status::OK();
 }
 
 }  // namespace lakestream

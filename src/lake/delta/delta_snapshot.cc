@@ -1,5 +1,7 @@
 #include "lake/delta/delta_snapshot.h"
 
+#include "common/time.h"
+
 #include <algorithm>
 #include <set>
 
@@ -122,8 +124,9 @@ Result<int64_t> VersionAtTimestamp(const LogListing& listing, int64_t timestamp_
   auto ts = CommitTimestamps(listing);
   if (ts.empty()) return NotFound("{}: the table has no commits to time travel to", uri);
   if (timestamp_ms < ts.begin()->second) {
-    return NotFound("{}: no commit at or before {} ms; the earliest kept commit is version {} at {} ms", uri,
-                    timestamp_ms, ts.begin()->first, ts.begin()->second);
+    return NotFound("{}: no commit at or before {}; the earliest kept commit is version {} at {}", uri,
+                    FormatTimestampMillisZ(timestamp_ms * 1000), ts.begin()->first,
+                    FormatTimestampMillisZ(ts.begin()->second * 1000));
   }
   int64_t best = ts.begin()->first;
   for (const auto& [v, t] : ts) {

@@ -1,0 +1,174 @@
+#include "query/result_writer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+
+#include "common/json_writer.h"
+
+namespace lakestream {
+
+namespace {
+
+size_t DisplayWidth(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+bool IsJsonNumber(std::string_view v) {
+  if (v.empty()) return false;
+  size_t i = v[0] == '-' ? 1 : 0;
+  if (i >= v.size() || !std::isdigit(static_cast<unsigned char>(v[i]))) return false;
+  for (; i < v.size(); ++i) {
+    const char c = v[i];
+    if (!std::isdigit(static_cast<unsigned char>(c)) && c != '.' && c != 'e' && c != 'E' && c != '+' && c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
+class CsvWriter : public ResultWriter {
+ public:
+  explicit CsvWriter(Sink sink) : sink_(std::move(sink)) {}
+  void Header(const std::vector<ColumnarEngine::ResultColumn>& columns) override {
+    std::string line;
+    for (size_t c = 0; c < columns.size(); ++c) {
+      if (c) line += ',';
+      AppendCsvField(&line, columns[c].name);
+    }
+    line += '\n';
+    ok_ = sink_(line);
+  }
+  bool Row(const std::vector<std::optional<std::string_view>>& values) override {
+    line_.clear();
+    for (size_t c = 0; c < values.size(); ++c) {
+      if (c) line_ += ',';
+      if (values[c]) AppendCsvField(&line_, *values[c]);
+    }
+    line_ += '\n';
+    return ok_ = ok_ && sink_(line_);
+  }
+  void Finish() override {}
+
+ private:
+  Sink sink_;
+  std::string line_;
+  bool ok_ = true;
+};
+
+class JsonLinesWriter : public ResultWriter {
+ public:
+  explicit JsonLinesWriter(Sink sink) : sink_(std::move(sink)) {}
+  void Header(const std::vector<ColumnarEngine::ResultColumn>& columns) override { columns_ = columns; }
+  bool Row(const std::vector<std::optional<std::string_view>>& values) override {
+    line_ = "{";
+    for (size_t c = 0; c < values.size(); ++c) {
+      if (c) line_ += ',';
+      AppendJsonString(&line_, columns_[c].name);
+      line_ += ':';
+      const auto& v = values[c];
+      if (!v) {
+        line_ += "null";
+        continue;
+      }
+      AppendJsonValue(&line_, columns_[c].kind, *v);
+    }
+    line_ += "}\n";
+    return ok_ = ok_ && sink_(line_);
+  }
+  void Finish() override {}
+
+ private:
+  Sink sink_;
+  std::vector<ColumnarEngine::ResultColumn> columns_;
+  std::string line_;
+  bool ok_ = true;
+};
+
+class TableWriter : public ResultWriter {
+ public:
+  explicit TableWriter(Sink sink) : sink_(std::move(sink)) {}
+  void Header(const std::vector<ColumnarEngine::ResultColumn>& columns) override {
+    for (const auto& c : columns) names_.push_back(c.name);
+  }
+  bool Row(const std::vector<std::optional<std::string_view>>& values) override {
+    std::vector<std::string> r;
+    for (const auto& v : values) r.emplace_back(v ? std::string(*v) : "NULL");
+    rows_.push_back(std::move(r));
+    return true;
+  }
+  void Finish() override {
+    std::vector<size_t> width(names_.size());
+    for (size_t c = 0; c < names_.size(); ++c) width[c] = DisplayWidth(names_[c]);
+    for (const auto& r : rows_) {
+      for (size_t c = 0; c < r.size(); ++c) width[c] = std::max(width[c], DisplayWidth(r[c]));
+    }
+    std::string out;
+    auto line = [&](const std::vector<std::string>& v) {
+      std::string l;
+      for (size_t c = 0; c < v.size(); ++c) l += (c ? " | " : "") + v[c] + std::string(width[c] - DisplayWidth(v[c]), ' ');
+      while (!l.empty() && l.back() == ' ') l.pop_back();
+      out += l + "\n";
+    };
+    line(names_);
+    std::string rule;
+    for (size_t c = 0; c < width.size(); ++c) rule += (c ? "-+-" : "") + std::string(width[c], '-');
+    out += rule + "\n";
+    for (const auto& r : rows_) line(r);
+    sink_(out);
+  }
+
+ private:
+  Sink sink_;
+  std::vector<std::string> names_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+}  // namespace
+
+Result<ResultFormat> ParseResultFormat(std::string_view name) {
+  if (name == "table") return ResultFormat::kTable;
+  if (name == "csv") return ResultFormat::kCsv;
+  if (name == "json") return ResultFormat::kJson;
+  return InvalidArgument("unknown format \"{}\": use table, csv or json (JSON lines)", name);
+}
+
+std::unique_ptr<ResultWriter> ResultWriter::Make(ResultFormat format, Sink sink) {
+  switch (format) {
+    case ResultFormat::kCsv: return std::make_unique<CsvWriter>(std::move(sink));
+    case ResultFormat::kJson: return std::make_unique<JsonLinesWriter>(std::move(sink));
+    default: return std::make_unique<TableWriter>(std::move(sink));
+  }
+}
+
+void AppendJsonValue(std::string* out, ColumnarEngine::ValueKind kind, std::string_view v) {
+  switch (kind) {
+    case ColumnarEngine::ValueKind::kNumber:
+      if (IsJsonNumber(v)) out->append(v);
+      else AppendJsonString(out, v);
+      break;
+    case ColumnarEngine::ValueKind::kBoolean:
+    case ColumnarEngine::ValueKind::kJson:
+      out->append(v);
+      break;
+    default:
+      AppendJsonString(out, v);
+  }
+}
+
+void AppendCsvField(std::string* out, std::string_view v) {
+  if (v.find_first_of(",\"\r\n") == std::string_view::npos) {
+    out->append(v);
+    return;
+  }
+  out->push_back('"');
+  for (char c : v) {
+    if (c == '"') out->push_back('"');
+    out->push_back(c);
+  }
+  out->push_back('"');
+}
+
+}  // namespace lakestream
