@@ -22,6 +22,7 @@ struct SqlOptions {
   std::string output;
   int64_t max_rows = -1;
   int64_t timeout_ms = 0;
+  bool list_tables = false;
 };
 
 SqlOptions& Opts() {
@@ -43,8 +44,8 @@ CLI::App* AddSqlCommand(CLI::App& app) {
              "bronze.orders, silver.orders, gold.sales_daily, …; time travel with table@v12, "
              "table@2024-05-01T10:00:00Z, VERSION AS OF or TIMESTAMP AS OF (docs/sql.md)");
   sql->add_option("query", o.query, "The SQL statement, e.g. \"SELECT count(*) FROM silver.orders\"; - reads it "
-                                    "from standard input")
-      ->required();
+                                    "from standard input");
+  sql->add_flag("--list-tables", o.list_tables, "Print the lakehouse's table names (layer.table) and exit");
   sql->add_option("--lakehouse", o.lakehouse, "Root of the lakehouse [default ./lakehouse]")->type_name("path");
   sql->add_option("--format", o.format,
                   "table (aligned; the default on a terminal), csv (the default otherwise), json (JSON lines) or "
@@ -62,6 +63,16 @@ CLI::App* AddSqlCommand(CLI::App& app) {
 
 int RunSqlCommand() {
   SqlOptions& o = Opts();
+  if (o.list_tables) {
+    auto names = ListLakehouseTables(o.lakehouse);
+    if (!names.ok()) return Fail(names.status());
+    for (const auto& n : *names) std::printf("%s\n", n.c_str());
+    return 0;
+  }
+  if (o.query.empty()) {
+    return Fail(InvalidArgument("give the statement: lakestream sql \"SELECT count(*) FROM silver.orders\" (or "
+                                "--list-tables for the table names)"));
+  }
   if (o.query == "-") {
     o.query.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   }

@@ -342,6 +342,8 @@ TEST(LakeSqlCli, EveryOutputFormat) {
   EXPECT_EQ(*back->rows[0][0], "3");
   EXPECT_EQ(*back->rows[0][1], "n0");
   EXPECT_EQ(*back->rows[0][2], "2");
+  ASSERT_EQ(RunCli(base + "--list-tables", &out), 0) << out;
+  EXPECT_EQ(out, "silver.events\n");
   // Usage errors say how to fix them.
   EXPECT_EQ(RunCli(base + "--format parquet " + sql, &out), 1);
   EXPECT_NE(out.find("add --output FILE.parquet"), std::string::npos) << out;
