@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/strings.h"
+#include "config/toml_checker.h"
 #include "pipeline/orders_gold.h"
 #include "pipeline/orders_pipeline_embed.h"
 
@@ -90,17 +91,12 @@ std::optional<ColumnSpec> ParseType(std::string_view t) {
 
 constexpr const char* kTypes = "string, long, int, double, boolean, timestamp, date or decimal(p,s) with p <= 18";
 
-class SpecParser {
+class SpecParser : public TomlChecker {
  public:
-  explicit SpecParser(std::string file) : file_(std::move(file)) {}
+  explicit SpecParser(std::string file) : TomlChecker(std::move(file)) {}
 
   Result<PipelineSpec> Parse(std::string_view text) {
-    toml::table root;
-    try {
-      root = toml::parse(text, file_);
-    } catch (const toml::parse_error& e) {
-      return InvalidArgument("{}:{}: {}", file_, e.source().begin.line, e.description());
-    }
+    ASSIGN_OR_RETURN(toml::table root, ParseToml(text));
     spec_.file = file_;
     OnlyKeys(root, {"pipeline", "source", "schema", "silver", "lookups", "gold", "sinks"}, "the file");
     ParsePipelineAndSource(root);
@@ -118,65 +114,11 @@ class SpecParser {
       }
     }
     ParseSinks(root);
-    if (!errors_.empty()) {
-      std::string all;
-      for (const auto& e : errors_) all += (all.empty() ? "" : "\n") + e;
-      return InvalidArgument("{}", all);
-    }
+    RETURN_IF_ERROR(Errors());
     return std::move(spec_);
   }
 
  private:
-  void Error(const toml::node* at, const std::string& what) {
-    int line = at ? static_cast<int>(at->source().begin.line) : 0;
-    errors_.push_back(file_ + (line > 0 ? ":" + std::to_string(line) : std::string()) + ": " + what);
-  }
-
-  void OnlyKeys(const toml::table& t, std::initializer_list<std::string_view> allowed, const std::string& where) {
-    for (const auto& [k, v] : t) {
-      bool ok = false;
-      for (auto a : allowed) ok = ok || k.str() == a;
-      if (!ok) {
-        std::string list;
-        for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-        Error(&v, "unknown key '" + std::string(k.str()) + "' in " + where + "; the keys are: " + list);
-      }
-    }
-  }
-
-  // The string at `key`, "" when absent (an error when required or not a string).
-  std::string String(const toml::table& t, std::string_view key, const std::string& where, bool required) {
-    const toml::node* n = t.get(key);
-    if (!n) {
-      if (required) Error(&t, where + " needs `" + std::string(key) + " = \"…\"`");
-      return {};
-    }
-    if (!n->is_string()) {
-      Error(n, where + "." + std::string(key) + " must be a string");
-      return {};
-    }
-    return std::string(*n->value<std::string_view>());
-  }
-
-  std::vector<std::string> Strings(const toml::table& t, std::string_view key, const std::string& where) {
-    std::vector<std::string> out;
-    const toml::node* n = t.get(key);
-    if (!n) return out;
-    const toml::array* a = n->as_array();
-    if (!a) {
-      Error(n, where + "." + std::string(key) + " must be an array of strings, e.g. [\"a\", \"b\"]");
-      return out;
-    }
-    for (const auto& e : *a) {
-      if (!e.is_string()) {
-        Error(&e, where + "." + std::string(key) + " must hold strings only");
-        continue;
-      }
-      out.emplace_back(*e.value<std::string_view>());
-    }
-    return out;
-  }
-
   std::optional<int64_t> Duration(const toml::table& t, std::string_view key, const std::string& where) {
     std::string text = String(t, key, where, false);
     if (text.empty()) return std::nullopt;
@@ -598,9 +540,7 @@ class SpecParser {
   inline static const std::set<std::string> kReservedColumns = {
       "event_date", "arrived_after_close", "kafka_partition", "kafka_offset", "bronze_version", "ingest_time"};
 
-  std::string file_;
   PipelineSpec spec_;
-  std::vector<std::string> errors_;
 };
 
 }  // namespace
