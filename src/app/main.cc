@@ -11,6 +11,7 @@
 #include "app/dlq_command.h"
 #include "app/pipeline_command.h"
 #include "app/report_command.h"
+#include "app/job_command.h"
 #include "app/sql_command.h"
 #include "app/table_command.h"
 #include "config/settings.h"
@@ -121,6 +122,7 @@ int main(int argc, char** argv) {
   auto* sql = AddSqlCommand(app);
   auto* pipeline_cmd = AddPipelineCommand(app);
   auto* report = AddReportCommand(app);
+  auto* job = AddJobCommand(app);
   auto* dlq = app.add_subcommand("dlq", "Dead letters: export or replay the records silver quarantined");
   dlq->require_subcommand(1);
   CommandOptions replay_opts, export_opts;
@@ -174,6 +176,7 @@ int main(int argc, char** argv) {
   if (sql->parsed()) return RunSqlCommand();
   if (pipeline_cmd->parsed()) return RunPipelineCommand();
   if (report->parsed()) return RunReportCommand();
+  if (job->parsed()) return RunJobCommand();
   if (config_docs->parsed()) {
     std::fputs(GenerateConfigurationMarkdown().c_str(), stdout);
     return 0;

@@ -86,6 +86,26 @@ class TomlChecker {
     return out;
   }
 
+  // Array-of-tables entries at `key` ([[key]]), each checked to be a table.
+  std::vector<const toml::table*> Entries(const toml::table& t, std::string_view key, const std::string& how) {
+    std::vector<const toml::table*> out;
+    const toml::node* n = t.get(key);
+    if (!n) return out;
+    const toml::array* a = n->as_array();
+    if (!a) {
+      Error(n, std::string(key) + " must be written as " + how + " entries");
+      return out;
+    }
+    for (const auto& e : *a) {
+      if (const toml::table* et = e.as_table()) {
+        out.push_back(et);
+      } else {
+        Error(&e, "each " + how + " entry must be a table");
+      }
+    }
+    return out;
+  }
+
   std::string file_;
   std::vector<std::string> errors_;
 };

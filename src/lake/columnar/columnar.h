@@ -154,6 +154,10 @@ class ColumnarEngine {
   /// interrupted query says "Interrupted").
   Status StreamRows(const std::string& sql, const HeaderCallback& header, const RowPredicate& row);
 
+  /// Creates (or replaces) the temporary table `name` (a plain identifier: letters, digits, _) holding the rows
+  /// of `batch`, for later queries on this engine. Errors: InvalidArgument with DuckDB's message.
+  Status CreateTempTable(const std::string& name, const RecordBatch& batch);
+
   /// Asks the running query (if any) to stop; it then fails with "Interrupted". Thread-safe; does not
   /// wait. Used for query time limits.
   void Interrupt();

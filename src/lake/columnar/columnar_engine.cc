@@ -708,6 +708,14 @@ Status ColumnarEngine::StreamRows(const std::string& sql, const HeaderCallback& 
   return Status::OK();
 }
 
+Status ColumnarEngine::CreateTempTable(const std::string& name, const RecordBatch& batch) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  const std::string& table = name;
+  RETURN_IF_ERROR(Exec(impl_->conn, "DROP TABLE IF EXISTS " + table));
+  RETURN_IF_ERROR(Exec(impl_->conn, StagingDdl(table, batch.schema())));
+  return AppendBatch(impl_->conn, table, batch);
+}
+
 void ColumnarEngine::Interrupt() {
   if (impl_->conn != nullptr) duckdb_interrupt(impl_->conn);
 }
