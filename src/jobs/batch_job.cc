@@ -450,7 +450,7 @@ Result<int64_t> Overwrite(ColumnarEngine& engine, DeltaTable& table, const Delta
 struct Decoded {
   RecordBatch input;        // columns, then _file, _record, _line, _landed_at
   RecordBatch quarantine;   // _file, _sha256, _record, _line, raw, failed_rules, reason, _landed_at
-  std::vector<std::string> sha;  // per input row: its file's sha256
+  std::vector<size_t> source;  // per input row: its index in the bronze rows
 };
 
 std::vector<ColumnSpec> QuarantineSchema() {
@@ -501,7 +501,8 @@ Decoded Decode(const JobSpec& spec, const std::vector<BronzeRow>& rows) {
   }
   Decoded d{RecordBatch(schema), RecordBatch(QuarantineSchema()), {}};
   simdjson::dom::parser parser;
-  for (const auto& r : rows) {
+  for (size_t ri = 0; ri < rows.size(); ++ri) {
+    const BronzeRow& r = rows[ri];
     auto bad = [&](const std::string& rule, const std::string& reason) {
       AddQuarantined(d.quarantine, r.file, r.sha, r.record, r.line, r.raw, rule, reason, r.landed_us);
     };
@@ -546,7 +547,7 @@ Decoded Decode(const JobSpec& spec, const std::vector<BronzeRow>& rows) {
     d.input.AppendInt(columns.size() + 1, r.record);
     d.input.AppendInt(columns.size() + 2, r.line);
     d.input.AppendInt(columns.size() + 3, r.landed_us);
-    d.sha.push_back(r.sha);
+    d.source.push_back(ri);
   }
   return d;
 }
@@ -701,7 +702,6 @@ Result<JobRunResult> RunJob(const JobSpec& spec, const JobRunOptions& o) {
       masks = *m;
     }
     RecordBatch passed(d.input.schema());
-    const size_t ncol = d.input.schema().size();
     for (size_t r = 0; r < d.input.num_rows(); ++r) {
       if (masks[r] == 0) {
         passed.AppendRowFrom(d.input, r);
@@ -714,13 +714,8 @@ Result<JobRunResult> RunJob(const JobSpec& spec, const JobRunOptions& o) {
         reason += fmt::format("{}expectation {} failed: {}", reason.empty() ? "" : "; ", spec.expectations[e].name,
                               spec.expectations[e].condition);
       }
-      const auto& col = [&](size_t c) -> const RecordBatch::Column& { return d.input.column(c); };
-      std::string raw;
-      for (const auto& row : rows) {
-        if (row.file == col(ncol - 4).strings[r] && row.record == col(ncol - 3).ints[r]) raw = row.raw;
-      }
-      AddQuarantined(d.quarantine, col(ncol - 4).strings[r], d.sha[r], col(ncol - 3).ints[r], col(ncol - 2).ints[r], raw,
-                     rules, reason, col(ncol - 1).ints[r]);
+      const BronzeRow& src = rows[d.source[r]];
+      AddQuarantined(d.quarantine, src.file, src.sha, src.record, src.line, src.raw, rules, reason, src.landed_us);
     }
     RETURN_IF_ERROR(engine->CreateTempTable("input_all", passed));
     std::string keep_last = "SELECT * FROM input_all";
