@@ -7,6 +7,7 @@
 #include <regex>
 #include <vector>
 
+#include "common/strings.h"
 #include "common/time.h"
 
 namespace lakestream {
@@ -123,12 +124,6 @@ bool TypeMatches(const std::string& t, const element& e) {
     return false;
   }
   return t == TypeName(e);
-}
-
-size_t Utf8Length(std::string_view s) {
-  size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
 }
 
 Status ValidateNode(const JsonSchema::Node& node, const element& e, const std::string& ptr) {

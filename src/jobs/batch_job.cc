@@ -14,6 +14,7 @@
 
 #include "common/ids.h"
 #include "common/json_writer.h"
+#include "common/strings.h"
 #include "common/time.h"
 #include "config/toml_checker.h"
 #include "lake/delta/delta_scan.h"
@@ -813,8 +814,7 @@ struct Report {
 };
 
 bool IsYesNoWord(std::string_view v, bool* value) {
-  std::string l;
-  for (unsigned char c : v) l += static_cast<char>(std::tolower(c));
+  const std::string l = AsciiLower(v);
   if (l == "sim" || l == "yes" || l == "true") {
     *value = true;
     return true;

@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "common/strings.h"
 #include "common/time.h"
 #include "lake/delta/delta_scan.h"
 #include "lake/delta/delta_table.h"
@@ -24,12 +25,6 @@ namespace {
 
 bool IsIdentStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
 bool IsIdentChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$'; }
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // Skips whitespace and comments from `i`; returns the new position.
 size_t SkipSpace(std::string_view s, size_t i) {
@@ -88,12 +83,12 @@ std::optional<std::string> IdentAt(std::string_view s, size_t i, size_t* end) {
   size_t j = i;
   while (j < s.size() && IsIdentChar(s[j])) ++j;
   *end = j;
-  return Lower(s.substr(i, j - i));
+  return AsciiLower(s.substr(i, j - i));
 }
 
 bool KeywordAt(std::string_view s, size_t i, std::string_view kw, size_t* end) {
   if (i + kw.size() > s.size()) return false;
-  if (Lower(s.substr(i, kw.size())) != kw) return false;
+  if (AsciiLower(s.substr(i, kw.size())) != kw) return false;
   if (i + kw.size() < s.size() && IsIdentChar(s[i + kw.size()])) return false;
   *end = i + kw.size();
   return true;
@@ -183,7 +178,7 @@ std::string FirstKeyword(std::string_view s) {
   while (i < s.size() && s[i] == '(') i = SkipSpace(s, i + 1);
   size_t j = i;
   while (j < s.size() && IsIdentChar(s[j])) ++j;
-  return Lower(s.substr(i, j - i));
+  return AsciiLower(s.substr(i, j - i));
 }
 
 // Statements that change state, refused before DuckDB binds them (binding an INSERT into one of our
@@ -295,9 +290,7 @@ Result<std::unique_ptr<LakeSqlQuery>> LakeSqlQuery::Prepare(const std::string& s
   std::unique_ptr<LakeSqlQuery> q(new LakeSqlQuery());
   q->options_ = options;
   if (const std::string kw = FirstKeyword(sql); IsWritingKeyword(kw)) {
-    std::string upper = kw;
-    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    return InvalidArgument("{}", ReadOnlyRefusal(upper));
+    return InvalidArgument("{}", ReadOnlyRefusal(AsciiUpper(kw)));
   }
   ASSIGN_OR_RETURN(std::vector<std::string> names, ListLakehouseTables(options.lakehouse));
   const std::set<std::string> known(names.begin(), names.end());

@@ -5,16 +5,11 @@
 #include <cstdlib>
 
 #include "common/json_writer.h"
+#include "common/strings.h"
 
 namespace lakestream {
 
 namespace {
-
-size_t DisplayWidth(std::string_view s) {
-  size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
-}
 
 bool IsJsonNumber(std::string_view v) {
   if (v.empty()) return false;
@@ -101,14 +96,14 @@ class TableWriter : public ResultWriter {
   }
   void Finish() override {
     std::vector<size_t> width(names_.size());
-    for (size_t c = 0; c < names_.size(); ++c) width[c] = DisplayWidth(names_[c]);
+    for (size_t c = 0; c < names_.size(); ++c) width[c] = Utf8Length(names_[c]);
     for (const auto& r : rows_) {
-      for (size_t c = 0; c < r.size(); ++c) width[c] = std::max(width[c], DisplayWidth(r[c]));
+      for (size_t c = 0; c < r.size(); ++c) width[c] = std::max(width[c], Utf8Length(r[c]));
     }
     std::string out;
     auto line = [&](const std::vector<std::string>& v) {
       std::string l;
-      for (size_t c = 0; c < v.size(); ++c) l += (c ? " | " : "") + v[c] + std::string(width[c] - DisplayWidth(v[c]), ' ');
+      for (size_t c = 0; c < v.size(); ++c) l += (c ? " | " : "") + v[c] + std::string(width[c] - Utf8Length(v[c]), ' ');
       while (!l.empty() && l.back() == ' ') l.pop_back();
       out += l + "\n";
     };
