@@ -369,11 +369,6 @@ std::string SubstituteParams(const std::string& sql, const std::map<std::string,
   return out;
 }
 
-std::string StripSemicolons(std::string sql) {
-  while (!sql.empty() && (std::isspace(static_cast<unsigned char>(sql.back())) || sql.back() == ';')) sql.pop_back();
-  return sql;
-}
-
 // The Delta type of a DuckDB column type (DESCRIBE's column_type). Errors: Unsupported naming it.
 Result<std::string> DeltaTypeOfSql(const std::string& t) {
   static const std::map<std::string, std::string> kTypes = {
@@ -728,7 +723,7 @@ Result<JobRunResult> RunJob(const JobSpec& spec, const JobRunOptions& o) {
     if (auto st = engine->Query("CREATE OR REPLACE TEMP VIEW input AS " + keep_last); !st.ok()) {
       return InvalidArgument("[silver].key: {}", st.status().message());
     }
-    const std::string silver_sql = "(" + StripSemicolons(spec.silver_sql) + "\n)";
+    const std::string silver_sql = "(" + ColumnarEngine::SubqueryBody(spec.silver_sql) + "\n)";
     if (silver_due) {
       ASSIGN_OR_RETURN(DeltaSchema schema, SchemaOfQuery(*engine, silver_sql, "[silver]"));
       ASSIGN_OR_RETURN(result.silver_version,
@@ -762,7 +757,7 @@ Result<JobRunResult> RunJob(const JobSpec& spec, const JobRunOptions& o) {
   // 3. Gold: the job's SQL over silver for this run's parameters; committed when its content changes.
   ASSIGN_OR_RETURN(auto gold, OpenTable(o.lakehouse, spec.gold_table));
   RETURN_IF_ERROR(ViewOf(*engine, *silver, "silver"));
-  const std::string gold_sql = "(" + StripSemicolons(SubstituteParams(spec.gold_sql, result.params)) + "\n)";
+  const std::string gold_sql = "(" + ColumnarEngine::SubqueryBody(SubstituteParams(spec.gold_sql, result.params)) + "\n)";
   if (auto st = engine->Query("CREATE OR REPLACE TEMP TABLE gold_new AS SELECT * FROM " + gold_sql); !st.ok()) {
     return InvalidArgument("the [gold] SQL: {}", st.status().message());
   }

@@ -403,9 +403,7 @@ Status LakeSqlQuery::Stream(const ColumnarEngine::HeaderCallback& header, const 
 Status LakeSqlQuery::WriteParquet(const std::string& path) {
   if (options_.sandbox) return InvalidArgument("Parquet output is not available over the HTTP API");
   if (statement_type_ != "SELECT") return InvalidArgument("only a SELECT can be written as Parquet");
-  std::string body = rewritten_;
-  while (!body.empty() && (std::isspace(static_cast<unsigned char>(body.back())) || body.back() == ';')) body.pop_back();
-  auto r = engine_->Query("COPY (\n" + body + "\n) TO " + ColumnarEngine::Quote(path) +
+  auto r = engine_->Query("COPY (\n" + ColumnarEngine::SubqueryBody(rewritten_) + "\n) TO " + ColumnarEngine::Quote(path) +
                           " (FORMAT parquet, COMPRESSION zstd)");
   if (!r.ok()) return r.status().WithContext(path);
   if (!r->rows.empty() && r->rows[0][0]) rows_ = std::stoll(*r->rows[0][0]);

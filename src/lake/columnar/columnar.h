@@ -170,6 +170,9 @@ class ColumnarEngine {
 
   /// A SQL list literal of quoted paths for read_parquet(): ['a.parquet', 'b.parquet'].
   static std::string PathList(const std::vector<std::string>& paths);
+  /// `sql` without trailing whitespace and semicolons, so that it can be nested as a subquery
+  /// ("(" + body + "\n)": the line break keeps a trailing "-- comment" from swallowing the ")").
+  static std::string SubqueryBody(std::string_view sql);
   /// Quotes a SQL string literal.
   static std::string Quote(std::string_view s);
   /// Quotes a SQL identifier: "name" with inner quotes doubled.

@@ -135,6 +135,13 @@ std::string ColumnarEngine::QuoteIdentifier(std::string_view s) {
   return out + "\"";
 }
 
+std::string ColumnarEngine::SubqueryBody(std::string_view sql) {
+  while (!sql.empty() && (std::isspace(static_cast<unsigned char>(sql.back())) || sql.back() == ';')) {
+    sql.remove_suffix(1);
+  }
+  return std::string(sql);
+}
+
 std::string ColumnarEngine::PathList(const std::vector<std::string>& paths) {
   std::string out = "[";
   for (size_t i = 0; i < paths.size(); ++i) {
@@ -680,12 +687,7 @@ Status ColumnarEngine::StreamRows(const std::string& sql, const HeaderCallback& 
     }
     duckdb_destroy_prepare(&stmt);
     if (is_select && ncol > 0) {
-      // The line breaks keep a trailing "-- comment" of the statement from swallowing the ")".
-      std::string body = sql;
-      while (!body.empty() && (std::isspace(static_cast<unsigned char>(body.back())) || body.back() == ';')) {
-        body.pop_back();
-      }
-      wrapped = "SELECT " + list + " FROM (\n" + body + "\n) AS lakestream_q";
+      wrapped = "SELECT " + list + " FROM (\n" + SubqueryBody(sql) + "\n) AS lakestream_q";
       duckdb_prepared_statement probe = nullptr;
       if (duckdb_prepare(impl_->conn, wrapped.c_str(), &probe) != DuckDBSuccess) wrapped.clear();
       duckdb_destroy_prepare(&probe);
@@ -710,10 +712,9 @@ Status ColumnarEngine::StreamRows(const std::string& sql, const HeaderCallback& 
 
 Status ColumnarEngine::CreateTempTable(const std::string& name, const RecordBatch& batch) {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  const std::string& table = name;
-  RETURN_IF_ERROR(Exec(impl_->conn, "DROP TABLE IF EXISTS " + table));
-  RETURN_IF_ERROR(Exec(impl_->conn, StagingDdl(table, batch.schema())));
-  return AppendBatch(impl_->conn, table, batch);
+  RETURN_IF_ERROR(Exec(impl_->conn, "DROP TABLE IF EXISTS " + name));
+  RETURN_IF_ERROR(Exec(impl_->conn, StagingDdl(name, batch.schema())));
+  return AppendBatch(impl_->conn, name, batch);
 }
 
 void ColumnarEngine::Interrupt() {
@@ -722,12 +723,9 @@ void ColumnarEngine::Interrupt() {
 
 Status ColumnarEngine::RestrictFileAccess(const std::vector<std::string>& allowed_paths) {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  std::string list = "[";
-  for (size_t i = 0; i < allowed_paths.size(); ++i) list += (i ? ", " : "") + Quote(allowed_paths[i]);
-  list += "]";
   const std::vector<std::string> settings = {
       "SET autoinstall_known_extensions = false", "SET autoload_known_extensions = false",
-      "SET allowed_paths = " + list, "SET enable_external_access = false", "SET lock_configuration = true"};
+      "SET allowed_paths = " + PathList(allowed_paths), "SET enable_external_access = false", "SET lock_configuration = true"};
   for (const std::string& stmt : settings) {
     if (Status st = Exec(impl_->conn, stmt); !st.ok()) return Internal("{}: {}", stmt, st.message());
   }
