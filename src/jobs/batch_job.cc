@@ -327,28 +327,6 @@ Result<std::vector<std::string>> FieldsOfCsvRecord(std::string_view r) {
   return fields;
 }
 
-std::string PtBrDecimal(std::string_view plain) {
-  size_t i = 0;
-  std::string sign;
-  if (!plain.empty() && plain[0] == '-') {
-    sign = "-";
-    i = 1;
-  }
-  const size_t dot = plain.find('.', i);
-  const std::string_view whole = plain.substr(i, dot == std::string_view::npos ? std::string_view::npos : dot - i);
-  const std::string_view frac = dot == std::string_view::npos ? std::string_view() : plain.substr(dot + 1);
-  auto digits = [](std::string_view s) {
-    return std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
-  };
-  if (whole.empty() || !digits(whole) || !digits(frac)) return std::string(plain);
-  std::string grouped;
-  for (size_t k = 0; k < whole.size(); ++k) {
-    if (k > 0 && (whole.size() - k) % 3 == 0) grouped += '.';
-    grouped += whole[k];
-  }
-  return sign + grouped + (frac.empty() ? "" : "," + std::string(frac));
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Running a job.
 
@@ -838,39 +816,6 @@ void YesNoBooleans(Report& r, size_t first_column) {
   }
 }
 
-size_t Width(std::string_view s) {
-  size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
-}
-
-std::string Human(const Report& r) {
-  std::vector<std::vector<std::string>> cells;
-  std::vector<size_t> w(r.columns.size());
-  for (size_t c = 0; c < r.columns.size(); ++c) w[c] = Width(r.columns[c].name);
-  for (const auto& row : r.rows) {
-    std::vector<std::string> out;
-    for (size_t c = 0; c < row.size(); ++c) {
-      std::string t = !row[c] ? "null" : r.columns[c].is_decimal ? PtBrDecimal(*row[c]) : *row[c];
-      w[c] = std::max(w[c], Width(t));
-      out.push_back(std::move(t));
-    }
-    cells.push_back(std::move(out));
-  }
-  auto line = [&](const std::vector<std::string>& v) {
-    std::string l = "|";
-    for (size_t c = 0; c < v.size(); ++c) l += " " + v[c] + std::string(w[c] - Width(v[c]), ' ') + " |";
-    return l + "\n";
-  };
-  std::vector<std::string> names;
-  for (const auto& c : r.columns) names.push_back(c.name);
-  std::string text = line(names) + "|";
-  for (size_t c = 0; c < w.size(); ++c) text += std::string(w[c] + 2, '-') + "|";
-  text += "\n";
-  for (const auto& row : cells) text += line(row);
-  return text;
-}
-
 }  // namespace
 
 Status WriteJobOutput(const JobSpec& spec, const std::string& lakehouse, const std::map<std::string, std::string>& params,
@@ -906,6 +851,12 @@ Status WriteJobOutput(const JobSpec& spec, const std::string& lakehouse, const s
   } else {
     split_values.push_back("");
   }
+  std::optional<size_t> key, value, order;
+  if (spec.pivot) {
+    ASSIGN_OR_RETURN(key, index(spec.pivot->key));
+    ASSIGN_OR_RETURN(value, index(spec.pivot->value));
+    ASSIGN_OR_RETURN(order, index(spec.pivot->order_by));
+  }
   std::vector<Report> reports;
   for (const auto& sv : split_values) {
     Report r;
@@ -917,17 +868,14 @@ Status WriteJobOutput(const JobSpec& spec, const std::string& lakehouse, const s
       r.columns = all.columns;
       for (const auto* row : rows) r.rows.push_back(*row);
     } else {
-      ASSIGN_OR_RETURN(size_t key, index(spec.pivot->key));
-      ASSIGN_OR_RETURN(size_t value, index(spec.pivot->value));
-      ASSIGN_OR_RETURN(size_t order, index(spec.pivot->order_by));
       std::vector<size_t> base;
       for (size_t c = 0; c < all.columns.size(); ++c) {
-        if (c != key && c != value && c != order) base.push_back(c);
+        if (c != *key && c != *value && c != *order) base.push_back(c);
       }
       // Pivot columns in order of their smallest order_by value (then name).
       std::map<std::string, std::string> first;
       for (const auto* row : rows) {
-        const std::string k = row->at(key).value_or(""), ord = row->at(order).value_or("");
+        const std::string k = row->at(*key).value_or(""), ord = row->at(*order).value_or("");
         if (!first.count(k) || ord < first[k]) first[k] = ord;
       }
       std::vector<std::string> keys;
@@ -936,7 +884,7 @@ Status WriteJobOutput(const JobSpec& spec, const std::string& lakehouse, const s
         return first[a] != first[b] ? first[a] < first[b] : a < b;
       });
       for (size_t c : base) r.columns.push_back(all.columns[c]);
-      for (const auto& k : keys) r.columns.push_back(ColumnarEngine::ResultColumn{k, all.columns[value].kind, all.columns[value].is_decimal});
+      for (const auto& k : keys) r.columns.push_back(ColumnarEngine::ResultColumn{k, all.columns[*value].kind, all.columns[*value].is_decimal});
       std::map<std::vector<std::optional<std::string>>, size_t> row_of;
       for (const auto* row : rows) {
         std::vector<std::optional<std::string>> b;
@@ -946,24 +894,23 @@ Status WriteJobOutput(const JobSpec& spec, const std::string& lakehouse, const s
           b.resize(base.size() + keys.size());
           r.rows.push_back(std::move(b));
         }
-        const size_t kc = base.size() + (std::find(keys.begin(), keys.end(), row->at(key).value_or("")) - keys.begin());
-        r.rows[it->second][kc] = row->at(value);
+        const size_t kc = base.size() + (std::find(keys.begin(), keys.end(), row->at(*key).value_or("")) - keys.begin());
+        r.rows[it->second][kc] = row->at(*value);
       }
       if (spec.yes_no_booleans) YesNoBooleans(r, base.size());
     }
     reports.push_back(std::move(r));
   }
+  const ResultFormat rf = format == JobOutputFormat::kHuman ? ResultFormat::kHumanPtBr
+                          : format == JobOutputFormat::kCsv ? ResultFormat::kCsv
+                                                            : ResultFormat::kJson;
+  std::vector<std::optional<std::string_view>> v;
   for (size_t i = 0; i < reports.size(); ++i) {
-    const Report& r = reports[i];
-    if (format == JobOutputFormat::kHuman) {
-      if (!sink((i ? "\n" : "") + Human(r))) return Status::OK();
-      continue;
-    }
-    if (format == JobOutputFormat::kCsv && i > 0 && !sink("\n")) return Status::OK();
-    auto w = ResultWriter::Make(format == JobOutputFormat::kCsv ? ResultFormat::kCsv : ResultFormat::kJson, sink);
-    w->Header(r.columns);
-    std::vector<std::optional<std::string_view>> v;
-    for (const auto& row : r.rows) {
+    // Human and CSV reports are separated by a blank line; JSON lines need none.
+    if (i > 0 && rf != ResultFormat::kJson && !sink("\n")) return Status::OK();
+    auto w = ResultWriter::Make(rf, sink);
+    w->Header(reports[i].columns);
+    for (const auto& row : reports[i].rows) {
       v.assign(row.begin(), row.end());
       if (!w->Row(v)) return Status::OK();
     }

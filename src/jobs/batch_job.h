@@ -124,8 +124,4 @@ std::vector<InputRecord> SplitCsvRecords(std::string_view text);
 /// closing quote (names the column number).
 Result<std::vector<std::string>> FieldsOfCsvRecord(std::string_view record);
 
-/// Formats a decimal's text ("-56333.33") the pt-BR way: "." between thousands, "," before the
-/// fraction ("-56.333,33"). Text that is not a plain decimal comes back unchanged.
-std::string PtBrDecimal(std::string_view plain);
-
 }  // namespace lakestream

@@ -82,15 +82,23 @@ class JsonLinesWriter : public ResultWriter {
   bool ok_ = true;
 };
 
+// kTable and kHumanPtBr: rows kept until Finish, which pads every column to its widest cell.
 class TableWriter : public ResultWriter {
  public:
-  explicit TableWriter(Sink sink) : sink_(std::move(sink)) {}
+  TableWriter(Sink sink, bool pt_br) : sink_(std::move(sink)), pt_br_(pt_br) {}
   void Header(const std::vector<ColumnarEngine::ResultColumn>& columns) override {
-    for (const auto& c : columns) names_.push_back(c.name);
+    for (const auto& c : columns) {
+      names_.push_back(c.name);
+      decimal_.push_back(c.is_decimal);
+    }
   }
   bool Row(const std::vector<std::optional<std::string_view>>& values) override {
     std::vector<std::string> r;
-    for (const auto& v : values) r.emplace_back(v ? std::string(*v) : "NULL");
+    for (size_t c = 0; c < values.size(); ++c) {
+      if (!values[c]) r.emplace_back(pt_br_ ? "null" : "NULL");
+      else if (pt_br_ && decimal_[c]) r.push_back(PtBrDecimal(*values[c]));
+      else r.emplace_back(*values[c]);
+    }
     rows_.push_back(std::move(r));
     return true;
   }
@@ -102,14 +110,19 @@ class TableWriter : public ResultWriter {
     }
     std::string out;
     auto line = [&](const std::vector<std::string>& v) {
-      std::string l;
-      for (size_t c = 0; c < v.size(); ++c) l += (c ? " | " : "") + v[c] + std::string(width[c] - Utf8Length(v[c]), ' ');
-      while (!l.empty() && l.back() == ' ') l.pop_back();
+      std::string l = pt_br_ ? "| " : "";
+      for (size_t c = 0; c < v.size(); ++c) {
+        l += (c ? " | " : "") + v[c] + std::string(width[c] - Utf8Length(v[c]), ' ');
+      }
+      if (pt_br_) l += " |";
+      else while (!l.empty() && l.back() == ' ') l.pop_back();
       out += l + "\n";
     };
     line(names_);
-    std::string rule;
-    for (size_t c = 0; c < width.size(); ++c) rule += (c ? "-+-" : "") + std::string(width[c], '-');
+    std::string rule = pt_br_ ? "|" : "";
+    for (size_t c = 0; c < width.size(); ++c) {
+      rule += pt_br_ ? std::string(width[c] + 2, '-') + "|" : (c ? "-+-" : "") + std::string(width[c], '-');
+    }
     out += rule + "\n";
     for (const auto& r : rows_) line(r);
     sink_(out);
@@ -117,7 +130,9 @@ class TableWriter : public ResultWriter {
 
  private:
   Sink sink_;
+  bool pt_br_;
   std::vector<std::string> names_;
+  std::vector<bool> decimal_;
   std::vector<std::vector<std::string>> rows_;
 };
 
@@ -134,8 +149,31 @@ std::unique_ptr<ResultWriter> ResultWriter::Make(ResultFormat format, Sink sink)
   switch (format) {
     case ResultFormat::kCsv: return std::make_unique<CsvWriter>(std::move(sink));
     case ResultFormat::kJson: return std::make_unique<JsonLinesWriter>(std::move(sink));
-    default: return std::make_unique<TableWriter>(std::move(sink));
+    case ResultFormat::kHumanPtBr: return std::make_unique<TableWriter>(std::move(sink), true);
+    default: return std::make_unique<TableWriter>(std::move(sink), false);
   }
+}
+
+std::string PtBrDecimal(std::string_view plain) {
+  size_t i = 0;
+  std::string sign;
+  if (!plain.empty() && plain[0] == '-') {
+    sign = "-";
+    i = 1;
+  }
+  const size_t dot = plain.find('.', i);
+  const std::string_view whole = plain.substr(i, dot == std::string_view::npos ? std::string_view::npos : dot - i);
+  const std::string_view frac = dot == std::string_view::npos ? std::string_view() : plain.substr(dot + 1);
+  auto digits = [](std::string_view s) {
+    return std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+  };
+  if (whole.empty() || !digits(whole) || !digits(frac)) return std::string(plain);
+  std::string grouped;
+  for (size_t k = 0; k < whole.size(); ++k) {
+    if (k > 0 && (whole.size() - k) % 3 == 0) grouped += '.';
+    grouped += whole[k];
+  }
+  return sign + grouped + (frac.empty() ? "" : "," + std::string(frac));
 }
 
 void AppendJsonValue(std::string* out, ColumnarEngine::ValueKind kind, std::string_view v) {

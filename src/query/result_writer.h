@@ -16,7 +16,9 @@
 
 namespace lakestream {
 
-enum class ResultFormat { kTable, kCsv, kJson };
+/// kHumanPtBr is the batch jobs' human report: a Markdown-style table ("| a | b |" over "|---|---|"),
+/// null as "null", DECIMAL values the pt-BR way (PtBrDecimal). ParseResultFormat does not offer it.
+enum class ResultFormat { kTable, kCsv, kJson, kHumanPtBr };
 
 /// "table", "csv" or "json" (JSON lines). Errors: InvalidArgument naming the accepted values.
 Result<ResultFormat> ParseResultFormat(std::string_view name);
@@ -25,7 +27,7 @@ class ResultWriter {
  public:
   /// Receives the text as it is produced; returns false when the reader has gone (writing stops).
   using Sink = std::function<bool(std::string_view)>;
-  /// kTable keeps the rows until Finish (it needs every width; give it a row limit); kCsv and kJson
+  /// kTable and kHumanPtBr keep the rows until Finish (it needs every width; give it a row limit); kCsv and kJson
   /// write each row at once. CSV: a header line, fields quoted when they hold a comma, quote or CR/LF
   /// (quotes doubled), NULL as an empty field, lines ending in "\n". JSON lines: one object per row, numbers
   /// and booleans bare (a non-finite float as a string), nested values as JSON, NULL as null. Table:
@@ -37,6 +39,10 @@ class ResultWriter {
   virtual bool Row(const std::vector<std::optional<std::string_view>>& values) = 0;
   virtual void Finish() = 0;
 };
+
+/// Formats a decimal's text ("-56333.33") the pt-BR way: "." between thousands, "," before the
+/// fraction ("-56.333,33"). Text that is not a plain decimal comes back unchanged.
+std::string PtBrDecimal(std::string_view plain);
 
 /// Appends one value as JSON: a kNumber bare when its text is a JSON number (else a string, e.g.
 /// "nan"), kBoolean and kJson bare, kText as a string.

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "query/result_writer.h"
+
 namespace lakestream {
 namespace {
 
