@@ -21,6 +21,7 @@
 #include "lake/delta/delta_table.h"
 #include "lake/delta/delta_writer.h"
 #include "lake/storage/storage.h"
+#include "pipeline/medallion.h"
 #include "query/result_writer.h"
 
 namespace lakestream {
@@ -347,29 +348,12 @@ std::string SubstituteParams(const std::string& sql, const std::map<std::string,
   return out;
 }
 
-// The Delta type of a DuckDB column type (DESCRIBE's column_type). Errors: Unsupported naming it.
-Result<std::string> DeltaTypeOfSql(const std::string& t) {
-  static const std::map<std::string, std::string> kTypes = {
-      {"VARCHAR", "string"}, {"BIGINT", "long"}, {"INTEGER", "integer"}, {"SMALLINT", "short"}, {"TINYINT", "byte"},
-      {"DOUBLE", "double"}, {"FLOAT", "float"}, {"BOOLEAN", "boolean"}, {"DATE", "date"},
-      {"TIMESTAMP WITH TIME ZONE", "timestamp"}, {"BLOB", "binary"}, {"HUGEINT", "decimal(38,0)"}};
-  if (auto it = kTypes.find(t); it != kTypes.end()) return it->second;
-  if (t.rfind("DECIMAL(", 0) == 0) {
-    std::string inner = t.substr(8, t.size() - 9);
-    inner.erase(std::remove(inner.begin(), inner.end(), ' '), inner.end());
-    return "decimal(" + inner + ")";
-  }
-  return Unsupported("a column of type {} cannot be stored: cast it to VARCHAR, BIGINT, DOUBLE, BOOLEAN, DATE, "
-                     "TIMESTAMPTZ or DECIMAL(p,s) in the job's SQL",
-                     t);
-}
-
 Result<DeltaSchema> SchemaOfQuery(ColumnarEngine& engine, const std::string& sql, const std::string& layer) {
   auto d = engine.Query("DESCRIBE " + sql);
   if (!d.ok()) return InvalidArgument("the {} SQL: {}", layer, d.status().message());
   DeltaSchema schema;
   for (const auto& row : d->rows) {
-    auto type = DeltaTypeOfSql(row[1].value_or(""));
+    auto type = DeltaTypeOfDuckDb(row[1].value_or(""));
     if (!type.ok()) return type.status().WithContext(fmt::format("the {} SQL's column {}", layer, row[0].value_or("")));
     schema.fields.push_back(DeltaField{row[0].value_or(""), *type, true});
   }
@@ -389,7 +373,7 @@ Status ViewOf(ColumnarEngine& engine, DeltaTable& table, const std::string& name
 
 // Replaces the rows of `table` (those of `partition` when given) by the rows of `select_sql`, as one
 // commit carrying `txns`. Creates the table with `schema` when new.
-Result<int64_t> Overwrite(ColumnarEngine& engine, DeltaTable& table, const DeltaSchema& schema,
+Status Overwrite(ColumnarEngine& engine, DeltaTable& table, const DeltaSchema& schema,
                           const std::vector<std::string>& partition_columns,
                           const std::map<std::string, std::string>& partition, const std::string& select_sql,
                           std::vector<TxnAction> txns, const std::string& job) {
@@ -416,9 +400,7 @@ Result<int64_t> Overwrite(ColumnarEngine& engine, DeltaTable& table, const Delta
   txn.adds = std::move(adds);
   txn.txns = std::move(txns);
   txn.read_whole_table = true;
-  auto v = table.Commit(txn);
-  if (!v.ok()) return v.status().WithContext(table.name());
-  return *v;
+  return table.Commit(txn).status().WithContext(table.name());
 }
 
 struct Decoded {
@@ -588,12 +570,7 @@ Result<JobRunResult> RunJob(const JobSpec& spec, const JobRunOptions& o) {
   const std::string app = kAppPrefix + spec.name;
 
   // 1. Bronze: each input file once, by checksum.
-  ASSIGN_OR_RETURN(auto bronze, OpenTable(o.lakehouse, spec.bronze_table));
-  {
-    DeltaSchema schema;
-    for (const auto& c : BronzeColumns()) schema.fields.push_back(DeltaField{c.name, c.DeltaType(), true});
-    RETURN_IF_ERROR(bronze->CreateIfNotExists(schema, {}, {{"delta.appendOnly", "true"}}).WithContext(spec.bronze_table));
-  }
+  ASSIGN_OR_RETURN(auto bronze, medallion::OpenTable(o.lakehouse, spec.bronze_table, BronzeColumns(), {}, true));
   std::set<std::string> landed_now;  // sha256 of the files landed by this run
   for (const auto& path : files) {
     std::ifstream in(path, std::ios::binary);
@@ -634,9 +611,8 @@ Result<JobRunResult> RunJob(const JobSpec& spec, const JobRunOptions& o) {
     params.Key("sha256").String(sha).EndObject();
     txn.operation_parameters_json = params.Take();
     if (batch.num_rows() > 0) {
-      const std::string rel = NewDataFileName();
-      ASSIGN_OR_RETURN(ParquetFileInfo info, engine->WriteParquet(batch, bronze->storage().LocalPath(rel)));
-      txn.adds.push_back(MakeAddFile(rel, info, {}, true));
+      ASSIGN_OR_RETURN(AddFile add, medallion::WriteDataFile(*engine, *bronze, batch));
+      txn.adds.push_back(std::move(add));
     }
     txn.txns.push_back(TxnAction{app_id, 0, NowMillis()});
     auto v = bronze->Commit(txn);
@@ -649,7 +625,8 @@ Result<JobRunResult> RunJob(const JobSpec& spec, const JobRunOptions& o) {
 
   // 2. Silver and quarantine: a function of all of bronze, recomputed when bronze moved.
   ASSIGN_OR_RETURN(auto silver, OpenTable(o.lakehouse, spec.silver_table));
-  ASSIGN_OR_RETURN(auto quarantine, OpenTable(o.lakehouse, spec.QuarantineTable()));
+  ASSIGN_OR_RETURN(auto quarantine,
+                   medallion::OpenTable(o.lakehouse, spec.QuarantineTable(), QuarantineSchema(), {}, false));
   const std::string silver_app = app + "-silver<-bronze", quarantine_app = app + "-quarantine<-bronze";
   const bool silver_due = silver->snapshot().TxnVersion(silver_app) != result.bronze_version;
   const bool quarantine_due = quarantine->snapshot().TxnVersion(quarantine_app) != result.bronze_version;
@@ -704,18 +681,15 @@ Result<JobRunResult> RunJob(const JobSpec& spec, const JobRunOptions& o) {
     const std::string silver_sql = "(" + ColumnarEngine::SubqueryBody(spec.silver_sql) + "\n)";
     if (silver_due) {
       ASSIGN_OR_RETURN(DeltaSchema schema, SchemaOfQuery(*engine, silver_sql, "[silver]"));
-      ASSIGN_OR_RETURN(result.silver_version,
-                       Overwrite(*engine, *silver, schema, {}, {}, "SELECT * FROM " + silver_sql,
-                                 {TxnAction{silver_app, result.bronze_version, NowMillis()}}, spec.name));
+      RETURN_IF_ERROR(Overwrite(*engine, *silver, schema, {}, {}, "SELECT * FROM " + silver_sql,
+                                {TxnAction{silver_app, result.bronze_version, NowMillis()}}, spec.name));
       result.silver_committed = true;
     }
     if (quarantine_due) {
       RETURN_IF_ERROR(engine->CreateTempTable("quarantined", d.quarantine));
-      DeltaSchema schema;
-      for (const auto& c : QuarantineSchema()) schema.fields.push_back(DeltaField{c.name, c.DeltaType(), true});
-      ASSIGN_OR_RETURN(int64_t qv, Overwrite(*engine, *quarantine, schema, {}, {}, "SELECT * FROM quarantined",
-                                             {TxnAction{quarantine_app, result.bronze_version, NowMillis()}}, spec.name));
-      (void)qv;
+      RETURN_IF_ERROR(Overwrite(*engine, *quarantine, medallion::ToDeltaSchema(QuarantineSchema()), {}, {},
+                                "SELECT * FROM quarantined",
+                                {TxnAction{quarantine_app, result.bronze_version, NowMillis()}}, spec.name));
     }
     const auto& qsha = d.quarantine.column(1).strings;
     for (size_t r = 0; r < qsha.size(); ++r) {
@@ -759,8 +733,8 @@ Result<JobRunResult> RunJob(const JobSpec& spec, const JobRunOptions& o) {
     changed = diff->rows[0][0].value_or("1") != "0";
   }
   if (changed) {
-    ASSIGN_OR_RETURN(result.gold_version, Overwrite(*engine, *gold, gold_schema, spec.gold_partition_by, partition,
-                                                    "SELECT * FROM gold_new", {}, spec.name));
+    RETURN_IF_ERROR(Overwrite(*engine, *gold, gold_schema, spec.gold_partition_by, partition, "SELECT * FROM gold_new",
+                              {}, spec.name));
     result.gold_committed = true;
   }
   result.gold_version = gold->snapshot().version;

@@ -70,6 +70,22 @@ Result<std::string> DuckDbTypeOf(const std::string& t) {
   return Unsupported("Delta type '{}' is not supported (Delta PROTOCOL.md, \"Primitive Types\")", t);
 }
 
+Result<std::string> DeltaTypeOfDuckDb(const std::string& t) {
+  static const std::map<std::string, std::string> kTypes = {
+      {"VARCHAR", "string"}, {"BIGINT", "long"}, {"INTEGER", "integer"}, {"SMALLINT", "short"}, {"TINYINT", "byte"},
+      {"DOUBLE", "double"}, {"FLOAT", "float"}, {"BOOLEAN", "boolean"}, {"DATE", "date"},
+      {"TIMESTAMP WITH TIME ZONE", "timestamp"}, {"BLOB", "binary"}, {"HUGEINT", "decimal(38,0)"}};
+  if (auto it = kTypes.find(t); it != kTypes.end()) return it->second;
+  if (t.rfind("DECIMAL(", 0) == 0) {
+    std::string inner = t.substr(8, t.size() - 9);
+    inner.erase(std::remove(inner.begin(), inner.end(), ' '), inner.end());
+    return "decimal(" + inner + ")";
+  }
+  return Unsupported("a column of type {} cannot be stored: cast it to VARCHAR, BIGINT, DOUBLE, BOOLEAN, DATE, "
+                     "TIMESTAMPTZ or DECIMAL(p,s) in the SQL",
+                     t);
+}
+
 Result<std::string> PartitionValueLiteral(const std::optional<std::string>& value, const std::string& delta_type) {
   ASSIGN_OR_RETURN(std::string duck, DuckDbTypeOf(delta_type));
   if (!value || value->empty()) return "CAST(NULL AS " + duck + ")";

@@ -24,6 +24,12 @@ namespace lakestream {
 /// STRUCT/LIST/MAP. Errors: Unsupported naming the type.
 Result<std::string> DuckDbTypeOf(const std::string& delta_type);
 
+/// The inverse of DuckDbTypeOf for the primitive types: a DuckDB column type as DESCRIBE writes it
+/// (VARCHAR, BIGINT, INTEGER, SMALLINT, TINYINT, DOUBLE, FLOAT, BOOLEAN, DATE, TIMESTAMP WITH TIME ZONE,
+/// BLOB, DECIMAL(p,s), HUGEINT as decimal(38,0)) → the Delta type. Errors: Unsupported naming the type
+/// and the types to cast to.
+Result<std::string> DeltaTypeOfDuckDb(const std::string& duckdb_type);
+
 /// A SQL literal of `value` (a serialized partition value) as `delta_type`; nullopt and "" are NULL.
 /// Timestamps without a zone are read as UTC, as are ISO-8601 values ending in Z.
 Result<std::string> PartitionValueLiteral(const std::optional<std::string>& value, const std::string& delta_type);
