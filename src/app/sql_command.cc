@@ -89,7 +89,7 @@ int RunSqlCommand() {
   }
   LakeSqlOptions lo;
   lo.lakehouse = o.lakehouse;
-  lo.max_rows = o.max_rows >= 0 ? o.max_rows : (rf == ResultFormat::kTable && format != "parquet" ? 1000 : -1);
+  lo.max_rows = o.max_rows >= 0 ? o.max_rows : (rf == ResultFormat::kTable ? 1000 : -1);
   lo.timeout_ms = o.timeout_ms;
   auto q = LakeSqlQuery::Prepare(o.query, lo);
   if (!q.ok()) return Fail(q.status());
@@ -114,8 +114,7 @@ int RunSqlCommand() {
   if (!st.ok()) return Fail(st);
   writer->Finish();
   if (rf == ResultFormat::kTable) {
-    std::string read;
-    for (const auto& t : (*q)->tables()) read += fmt::format("{}{}@v{}", read.empty() ? "" : ", ", t.name, t.version);
+    const std::string read = (*q)->TablesRead();
     out << "(" << (*q)->rows() << ((*q)->rows() == 1 ? " row" : " rows")
         << ((*q)->truncated() ? fmt::format(", stopped at --max-rows {}", lo.max_rows) : "")
         << (read.empty() ? "" : "; read " + read) << ")\n";

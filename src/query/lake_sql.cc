@@ -410,6 +410,12 @@ Status LakeSqlQuery::WriteParquet(const std::string& path) {
   return Status::OK();
 }
 
+std::string LakeSqlQuery::TablesRead() const {
+  std::string out;
+  for (const auto& t : tables_) out += fmt::format("{}{}@v{}", out.empty() ? "" : ", ", t.name, t.version);
+  return out;
+}
+
 void LakeSqlQuery::Interrupt() {
   if (engine_) engine_->Interrupt();
 }

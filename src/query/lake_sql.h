@@ -102,6 +102,8 @@ class LakeSqlQuery {
   void Interrupt();
 
   const std::vector<TableRead>& tables() const { return tables_; }
+  /// The snapshots read, for people: "silver.orders@v12, gold.sales_daily@v7".
+  std::string TablesRead() const;
   const std::string& statement_type() const { return statement_type_; }
   /// The statement as DuckDB runs it (table references replaced by views of their snapshots).
   const std::string& rewritten_sql() const { return rewritten_; }

@@ -533,7 +533,6 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
             });
           }));
 
-  // --- Server-Sent Events: one "status" event per tick (https://html.spec.whatwg.org/multipage/server-sent-events.html) ---
   // --- SQL (read-only, sandboxed; docs/api.md "SQL") ---
   svr.Post("/api/v1/sql", timed("/api/v1/sql", [self, root = lake.root()](const httplib::Request& req, httplib::Response& res) {
     const std::string type = req.get_header_value("Content-Type");
@@ -551,6 +550,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
     res.set_content(r.body, r.content_type);
   }));
 
+  // --- Server-Sent Events: one "status" event per tick (https://html.spec.whatwg.org/multipage/server-sent-events.html) ---
   svr.Get("/api/v1/stream", [self, stream_gauge](const httplib::Request& req, httplib::Response& res) {
     if (!NoParams(req, res)) return;
     if (self->stream_clients_.fetch_add(1) >= self->options_.max_stream_clients) {

@@ -8,6 +8,7 @@
 #include "common/time.h"
 #include "lake/delta/delta_scan.h"
 #include "pipeline/dead_letters.h"
+#include "query/lake_sql.h"
 
 namespace lakestream {
 
@@ -205,20 +206,16 @@ Status LakeQueries::RefreshLocked(bool force) {
   const int64_t now = MonotonicMillis();
   if (!force && now - last_refresh_ms_ < kRefreshEveryMs) return Status::OK();
   last_refresh_ms_ = now;
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (fs::is_directory(root_, ec)) {
-    for (const auto& layer : fs::directory_iterator(root_, ec)) {
-      if (!layer.is_directory() || layer.path().filename().string().front() == '_') continue;
-      for (const auto& table : fs::directory_iterator(layer.path(), ec)) {
-        const std::string name = layer.path().filename().string() + "/" + table.path().filename().string();
-        if (tables_.count(name) || !fs::is_directory(table.path() / "_delta_log")) continue;
-        ASSIGN_OR_RETURN(auto storage, OpenStorage(table.path().string(), false));
-        auto t = DeltaTable::OpenExisting(storage, name);
-        if (!t.ok()) continue;  // being created: try again on the next refresh
-        tables_[name] = std::move(t).value();
-      }
-    }
+  // A lakehouse not written yet lists nothing: tables appear as the writer creates them.
+  auto names = ListLakehouseTables(root_);
+  for (const std::string& dotted : names.ok() ? *names : std::vector<std::string>{}) {
+    std::string name = dotted;
+    name[name.find('.')] = '/';  // "silver.orders" -> "silver/orders"
+    if (tables_.count(name)) continue;
+    ASSIGN_OR_RETURN(auto storage, OpenStorage((std::filesystem::path(root_) / name).string(), false));
+    auto t = DeltaTable::OpenExisting(storage, name);
+    if (!t.ok()) continue;  // being created: try again on the next refresh
+    tables_[name] = std::move(t).value();
   }
   for (auto& [name, t] : tables_) RETURN_IF_ERROR(t->Refresh().WithContext(name));
   return Status::OK();

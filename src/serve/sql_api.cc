@@ -119,10 +119,8 @@ SqlApiResponse AnswerSqlRequest(const std::string& body, const std::string& lake
       return true;
     });
     st = (*q)->Stream([&](const auto& c) { writer->Header(c); }, [&](const auto& v) { return writer->Row(v); });
-    for (const auto& t : (*q)->tables()) {
-      out.tables_header += fmt::format("{}{}@v{}", out.tables_header.empty() ? "" : ", ", t.name, t.version);
-    }
-    if ((*q)->truncated()) out.truncated = true;
+    out.tables_header = (*q)->TablesRead();
+    out.truncated = (*q)->truncated();
   } else {
     std::vector<ColumnarEngine::ResultColumn> columns;
     std::string rows;
