@@ -1,10 +1,9 @@
 #include "lake/delta/delta_snapshot.h"
 
-#include "common/time.h"
-
 #include <algorithm>
 #include <set>
 
+#include "common/time.h"
 #include "lake/delta/delta_checkpoint.h"
 
 namespace lakestream {
