@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   librdkafka-dev libsimdjson-dev libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev
-  libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libssl-dev libcpp-httplib-dev
+  libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libssl-dev libcurl4-openssl-dev libcpp-httplib-dev
   kcat python3-confluent-kafka python3-pandas python3-prometheus-client chromium
 )
 
