@@ -102,7 +102,7 @@ CLI::App* AddJobCommand(CLI::App& app) {
       ->type_name("path");
   o.run->add_option("--param", o.params, "A parameter, NAME=VALUE (repeatable), e.g. reference_month=2020-01")
       ->type_name("NAME=VALUE");
-  o.run->add_option("--lakehouse", o.lakehouse, "Root of the lakehouse [default ./lakehouse]")->type_name("path");
+  o.run->add_option("--lakehouse,--lake", o.lakehouse, "Root of the lakehouse: a directory or an Azure location (az://…, abfss://…; docs/storage.md) [default ./lakehouse]")->type_name("path");
   o.run->add_option("--jobs-dir", o.jobs_dir, "Where job files live [default ./jobs]")->type_name("path");
   o.run->add_option("--format", o.format, "human (pt-BR numbers), csv or json (JSON lines) [default human]")
       ->type_name("FORMAT");

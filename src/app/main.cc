@@ -1,4 +1,5 @@
 // lakestream's command line: argv/env -> settings -> library. Nothing else lives here.
+#include <fstream>
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -15,6 +16,7 @@
 #include "app/sql_command.h"
 #include "app/table_command.h"
 #include "config/settings.h"
+#include "lake/storage/azure_blob_storage.h"
 #include "pipeline/runner.h"
 
 using namespace lakestream;
@@ -50,7 +52,9 @@ void AddSettings(CLI::App* app, const std::string& command, CommandOptions* opts
     if (d.type == SettingType::kBool) {
       app->add_flag(d.flag, opts->flags[d.name], help);
     } else {
-      app->add_option(d.flag, opts->values[d.name], help)->type_name(*d.unit ? d.unit : "VALUE");
+      // --lake is delta-rs's and the issue tracker's word for the lakehouse root.
+      const std::string names = std::string(d.name) == "lake.root" ? std::string(d.flag) + ",--lake" : d.flag;
+      app->add_option(names, opts->values[d.name], help)->type_name(*d.unit ? d.unit : "VALUE");
     }
   }
   if (command != "broker" && command != "dlq-export" && command != "serve") {
@@ -58,6 +62,44 @@ void AddSettings(CLI::App* app, const std::string& command, CommandOptions* opts
                     "librdkafka property key=value, passed through unchanged (repeatable), e.g. "
                     "-K security.protocol=SASL_SSL -K sasl.mechanism=PLAIN");
   }
+}
+
+// The Azure store's options: the AZURE_STORAGE_* variables, overlaid by the azure.* settings given.
+// Secrets come from files so they stay out of argv; their content is never printed.
+bool ApplyAzureSettings(const Settings& s) {
+  AzureOptions o = AzureOptionsFromEnvironment();
+  auto secret = [&](const char* setting, std::string* out) {
+    if (!s.IsSet(setting)) return true;
+    const std::string path = s.GetString(setting);
+    std::ifstream in(path);
+    std::string value((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back()))) value.pop_back();
+    if (!in.good() && !in.eof()) {
+      std::fprintf(stderr, "lakestream: cannot read --%s file %s: give a readable file\n", setting, path.c_str());
+      return false;
+    }
+    if (value.empty()) {
+      std::fprintf(stderr, "lakestream: the %s file %s is empty or unreadable: put the secret in it\n", setting,
+                   path.c_str());
+      return false;
+    }
+    *out = value;
+    return true;
+  };
+  if (s.IsSet("azure.account_name")) o.account_name = s.GetString("azure.account_name");
+  if (s.IsSet("azure.endpoint")) o.endpoint = s.GetString("azure.endpoint");
+  if (s.GetBool("azure.use_emulator")) o.use_emulator = true;
+  if (s.IsSet("azure.cache_dir")) o.cache_dir = s.GetString("azure.cache_dir");
+  o.cache_max_bytes = s.GetInt("azure.cache_max_bytes");
+  o.block_size_bytes = s.GetInt("azure.block_size_bytes");
+  o.upload_concurrency = static_cast<int>(s.GetInt("azure.upload_concurrency"));
+  o.retry_budget_ms = s.GetInt("azure.retry_budget_ms");
+  if (!secret("azure.account_key_file", &o.account_key) || !secret("azure.sas_token_file", &o.sas_token) ||
+      !secret("azure.bearer_token_file", &o.bearer_token)) {
+    return false;
+  }
+  SetAzureOptions(o);
+  return true;
 }
 
 bool Resolve(const CommandOptions& opts, Settings* settings, KafkaProperties* props) {
@@ -88,7 +130,7 @@ bool Resolve(const CommandOptions& opts, Settings* settings, KafkaProperties* pr
     return false;
   }
   spdlog::set_level(lvl);
-  return true;
+  return ApplyAzureSettings(*settings);
 }
 
 }  // namespace

@@ -34,7 +34,7 @@ CLI::App* AddReportCommand(CLI::App& app) {
   auto* report = app.add_subcommand("report", "Reports of the notifications pipeline (docs/pipelines/notifications.md)");
   report->require_subcommand(1);
   auto common = [&](CLI::App* c) {
-    c->add_option("--lakehouse", o.lakehouse, "Root of the lakehouse [default ./lakehouse]")->type_name("path");
+    c->add_option("--lakehouse,--lake", o.lakehouse, "Root of the lakehouse: a directory or an Azure location (az://…, abfss://…; docs/storage.md) [default ./lakehouse]")->type_name("path");
     c->add_option("--format", o.format, "human (pt-BR), csv or json [default human]")->type_name("FORMAT");
     c->add_option("--output", o.output, "Write to this file instead of stdout")->type_name("path");
   };

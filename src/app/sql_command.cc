@@ -46,7 +46,7 @@ CLI::App* AddSqlCommand(CLI::App& app) {
   sql->add_option("query", o.query, "The SQL statement, e.g. \"SELECT count(*) FROM silver.orders\"; - reads it "
                                     "from standard input");
   sql->add_flag("--list-tables", o.list_tables, "Print the lakehouse's table names (layer.table) and exit");
-  sql->add_option("--lakehouse", o.lakehouse, "Root of the lakehouse [default ./lakehouse]")->type_name("path");
+  sql->add_option("--lakehouse,--lake", o.lakehouse, "Root of the lakehouse: a directory or an Azure location (az://…, abfss://…; docs/storage.md) [default ./lakehouse]")->type_name("path");
   sql->add_option("--format", o.format,
                   "table (aligned; the default on a terminal), csv (the default otherwise), json (JSON lines) or "
                   "parquet (needs --output)")

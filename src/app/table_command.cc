@@ -200,7 +200,7 @@ CLI::App* AddTableCommand(CLI::App& app) {
   TableOptions& o = Opts();
   auto* table = app.add_subcommand("table", "Inspect and maintain a Delta table: describe, history, files, head, "
                                             "checkpoint, optimize, vacuum, restore");
-  table->add_option("uri", o.uri, "Table location: a local path or file:///abs/path")->required();
+  table->add_option("uri", o.uri, "Table location: a local path, file:///abs/path or an Azure location (az://<container>/<path>, abfss://…; docs/storage.md)")->required();
   table->require_subcommand(1);
   auto at = [&](CLI::App* c) {
     c->add_option("--version", o.version, "Time travel: read this version")->type_name("N");

@@ -19,8 +19,9 @@ std::string SettingDef::EnvVar() const {
 const std::vector<SettingDef>& AllSettings() {
   static const std::vector<SettingDef> kSettings = {
       {"lake.root", "--lakehouse", SettingType::kString, "./lakehouse", "path", "run, ingest, broker, produce, dlq-replay, dlq-export, serve",
-       "Root of the lakehouse: tables are written under bronze/, silver/ and gold/ below it; the broker file "
-       "(_broker) lives there too."},
+       "Root of the lakehouse: a directory or an Azure location (az://<container>/<path>, "
+       "abfss://<container>@<account>.dfs.core.windows.net/<path>; docs/storage.md). Tables are written under "
+       "bronze/, silver/ and gold/ below it; the broker file (_broker) of a local lakehouse lives there too."},
       {"kafka.brokers", "--brokers", SettingType::kString, "", "host:port[,…]", "run, produce, ingest, dlq-replay",
        "Bootstrap servers of an external Kafka cluster (Kafka, Confluent, Event Hubs). Empty: `run` starts the "
        "embedded broker; `produce`/`ingest` read the address from the broker file."},
@@ -33,7 +34,7 @@ const std::vector<SettingDef>& AllSettings() {
        "pipeline file's [source] group_id (lakestream-<name>, e.g. lakestream-orders)."},
       {"kafka.broker_file", "--broker-file", SettingType::kString, "", "path", "run, broker, produce, ingest, dlq-replay",
        "File where the embedded broker's address is written (and read by produce/ingest). Default: "
-       "<lake.root>/_broker."},
+       "<lake.root>/_broker, or <tmp>/lakestream-broker-<location> when lake.root is an Azure location."},
       {"source.epoch", "--source-epoch", SettingType::kString, "", "", "ingest",
        "Scope of the Kafka offsets stored in the Delta txn actions. Change it only when the topic was recreated "
        "and offsets restarted; `run` sets it to the embedded broker's epoch."},
@@ -111,6 +112,42 @@ const std::vector<SettingDef>& AllSettings() {
       {"duckdb.memory_limit", "--duckdb-memory-limit", SettingType::kString, "1GB", "bytes (DuckDB syntax)",
        "run, ingest, bench", "Memory limit of each DuckDB instance: a pipeline has two (its own and its bronze "
        "compactor's), `sql`/`serve` one."},
+      {"azure.account_name", "--azure-account-name", SettingType::kString, "", "", "run, ingest, serve, dlq-export",
+       "Azure storage account of az:// lake locations (abfss://<container>@<account>.dfs.core.windows.net names it "
+       "itself). Empty: AZURE_STORAGE_ACCOUNT_NAME. docs/storage.md."},
+      {"azure.account_key_file", "--azure-account-key-file", SettingType::kString, "", "path",
+       "run, ingest, serve, dlq-export",
+       "A file holding the account's shared key (SharedKey signing). Empty: AZURE_STORAGE_ACCOUNT_KEY. Never "
+       "logged."},
+      {"azure.sas_token_file", "--azure-sas-token-file", SettingType::kString, "", "path", "run, ingest, serve, dlq-export",
+       "A file holding a SAS token (needs read, add, create, write, delete and list on the container). Empty: "
+       "AZURE_STORAGE_SAS_TOKEN. Never logged."},
+      {"azure.bearer_token_file", "--azure-bearer-token-file", SettingType::kString, "", "path",
+       "run, ingest, serve, dlq-export",
+       "A file holding an Azure AD access token for https://storage.azure.com/ (e.g. from `az account "
+       "get-access-token --resource https://storage.azure.com/`), re-read at start-up only. Empty: "
+       "AZURE_STORAGE_TOKEN. Never logged."},
+      {"azure.endpoint", "--azure-endpoint", SettingType::kString, "", "URL", "run, ingest, serve, dlq-export",
+       "Blob service URL for sovereign clouds or the emulator (http://127.0.0.1:10000/devstoreaccount1). Empty: "
+       "AZURE_STORAGE_ENDPOINT, else https://<account>.blob.core.windows.net."},
+      {"azure.use_emulator", "--azure-use-emulator", SettingType::kBool, "false", "", "run, ingest, serve, dlq-export",
+       "Use Azurite's development account, key and endpoint (as AZURE_STORAGE_USE_EMULATOR=true)."},
+      {"azure.cache_dir", "--azure-cache-dir", SettingType::kString, "", "path", "run, ingest, serve, dlq-export",
+       "Local cache of Parquet data files and checkpoints read from or written to Azure (DuckDB reads local "
+       "files). Empty: LAKESTREAM_AZURE_CACHE_DIR, else <tmp>/lakestream-azure-cache."},
+      {"azure.cache_max_bytes", "--azure-cache-max-bytes", SettingType::kInt, "4294967296", "bytes",
+       "run, ingest, serve, dlq-export",
+       "Above this size the cache drops its least recently used files (none used in the last minute).", 1048576},
+      {"azure.block_size_bytes", "--azure-block-size-bytes", SettingType::kInt, "8388608", "bytes",
+       "run, ingest, serve, dlq-export",
+       "Files larger than this upload in blocks of this size (Put Block, Put Block List); ranged reads fetch this "
+       "much per request.", 65536},
+      {"azure.upload_concurrency", "--azure-upload-concurrency", SettingType::kInt, "4", "blocks",
+       "run, ingest, serve, dlq-export",
+       "Blocks of one file in flight at once; memory for an upload is this times azure.block_size_bytes.", 1},
+      {"azure.retry_budget_ms", "--azure-retry-budget-ms", SettingType::kInt, "60000", "ms", "run, ingest, serve, dlq-export",
+       "How long one storage operation may keep retrying 429, 5xx and network errors (exponential backoff with "
+       "jitter, Retry-After honoured) before it fails.", 0},
       {"log.level", "--log-level", SettingType::kString, "info", "", "all",
        "Log level: trace, debug, info, warn, error."},
   };

@@ -361,7 +361,7 @@ Result<DeltaSchema> SchemaOfQuery(ColumnarEngine& engine, const std::string& sql
 }
 
 Result<std::unique_ptr<DeltaTable>> OpenTable(const std::string& lakehouse, const std::string& table) {
-  ASSIGN_OR_RETURN(auto storage, OpenStorage((fs::path(lakehouse) / table).string(), true));
+  ASSIGN_OR_RETURN(auto storage, OpenStorage(JoinLocation(lakehouse, table), true));
   return DeltaTable::Open(storage, table);
 }
 

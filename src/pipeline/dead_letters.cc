@@ -18,7 +18,7 @@ namespace lakestream {
 namespace {
 
 Result<std::string> ScanOf(ColumnarEngine& engine, const std::string& lake_root, const std::string& name) {
-  const std::string path = (std::filesystem::path(lake_root) / name).string();
+  const std::string path = JoinLocation(lake_root, name);
   if (!std::filesystem::is_directory(std::filesystem::path(path) / "_delta_log")) {
     return NotFound("no table {} at {}: pass --lakehouse DIR (the directory `lakestream run` or `ingest` wrote)",
                     name, path);

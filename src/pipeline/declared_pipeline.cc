@@ -202,18 +202,16 @@ Result<std::unique_ptr<DeclaredPipeline>> DeclaredPipeline::Open(const DeclaredP
   return p;
 }
 
-std::vector<std::string> DeclaredPipeline::ActiveFilePaths(const std::string& name) {
-  std::vector<std::string> out;
+Result<std::vector<std::string>> DeclaredPipeline::ActiveFilePaths(const std::string& name) {
   auto& t = *tables_.at(name);
-  for (const auto& [key, f] : t.snapshot().files) out.push_back(DataFileLocalPath(t.storage(), key));
-  return out;
+  return DataFileLocalPaths(t.storage(), t.snapshot().files);
 }
 
 Status DeclaredPipeline::LoadState() {
   const PipelineSpec& spec = options_.spec;
   const int64_t horizon_us = spec.silver.dedupe_horizon_ms * 1000;
   seen_ids_ = std::make_unique<EventIdSet>(horizon_us);
-  std::vector<std::string> files = ActiveFilePaths(spec.silver_table);
+  ASSIGN_OR_RETURN(std::vector<std::string> files, ActiveFilePaths(spec.silver_table));
   if (files.empty()) return Status::OK();
   const int64_t start = MonotonicMillis();
   const std::string rel = "read_parquet(" + ColumnarEngine::PathList(files) + ")";
@@ -437,8 +435,7 @@ Status DeclaredPipeline::RefreshGold() {
     if (!g.adjustments && g.spec->late_events == "adjustments" && first_open_day != INT64_MIN) {
       // Days the watermark has passed since their rows were written: rewrite them as final.
       RETURN_IF_ERROR(table.Refresh());
-      std::vector<std::string> files;
-      for (const auto& [key, f] : table.snapshot().files) files.push_back(DataFileLocalPath(table.storage(), key));
+      ASSIGN_OR_RETURN(std::vector<std::string> files, DataFileLocalPaths(table.storage(), table.snapshot().files));
       if (!files.empty()) {
         ASSIGN_OR_RETURN(QueryResult open,
                          engine_->Query("SELECT DISTINCT " + Ident(g.spec->window_column) + "::VARCHAR FROM read_parquet(" +

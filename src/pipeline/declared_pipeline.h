@@ -89,7 +89,7 @@ class DeclaredPipeline : public StreamingPipeline {
   Status LoadState();
   /// Days since the epoch before which every day is final (the watermark's day), or INT64_MIN.
   int64_t FirstOpenDay() const;
-  std::vector<std::string> ActiveFilePaths(const std::string& table);
+  Result<std::vector<std::string>> ActiveFilePaths(const std::string& table);
 
   DeclaredPipelineOptions options_;
   std::unique_ptr<ColumnarEngine> engine_;

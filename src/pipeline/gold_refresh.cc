@@ -68,8 +68,7 @@ Result<GoldRefreshResult> RefreshGoldTable(const GoldPlan& plan, DeltaTable& gol
     return files.empty() ? EmptyRelation(plan.silver_columns) : ReadParquet(files);
   };
 
-  std::vector<std::string> all_files;
-  for (const auto& [key, f] : ss.files) all_files.push_back(DataFileLocalPath(silver.storage(), key));
+  ASSIGN_OR_RETURN(std::vector<std::string> all_files, DataFileLocalPaths(silver.storage(), ss.files));
   // The silver files added since gv, when the log still has those commits and the files are active.
   bool full = gv < 0;
   std::vector<std::string> new_files;
@@ -87,7 +86,8 @@ Result<GoldRefreshResult> RefreshGoldTable(const GoldPlan& plan, DeltaTable& gol
         full = true;  // rewritten since: recount everything rather than guess
         break;
       }
-      new_files.push_back(DataFileLocalPath(silver.storage(), key));
+      ASSIGN_OR_RETURN(std::string local, DataFileLocalPath(silver.storage(), key));
+      new_files.push_back(std::move(local));
     }
   }
   if (full) new_files = all_files;
@@ -162,7 +162,8 @@ Result<GoldRefreshResult> RefreshGoldTable(const GoldPlan& plan, DeltaTable& gol
           auto it = dates.lower_bound(lo);
           if (it == dates.end() || *it > hi) continue;
         }
-        sources.push_back(DataFileLocalPath(silver.storage(), key));
+        ASSIGN_OR_RETURN(std::string local, DataFileLocalPath(silver.storage(), key));
+        sources.push_back(std::move(local));
       }
     }
     std::string filter;
@@ -186,8 +187,7 @@ Result<GoldRefreshResult> RefreshGoldTable(const GoldPlan& plan, DeltaTable& gol
                                   plan.key + " IS NOT NULL)";
       const std::string recomputed_from =
           "(SELECT * FROM " + silver_relation(all_files) + " WHERE " + plan.key + " IN " + touched + ")";
-      std::vector<std::string> gold_files;
-      for (const auto& [key, f] : gold.snapshot().files) gold_files.push_back(DataFileLocalPath(gold.storage(), key));
+      ASSIGN_OR_RETURN(std::vector<std::string> gold_files, DataFileLocalPaths(gold.storage(), gold.snapshot().files));
       std::string carried;
       if (!gold_files.empty()) {
         carried = "(SELECT * FROM " + ReadParquet(gold_files) + " WHERE " + plan.key + " NOT IN " + touched + ")";

@@ -100,8 +100,7 @@ std::optional<int64_t> KafkaTimestampMicros(const KafkaRecord& r) {
 Result<std::unique_ptr<DeltaTable>> OpenTable(const std::string& lake_root, const std::string& name,
                                               const std::vector<ColumnSpec>& cols,
                                               const std::vector<std::string>& partitions, bool append_only) {
-  std::string location = (std::filesystem::path(lake_root) / name).string();
-  ASSIGN_OR_RETURN(auto storage, OpenStorage(location));
+  ASSIGN_OR_RETURN(auto storage, OpenStorage(JoinLocation(lake_root, name)));
   ASSIGN_OR_RETURN(auto table, DeltaTable::Open(storage, name));
   RETURN_IF_ERROR(table->CreateIfNotExists(ToDeltaSchema(cols), partitions,
                                            append_only ? std::map<std::string, std::string>{{"delta.appendOnly", "true"}}
@@ -111,7 +110,9 @@ Result<std::unique_ptr<DeltaTable>> OpenTable(const std::string& lake_root, cons
 
 Result<AddFile> WriteDataFile(ColumnarEngine& engine, DeltaTable& table, const RecordBatch& batch) {
   const std::string rel = NewDataFileName();
-  ASSIGN_OR_RETURN(ParquetFileInfo info, engine.WriteParquet(batch, table.storage().LocalPath(rel)));
+  ASSIGN_OR_RETURN(std::string local, table.storage().StagingPath(rel));
+  ASSIGN_OR_RETURN(ParquetFileInfo info, engine.WriteParquet(batch, local));
+  RETURN_IF_ERROR(table.storage().PutFile(rel, local));
   return MakeAddFile(rel, info, {}, true);
 }
 
@@ -201,7 +202,7 @@ Status ReadBronzeVersion(DeltaTable& bronze, ColumnarEngine& engine, int64_t v, 
   ASSIGN_OR_RETURN(CommitActions c, bronze.ReadCommit(v));
   for (const auto& add : c.adds) {
     if (!add.data_change) continue;  // a compaction rewrote rows already derived
-    std::string local = DataFileLocalPath(bronze.storage(), CanonicalDeltaPath(add.path));
+    ASSIGN_OR_RETURN(std::string local, DataFileLocalPath(bronze.storage(), CanonicalDeltaPath(add.path)));
     ASSIGN_OR_RETURN(QueryResult rows,
                      engine.Query("SELECT payload, topic, \"partition\", \"offset\", epoch_us(kafka_timestamp), "
                                   "epoch_us(ingest_time), key FROM read_parquet(" +

@@ -161,7 +161,7 @@ Status OrdersPipeline::LoadDedupeState() {
   const int64_t horizon_us = options_.rules.dedupe_horizon_ms * 1000;
   seen_ids_ = std::make_unique<EventIdSet>(horizon_us);
   seen_lines_ = std::make_unique<EventIdSet>(horizon_us);
-  std::vector<std::string> files = ActiveFilePaths(kSilver);
+  ASSIGN_OR_RETURN(std::vector<std::string> files, ActiveFilePaths(kSilver));
   if (files.empty()) return Status::OK();
   const int64_t now_us = NowMicros();
   const int64_t start = MonotonicMillis();
@@ -413,20 +413,16 @@ Status OrdersPipeline::Close() {
 
 void OrdersPipeline::CountCheckpoints() { medallion::CountCheckpoints(tables_, counters_); }
 
-std::vector<std::string> OrdersPipeline::ActiveFilePaths(const std::string& name) {
-  std::vector<std::string> out;
+Result<std::vector<std::string>> OrdersPipeline::ActiveFilePaths(const std::string& name) {
   auto it = tables_.find(name);
-  if (it == tables_.end()) return out;
-  for (const auto& [key, f] : it->second->snapshot().files) {
-    out.push_back(DataFileLocalPath(it->second->storage(), key));
-  }
-  return out;
+  if (it == tables_.end()) return std::vector<std::string>{};
+  return DataFileLocalPaths(it->second->storage(), it->second->snapshot().files);
 }
 
 Result<std::set<int64_t>> OrdersPipeline::CommittedSourceLines(const std::string& source_name) {
   std::set<int64_t> lines;
   simdjson::dom::parser parser;
-  std::vector<std::string> files = ActiveFilePaths(kBronze);
+  ASSIGN_OR_RETURN(std::vector<std::string> files, ActiveFilePaths(kBronze));
   if (files.empty()) return lines;
   // Payloads streamed (bronze can be large) and parsed here: they are raw bytes, maybe not UTF-8.
   RETURN_IF_ERROR(engine_->ForEachRow(

@@ -113,7 +113,7 @@ class OrdersPipeline : public StreamingPipeline {
   void SetDeadLetterSink(DeadLetterSink sink) { dead_letter_ = std::move(sink); }
   ColumnarEngine& engine() { return *engine_; }
   /// Local paths of the active files of a table ("bronze/orders", "silver/orders", …).
-  std::vector<std::string> ActiveFilePaths(const std::string& table);
+  Result<std::vector<std::string>> ActiveFilePaths(const std::string& table);
 
   /// Table names, as paths under the lake root.
   static constexpr const char* kBronze = "bronze/orders";

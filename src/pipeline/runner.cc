@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/time.h"
+#include "lake/storage/storage.h"
 #include "pipeline/dead_letters.h"
 #include "pipeline/orders_gold.h"
 #include "pipeline/orders_pipeline.h"
@@ -49,7 +50,12 @@ std::string Thousands(int64_t v) {
 
 std::string BrokerFile(const Settings& s) {
   if (s.IsSet("kafka.broker_file")) return s.GetString("kafka.broker_file");
-  return (std::filesystem::path(s.GetString("lake.root")) / "_broker").string();
+  const std::string root = s.GetString("lake.root");
+  if (!IsAzureLocation(root)) return (std::filesystem::path(root) / "_broker").string();
+  // A remote lakehouse: the address file stays on this machine, named after the location.
+  std::string name;
+  for (char c : root) name.push_back(std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
+  return (std::filesystem::temp_directory_path() / ("lakestream-broker-" + name)).string();
 }
 
 int Fail(const Status& st) {

@@ -267,17 +267,20 @@ Result<std::vector<TableReference>> FindTableReferences(
 }
 
 Result<std::vector<std::string>> ListLakehouseTables(const std::string& root) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (!fs::is_directory(root, ec)) {
-    return NotFound("no lakehouse at {}: pass --lakehouse DIR (the directory `lakestream run` wrote)", root);
+  auto store = OpenStorage(root, false);
+  if (!store.ok()) {
+    if (store.status().code() != StatusCode::kNotFound) return store.status();
+    return NotFound("no lakehouse at {}: pass --lakehouse DIR (the directory or az:// location `lakestream run` wrote)",
+                    root);
   }
   std::vector<std::string> names;
-  for (const auto& layer : fs::directory_iterator(root, ec)) {
-    const std::string lname = layer.path().filename().string();
-    if (!layer.is_directory() || lname.empty() || lname.front() == '_') continue;
-    for (const auto& table : fs::directory_iterator(layer.path(), ec)) {
-      if (fs::is_directory(table.path() / "_delta_log", ec)) names.push_back(lname + "." + table.path().filename().string());
+  ASSIGN_OR_RETURN(std::vector<std::string> layers, (*store)->ListDirectories(""));
+  for (const auto& layer : layers) {
+    if (layer.empty() || layer.front() == '_') continue;
+    ASSIGN_OR_RETURN(std::vector<std::string> tables, (*store)->ListDirectories(layer));
+    for (const auto& table : tables) {
+      ASSIGN_OR_RETURN(std::vector<std::string> inside, (*store)->ListDirectories(layer + "/" + table));
+      if (std::find(inside.begin(), inside.end(), "_delta_log") != inside.end()) names.push_back(layer + "." + table);
     }
   }
   std::sort(names.begin(), names.end());
@@ -315,7 +318,7 @@ Result<std::unique_ptr<LakeSqlQuery>> LakeSqlQuery::Prepare(const std::string& s
       replacement[r] = it->second;
       continue;
     }
-    const std::string location = (std::filesystem::path(options.lakehouse) / ref.layer / ref.table).string();
+    const std::string location = JoinLocation(options.lakehouse, ref.layer + "/" + ref.table);
     ASSIGN_OR_RETURN(auto storage, OpenStorage(location, false));
     const std::string name = ref.layer + "." + ref.table;
     auto table = DeltaTable::OpenExisting(storage, ref.layer + "/" + ref.table, ref.at);
@@ -330,7 +333,8 @@ Result<std::unique_ptr<LakeSqlQuery>> LakeSqlQuery::Prepare(const std::string& s
       RETURN_IF_ERROR(engine.Query("CREATE SCHEMA IF NOT EXISTS " + ColumnarEngine::QuoteIdentifier(ref.layer)).status());
     }
     RETURN_IF_ERROR(engine.Query("CREATE OR REPLACE VIEW " + view + " AS " + *scan).status());
-    for (const auto& [path, add] : snap.files) allowed.push_back(DataFileLocalPath((*table)->storage(), path));
+    ASSIGN_OR_RETURN(std::vector<std::string> locals, DataFileLocalPaths((*table)->storage(), snap.files));
+    allowed.insert(allowed.end(), locals.begin(), locals.end());
     q->tables_.push_back(TableRead{name, snap.version, static_cast<int64_t>(snap.files.size()), travel});
     view_of[key] = view;
     replacement[r] = view;

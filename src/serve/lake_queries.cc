@@ -212,7 +212,7 @@ Status LakeQueries::RefreshLocked(bool force) {
     std::string name = dotted;
     name[name.find('.')] = '/';  // "silver.orders" -> "silver/orders"
     if (tables_.count(name)) continue;
-    ASSIGN_OR_RETURN(auto storage, OpenStorage((std::filesystem::path(root_) / name).string(), false));
+    ASSIGN_OR_RETURN(auto storage, OpenStorage(JoinLocation(root_, name), false));
     auto t = DeltaTable::OpenExisting(storage, name);
     if (!t.ok()) continue;  // being created: try again on the next refresh
     tables_[name] = std::move(t).value();
@@ -590,7 +590,7 @@ Result<std::string> LakeQueries::TableJson(const std::string& name, int history)
   DeltaTable& t = *it->second;
   const Snapshot& s = t.snapshot();
   JsonWriter w;
-  w.BeginObject().Key("name").String(name).Key("location").String((std::filesystem::path(root_) / name).string());
+  w.BeginObject().Key("name").String(name).Key("location").String(JoinLocation(root_, name));
   w.Key("version").Int(s.version).Key("files").Int(static_cast<int64_t>(s.files.size()));
   w.Key("size_bytes").Int(s.SizeBytes()).Key("rows").Int(s.NumRecords());
   w.Key("checkpoint_version").Int(t.last_checkpoint_version());

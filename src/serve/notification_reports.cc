@@ -19,14 +19,18 @@ using Row = std::vector<std::optional<std::string_view>>;
 
 // The current snapshot of <root>/<table> as a parenthesised SELECT. Errors: NotFound naming the table.
 Result<std::string> Scan(ColumnarEngine& engine, const std::string& root, const std::string& table) {
-  const std::string dir = (std::filesystem::path(root) / table).string();
-  if (!std::filesystem::is_directory(std::filesystem::path(dir) / "_delta_log")) {
+  const std::string location = JoinLocation(root, table);
+  auto missing = [&] {
     return NotFound("no table {} under {}: run the notifications pipeline first (lakestream run --pipeline "
                     "pipelines/notifications.toml --lakehouse {})",
                     table, root, root);
-  }
-  ASSIGN_OR_RETURN(auto storage, OpenStorage(dir, false));
-  ASSIGN_OR_RETURN(auto t, DeltaTable::Open(storage, table));
+  };
+  auto storage = OpenStorage(location, false);
+  if (!storage.ok()) return storage.status().code() == StatusCode::kNotFound ? missing() : storage.status();
+  auto listed = (*storage)->List("_delta_log");
+  if (!listed.ok()) return listed.status();
+  if (listed->empty()) return missing();
+  ASSIGN_OR_RETURN(auto t, DeltaTable::Open(*storage, table));
   ASSIGN_OR_RETURN(std::string sql, SnapshotScanSql(t->snapshot(), t->storage(), engine));
   return "(" + sql + ")";
 }

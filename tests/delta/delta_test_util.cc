@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "common/ids.h"
+#include "azurite.h"
 #include "lake/delta/delta_scan.h"
 
 namespace lakestream::testing {
@@ -26,6 +27,26 @@ std::string MakeTempDir(const std::string& prefix) {
   }();
   dirs->push_back(p.string());
   return p.string();
+}
+
+bool OnAzure() {
+  const char* store = std::getenv("LAKESTREAM_TEST_STORE");
+  return store != nullptr && std::string(store) == "azurite";
+}
+
+std::string MakeTableLocation(const std::string& prefix) {
+  if (!OnAzure()) return MakeTempDir(prefix);
+  std::string error;
+  if (StartAzurite(&error).empty()) {
+    std::fprintf(stderr, "cannot start Azurite: %s\n", error.c_str());
+    std::abort();
+  }
+  return "az://lakestream-tests/" + prefix + "-" + RandomUuid().substr(0, 12);
+}
+
+bool ObjectExists(const std::string& location, const std::string& rel) {
+  auto storage = OpenStorage(location, false);
+  return storage.ok() && (*storage)->Stat(rel).ok();
 }
 
 void CopyTree(const std::string& from, const std::string& to) {

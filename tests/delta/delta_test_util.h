@@ -14,6 +14,18 @@ namespace lakestream::testing {
 /// A fresh directory under the system temp dir, removed at exit.
 std::string MakeTempDir(const std::string& prefix);
 
+/// Where a test table lives: a fresh temporary directory, or, when LAKESTREAM_TEST_STORE=azurite
+/// (the `Azure.` copies of these tests in CTest), a fresh az://lakestream-tests/<prefix>-<id> location
+/// on an Azurite started for this process (tests/azurite.h). A test that cannot run on Azure calls
+/// SkipOnAzure.
+std::string MakeTableLocation(const std::string& prefix);
+
+/// True when this test process runs its tables on Azurite.
+bool OnAzure();
+
+/// Whether `rel` exists under the table at `location` (a Stat through the store).
+bool ObjectExists(const std::string& location, const std::string& rel);
+
 /// Copies directory `from` to `to` recursively, making the copy writable.
 void CopyTree(const std::string& from, const std::string& to);
 

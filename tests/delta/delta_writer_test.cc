@@ -8,7 +8,10 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <chrono>
 #include <filesystem>
+#include <set>
+#include <thread>
 
 #include "common/time.h"
 #include "delta_test_util.h"
@@ -112,7 +115,7 @@ class RoundTrip : public ::testing::TestWithParam<bool> {};
 
 TEST_P(RoundTrip, EveryTypeSurvivesWriteCheckpointAndOptimize) {
   const bool partitioned = GetParam();
-  std::string dir = testing::MakeTempDir("roundtrip");
+  std::string dir = testing::MakeTableLocation("roundtrip");
   std::vector<std::string> parts;
   if (partitioned) parts = {"s", "d"};
   auto t = NewTable(dir, AllTypes(), parts);
@@ -135,7 +138,9 @@ TEST_P(RoundTrip, EveryTypeSurvivesWriteCheckpointAndOptimize) {
 
   // Parquet types required by the protocol ("Delta Data Type to Parquet Type Mappings").
   const auto& any = (*t)->snapshot().files.begin()->first;
-  const std::string file = ColumnarEngine::Quote(DataFileLocalPath((*t)->storage(), any));
+  auto local = DataFileLocalPath((*t)->storage(), any);
+  ASSERT_TRUE(local.ok()) << local.status().ToString();
+  const std::string file = ColumnarEngine::Quote(*local);
   auto type_of = [&](const std::string& col) {
     return One("SELECT type || ' ' || coalesce(logical_type, converted_type, '') FROM parquet_schema(" + file +
                ") WHERE name = '" + col + "'");
@@ -212,21 +217,23 @@ DeltaSchema Simple() {
 }
 
 TEST(DeltaCheckpoint, WrittenEveryTenCommitsAndUsedByReaders) {
-  std::string dir = testing::MakeTempDir("checkpoint");
+  std::string dir = testing::MakeTableLocation("checkpoint");
   auto t = NewTable(dir, Simple(), {});
   ASSERT_TRUE(t.ok());
   for (int i = 1; i <= 24; ++i) {
     Transaction txn;
     ASSERT_OK(Append(**t, "SELECT 0, " + std::to_string(i)));
   }
-  EXPECT_TRUE(fs::exists(dir + "/_delta_log/00000000000000000010.checkpoint.parquet"));
-  EXPECT_TRUE(fs::exists(dir + "/_delta_log/00000000000000000020.checkpoint.parquet"));
+  EXPECT_TRUE(testing::ObjectExists(dir, "_delta_log/00000000000000000010.checkpoint.parquet"));
+  EXPECT_TRUE(testing::ObjectExists(dir, "_delta_log/00000000000000000020.checkpoint.parquet"));
   auto lc = ReadLastCheckpoint((*t)->storage());
   ASSERT_TRUE(lc.ok());
   EXPECT_EQ(lc->version, 20);
   EXPECT_EQ(lc->num_add_files, 20);
   // The checkpoint follows Spark's schema: struct columns per action, maps for partitionValues.
-  const std::string cp = ColumnarEngine::Quote(dir + "/_delta_log/00000000000000000020.checkpoint.parquet");
+  auto cp_file = (*t)->storage().LocalFile("_delta_log/00000000000000000020.checkpoint.parquet");
+  ASSERT_TRUE(cp_file.ok()) << cp_file.status().ToString();
+  const std::string cp = ColumnarEngine::Quote(*cp_file);
   EXPECT_EQ(One("SELECT count(*) FROM read_parquet(" + cp + ") WHERE add IS NOT NULL"), "20");
   EXPECT_EQ(One("SELECT count(*) FROM read_parquet(" + cp + ") WHERE metaData IS NOT NULL AND protocol IS NULL"), "1");
   EXPECT_EQ(One("SELECT typeof(add.partitionValues) FROM read_parquet(" + cp + ") WHERE add IS NOT NULL LIMIT 1"),
@@ -235,7 +242,7 @@ TEST(DeltaCheckpoint, WrittenEveryTenCommitsAndUsedByReaders) {
   SnapshotSelector latest;
   auto replayed = LoadSnapshot((*t)->storage(), latest);
   ASSERT_TRUE(replayed.ok());
-  for (int v = 0; v <= 20; ++v) fs::remove(dir + "/" + CommitFileName(v));
+  for (int v = 0; v <= 20; ++v) ASSERT_OK((*t)->storage().Delete(CommitFileName(v)));
   auto rebuilt = LoadSnapshot((*t)->storage(), latest);
   ASSERT_TRUE(rebuilt.ok()) << rebuilt.status().ToString();
   EXPECT_EQ(rebuilt->checkpoint_version, 20);
@@ -249,7 +256,8 @@ TEST(DeltaCheckpoint, WrittenEveryTenCommitsAndUsedByReaders) {
 }
 
 TEST(DeltaCheckpoint, LogCleanupKeepsEveryVersionFromTheOldCheckpointOn) {
-  std::string dir = testing::MakeTempDir("cleanup");
+  if (testing::OnAzure()) GTEST_SKIP() << "ages the log with utimes(); a blob's Last-Modified cannot be set";
+  std::string dir = testing::MakeTableLocation("cleanup");
   auto t = NewTable(dir, Simple(), {});
   ASSERT_TRUE(t.ok());
   for (int i = 1; i <= 25; ++i) ASSERT_OK(Append(**t, "SELECT 0, " + std::to_string(i)));
@@ -274,7 +282,7 @@ TEST(DeltaCheckpoint, LogCleanupKeepsEveryVersionFromTheOldCheckpointOn) {
 }
 
 TEST(DeltaWriter, AppendOnlyTablesRefuseDataRemovalButAllowCompaction) {
-  std::string dir = testing::MakeTempDir("appendonly");
+  std::string dir = testing::MakeTableLocation("appendonly");
   auto t = NewTable(dir, Simple(), {}, {{"delta.appendOnly", "true"}});
   ASSERT_TRUE(t.ok());
   ASSERT_OK(Append(**t, "SELECT 1, 1"));
@@ -290,7 +298,7 @@ TEST(DeltaWriter, AppendOnlyTablesRefuseDataRemovalButAllowCompaction) {
 }
 
 TEST(DeltaConflict, CompactionAbortsWhenAConcurrentCommitRemovedItsInput) {
-  std::string dir = testing::MakeTempDir("conflict");
+  std::string dir = testing::MakeTableLocation("conflict");
   auto t = NewTable(dir, Simple(), {});
   ASSERT_TRUE(t.ok());
   ASSERT_OK(Append(**t, "SELECT 1, 1"));
@@ -316,7 +324,7 @@ TEST(DeltaConflict, CompactionAbortsWhenAConcurrentCommitRemovedItsInput) {
 }
 
 TEST(DeltaConflict, CompactionSucceedsWhileAnotherWriterAppends) {
-  std::string dir = testing::MakeTempDir("optappend");
+  std::string dir = testing::MakeTableLocation("optappend");
   auto t = NewTable(dir, Simple(), {});
   ASSERT_TRUE(t.ok());
   for (int i = 0; i < 4; ++i) ASSERT_OK(Append(**t, "SELECT 1, " + std::to_string(i)));
@@ -343,7 +351,7 @@ TEST(DeltaConflict, CompactionSucceedsWhileAnotherWriterAppends) {
 }
 
 TEST(DeltaMaintenance, VacuumRespectsRetentionAndDeletesOnlyUnreferencedFiles) {
-  std::string dir = testing::MakeTempDir("vacuum");
+  std::string dir = testing::MakeTableLocation("vacuum");
   auto t = NewTable(dir, Simple(), {});
   ASSERT_TRUE(t.ok());
   ASSERT_OK(Append(**t, "SELECT 1, 1"));
@@ -365,16 +373,16 @@ TEST(DeltaMaintenance, VacuumRespectsRetentionAndDeletesOnlyUnreferencedFiles) {
   auto dry = Vacuum(**t, later);
   ASSERT_TRUE(dry.ok());
   EXPECT_EQ(dry->files.size(), 2u);
-  for (const auto& f : dry->files) EXPECT_TRUE(fs::exists(dir + "/" + f));
+  for (const auto& f : dry->files) EXPECT_TRUE(testing::ObjectExists(dir, f)) << f;
   later.dry_run = false;
   auto done = Vacuum(**t, later);
   ASSERT_TRUE(done.ok());
-  for (const auto& f : done->files) EXPECT_FALSE(fs::exists(dir + "/" + f));
+  for (const auto& f : done->files) EXPECT_FALSE(testing::ObjectExists(dir, f)) << f;
   ExpectSameRows(**t, "SELECT * FROM (VALUES (1,1),(1,2))", "after vacuum");
 }
 
 TEST(DeltaMaintenance, RestoreCommitsTheFilesOfAnOlderVersion) {
-  std::string dir = testing::MakeTempDir("restore");
+  std::string dir = testing::MakeTableLocation("restore");
   auto t = NewTable(dir, Simple(), {});
   ASSERT_TRUE(t.ok());
   ASSERT_OK(Append(**t, "SELECT 1, 1"));
@@ -393,18 +401,31 @@ TEST(DeltaMaintenance, RestoreCommitsTheFilesOfAnOlderVersion) {
 }
 
 TEST(DeltaTimeTravel, ByVersionAndByTimestamp) {
-  std::string dir = testing::MakeTempDir("timetravel");
+  std::string dir = testing::MakeTableLocation("timetravel");
   auto t = NewTable(dir, Simple(), {});
   ASSERT_TRUE(t.ok());
-  for (int i = 1; i <= 3; ++i) ASSERT_OK(Append(**t, "SELECT 1, " + std::to_string(i)));
-  const int64_t base = 1'700'000'000'000;
-  for (int v = 0; v <= 3; ++v) {
-    int64_t ms = base + v * 60'000;
-    struct timeval tv[2] = {{ms / 1000, 0}, {ms / 1000, 0}};
-    ASSERT_EQ(::utimes((dir + "/" + CommitFileName(v)).c_str(), tv), 0);
+  // A commit's timestamp is its file's modification time. Local files are dated a minute apart;
+  // blobs (whose Last-Modified the service sets, to the second) are written 1.1 s apart.
+  int64_t commit_ms[4] = {0, 0, 0, 0};
+  for (int i = 1; i <= 3; ++i) {
+    if (testing::OnAzure()) std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    ASSERT_OK(Append(**t, "SELECT 1, " + std::to_string(i)));
   }
+  for (int v = 0; v <= 3; ++v) {
+    if (testing::OnAzure()) {
+      auto st = (*t)->storage().Stat(CommitFileName(v));
+      ASSERT_TRUE(st.ok());
+      commit_ms[v] = st->modification_time_ms;
+    } else {
+      commit_ms[v] = 1'700'000'000'000 + v * 60'000;
+      struct timeval tv[2] = {{commit_ms[v] / 1000, 0}, {commit_ms[v] / 1000, 0}};
+      ASSERT_EQ(::utimes((dir + "/" + CommitFileName(v)).c_str(), tv), 0);
+    }
+  }
+  ASSERT_LT(commit_ms[2], commit_ms[3]);
+  const int64_t base = commit_ms[0];
   SnapshotSelector at;
-  at.timestamp_ms = base + 2 * 60'000 + 30'000;  // between versions 2 and 3
+  at.timestamp_ms = commit_ms[2] + (commit_ms[3] - commit_ms[2]) / 2;  // between versions 2 and 3
   auto s = DeltaTable::OpenExisting((*t)->storage_ptr(), "t", at);
   ASSERT_TRUE(s.ok());
   EXPECT_EQ((*s)->snapshot().version, 2);
@@ -427,7 +448,7 @@ TEST(DeltaTimeTravel, ByVersionAndByTimestamp) {
 std::string Tool() { return (fs::path(LAKESTREAM_BINARY).parent_path() / "tests/delta_writer_tool").string(); }
 
 TEST(DeltaConcurrency, FourWriterProcessesAppendFiftyCommitsEachWithNoLostAdd) {
-  std::string dir = testing::MakeTempDir("concurrent");
+  std::string dir = testing::MakeTableLocation("concurrent");
   auto t = NewTable(dir, Simple(), {});
   ASSERT_TRUE(t.ok());
   constexpr int kWriters = 4, kCommits = 50;
@@ -450,7 +471,11 @@ TEST(DeltaConcurrency, FourWriterProcessesAppendFiftyCommitsEachWithNoLostAdd) {
   const Snapshot& s = (*t)->snapshot();
   EXPECT_EQ(s.version, kWriters * kCommits);  // version 0 creates the table
   EXPECT_EQ(static_cast<int>(s.files.size()), kWriters * kCommits);
-  for (const auto& [key, f] : s.files) EXPECT_TRUE(fs::exists(dir + "/" + key)) << key;
+  auto listed = (*t)->storage().List("");
+  ASSERT_TRUE(listed.ok());
+  std::set<std::string> present;
+  for (const auto& f : *listed) present.insert(f.path);
+  for (const auto& [key, f] : s.files) EXPECT_TRUE(present.count(key)) << key;
   std::string expected = "SELECT w, s FROM range(" + std::to_string(kWriters) + ") a(w), range(" +
                          std::to_string(kCommits) + ") b(s)";
   ExpectSameRows(**t, "SELECT w::INTEGER, s::INTEGER FROM (" + expected + ")", "4 writers x 50 commits");
@@ -463,7 +488,7 @@ TEST(DeltaConcurrency, FourWriterProcessesAppendFiftyCommitsEachWithNoLostAdd) {
 }
 
 TEST(DeltaCrashSafety, WriterKilledBetweenDataFileAndCommitLeavesAnInvisibleOrphanForVacuum) {
-  std::string dir = testing::MakeTempDir("crash");
+  std::string dir = testing::MakeTableLocation("crash");
   auto t = NewTable(dir, Simple(), {});
   ASSERT_TRUE(t.ok());
   ASSERT_OK(Append(**t, "SELECT 1, 1"));
@@ -475,7 +500,7 @@ TEST(DeltaCrashSafety, WriterKilledBetweenDataFileAndCommitLeavesAnInvisibleOrph
   EXPECT_TRUE(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0));
   std::string orphan(buf);
   orphan.erase(orphan.find_last_not_of("\n") + 1);
-  ASSERT_TRUE(fs::exists(dir + "/" + DecodeDeltaPath(orphan))) << orphan;
+  ASSERT_TRUE(testing::ObjectExists(dir, DecodeDeltaPath(orphan))) << orphan;
   auto after = DeltaTable::OpenExisting((*t)->storage_ptr(), "t");
   ASSERT_TRUE(after.ok()) << after.status().ToString();
   EXPECT_EQ((*after)->snapshot().version, 1);
@@ -490,7 +515,7 @@ TEST(DeltaCrashSafety, WriterKilledBetweenDataFileAndCommitLeavesAnInvisibleOrph
   ASSERT_TRUE(v.ok());
   ASSERT_EQ(v->files.size(), 1u);
   EXPECT_EQ(v->files[0], DecodeDeltaPath(orphan));
-  EXPECT_FALSE(fs::exists(dir + "/" + DecodeDeltaPath(orphan)));
+  EXPECT_FALSE(testing::ObjectExists(dir, DecodeDeltaPath(orphan)));
   ExpectSameRows(**after, "SELECT 1, 1", "after vacuum");
 }
 
@@ -518,7 +543,7 @@ CommandResult RunCli(const std::string& args) {
 }
 
 TEST(TableCommand, DescribesHistoryOptimizesVacuumsAndRestoresFromTheCommandLine) {
-  std::string dir = testing::MakeTempDir("cli");
+  std::string dir = testing::MakeTableLocation("cli");
   auto t = NewTable(dir, Simple(), {});
   ASSERT_TRUE(t.ok());
   for (int i = 1; i <= 21; ++i) ASSERT_OK(Append(**t, "SELECT 7, " + std::to_string(i)));

@@ -53,28 +53,6 @@ Result<ColumnarEngine*> LogEngine() {
   return engine.get();
 }
 
-// A local file holding `path` of `storage`: the file itself on local stores, else a temporary copy
-// removed when the holder goes away.
-class LocalCopy {
- public:
-  ~LocalCopy() {
-    if (!temp_.empty()) std::filesystem::remove(temp_);
-  }
-  Result<std::string> Get(Storage& storage, const std::string& path) {
-    std::string local = storage.LocalPath(path);
-    if (!local.empty()) return local;
-    ASSIGN_OR_RETURN(std::string bytes, storage.Read(path));
-    temp_ = (std::filesystem::temp_directory_path() / ("lakestream-" + RandomUuid() + ".parquet")).string();
-    std::ofstream out(temp_, std::ios::binary);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!out) return IoError("cannot write temporary copy {} of {}", temp_, path);
-    return temp_;
-  }
-
- private:
-  std::string temp_;
-};
-
 std::string TempPath(const std::string& suffix) {
   return (std::filesystem::temp_directory_path() / ("lakestream-" + RandomUuid() + suffix)).string();
 }
@@ -100,10 +78,9 @@ Result<LastCheckpoint> ReadLastCheckpoint(Storage& storage) {
 
 Result<CommitActions> ReadCheckpoint(Storage& storage, int64_t version, const std::vector<std::string>& files) {
   ASSIGN_OR_RETURN(ColumnarEngine * engine, LogEngine());
-  std::vector<LocalCopy> copies(files.size());
   std::vector<std::string> locals;
-  for (size_t i = 0; i < files.size(); ++i) {
-    ASSIGN_OR_RETURN(std::string local, copies[i].Get(storage, files[i]));
+  for (const auto& file : files) {
+    ASSIGN_OR_RETURN(std::string local, storage.LocalFile(file));
     locals.push_back(local);
   }
   auto rows = engine->Query("SELECT to_json(c)::VARCHAR FROM read_parquet(" + ColumnarEngine::PathList(locals) +

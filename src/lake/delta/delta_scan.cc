@@ -95,9 +95,19 @@ Result<std::string> PartitionValueLiteral(const std::optional<std::string>& valu
   return "CAST(" + q + " AS " + duck + ")";
 }
 
-std::string DataFileLocalPath(Storage& storage, const std::string& canonical_path) {
+Result<std::string> DataFileLocalPath(Storage& storage, const std::string& canonical_path) {
   if (!canonical_path.empty() && canonical_path[0] == '/') return canonical_path;
-  return storage.LocalPath(canonical_path);
+  return storage.LocalFile(canonical_path);
+}
+
+Result<std::vector<std::string>> DataFileLocalPaths(Storage& storage, const std::map<std::string, AddFile>& files) {
+  std::vector<std::string> out;
+  out.reserve(files.size());
+  for (const auto& [key, add] : files) {
+    ASSIGN_OR_RETURN(std::string local, DataFileLocalPath(storage, key));
+    out.push_back(std::move(local));
+  }
+  return out;
 }
 
 Result<std::string> SnapshotScanSql(const Snapshot& snapshot, Storage& storage, ColumnarEngine& engine,
@@ -129,14 +139,7 @@ Result<std::string> SnapshotScanSql(const Snapshot& snapshot, Storage& storage, 
     }
     return sql + " LIMIT 0";
   }
-  std::vector<std::string> paths;
-  for (const auto& [key, add] : selected) {
-    std::string local = DataFileLocalPath(storage, key);
-    if (local.empty()) {
-      return Unsupported("{}: reading data files needs a local path; this store has none", storage.uri());
-    }
-    paths.push_back(local);
-  }
+  ASSIGN_OR_RETURN(std::vector<std::string> paths, DataFileLocalPaths(storage, selected));
   const std::string source = "read_parquet(" + ColumnarEngine::PathList(paths) +
                              ", union_by_name=true, hive_partitioning=false, filename='__lakestream_file')";
   // Which columns do the files hold? (a column added later is absent from older files)

@@ -42,13 +42,17 @@ struct ScanOptions {
 };
 
 /// A SELECT returning the rows of `snapshot` (columns in schema order). `engine` is asked once for
-/// the columns the data files hold. Errors: Unsupported for a store without local paths (Azure reads
-/// come with the Azure store) or a type DuckDB cannot represent; InvalidArgument when DuckDB cannot
-/// read a data file (names it).
+/// the columns the data files hold; on a remote store the files are fetched into the local cache
+/// first (Storage::LocalFile). Errors: Unsupported for a type DuckDB cannot represent; InvalidArgument
+/// when DuckDB cannot read a data file (names it); the store's errors when a file cannot be fetched.
 Result<std::string> SnapshotScanSql(const Snapshot& snapshot, Storage& storage, ColumnarEngine& engine,
                                     const ScanOptions& options = {});
 
-/// The local path of an active file: its canonical path when absolute, else under the table root.
-std::string DataFileLocalPath(Storage& storage, const std::string& canonical_path);
+/// A local file with an active file's bytes: its canonical path when absolute, else
+/// Storage::LocalFile (the file itself on local disk, a cached copy from Azure). Errors: the store's.
+Result<std::string> DataFileLocalPath(Storage& storage, const std::string& canonical_path);
+
+/// DataFileLocalPath of each file of `files` (keys: canonical paths), in key order.
+Result<std::vector<std::string>> DataFileLocalPaths(Storage& storage, const std::map<std::string, AddFile>& files);
 
 }  // namespace lakestream

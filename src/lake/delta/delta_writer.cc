@@ -18,25 +18,9 @@ std::string QuoteIdent(const std::string& s) { return ColumnarEngine::QuoteIdent
 // Writes one Parquet file for `select_sql` at `rel` (relative, unencoded) of `storage`.
 Result<ParquetFileInfo> WriteOne(ColumnarEngine& engine, Storage& storage, const std::string& select_sql,
                                  const std::vector<ColumnSpec>& specs, const std::string& rel) {
-  std::string local = storage.LocalPath(rel);
-  if (!local.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(local).parent_path(), ec);
-    return engine.WriteQueryToParquet(select_sql, specs, local);
-  }
-  // Remote store: write locally, then upload.
-  const std::string temp =
-      (std::filesystem::temp_directory_path() / ("lakestream-" + RandomUuid() + ".parquet")).string();
-  auto info = engine.WriteQueryToParquet(select_sql, specs, temp);
-  if (info.ok()) {
-    std::ifstream in(temp, std::ios::binary);
-    std::stringstream bytes;
-    bytes << in.rdbuf();
-    Status st = storage.Write(rel, bytes.str());
-    if (!st.ok()) info = st;
-  }
-  std::error_code ec;
-  std::filesystem::remove(temp, ec);
+  ASSIGN_OR_RETURN(std::string local, storage.StagingPath(rel));
+  ASSIGN_OR_RETURN(ParquetFileInfo info, engine.WriteQueryToParquet(select_sql, specs, local));
+  RETURN_IF_ERROR(storage.PutFile(rel, local));
   return info;
 }
 

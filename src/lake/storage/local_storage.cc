@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -50,6 +51,50 @@ class LocalStorage : public Storage {
     }
     ::close(fd);
     return data;
+  }
+
+  Result<std::string> ReadRange(const std::string& path, int64_t offset, int64_t length) override {
+    std::string full = LocalPath(path);
+    int fd = ::open(full.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT) return NotFound("{} does not exist", full);
+      return IoError("cannot open {}: {}", full, std::strerror(errno));
+    }
+    std::string data(static_cast<size_t>(std::max<int64_t>(length, 0)), '\0');
+    size_t got = 0;
+    while (got < data.size()) {
+      ssize_t n = ::pread(fd, data.data() + got, data.size() - got, static_cast<off_t>(offset + static_cast<int64_t>(got)));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        int e = errno;
+        ::close(fd);
+        return IoError("cannot read {}: {}", full, std::strerror(e));
+      }
+      if (n == 0) break;
+      got += static_cast<size_t>(n);
+    }
+    ::close(fd);
+    data.resize(got);
+    return data;
+  }
+
+  Result<std::string> LocalFile(const std::string& path) override { return LocalPath(path); }
+
+  Result<std::string> StagingPath(const std::string& path) override {
+    fs::path full = root_ / path;
+    std::error_code ec;
+    fs::create_directories(full.parent_path(), ec);
+    if (ec) return IoError("cannot create directory {}: {}", full.parent_path().string(), ec.message());
+    return full.string();
+  }
+
+  Status PutFile(const std::string& path, const std::string& staged) override {
+    const std::string full = LocalPath(path);
+    if (staged == full) return Status::OK();
+    if (::rename(staged.c_str(), full.c_str()) != 0) {
+      return IoError("cannot rename {} to {}: {}", staged, full, std::strerror(errno));
+    }
+    return Status::OK();
   }
 
   Status Write(const std::string& path, std::string_view data) override {
@@ -109,6 +154,18 @@ class LocalStorage : public Storage {
       if (::stat(it->path().c_str(), &st) != 0) continue;
       out.push_back({it->path().lexically_relative(base).generic_string(), st.st_size,
                      st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000});
+    }
+    return out;
+  }
+
+  Result<std::vector<std::string>> ListDirectories(const std::string& dir) override {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(root_ / dir, ec)) {
+      if (e.is_directory(ec)) out.push_back(e.path().filename().string());
+    }
+    if (ec && ec != std::errc::no_such_file_or_directory) {
+      return IoError("cannot list {}: {}", (root_ / dir).string(), ec.message());
     }
     return out;
   }
@@ -175,17 +232,10 @@ class LocalStorage : public Storage {
 
 }  // namespace
 
-Result<std::shared_ptr<Storage>> OpenStorage(const std::string& location, bool create_if_missing) {
+Result<std::shared_ptr<Storage>> OpenLocalStorage(const std::string& location, bool create_if_missing) {
   std::string path = location;
   while (path.size() > 1 && path.back() == '/') path.pop_back();
-  if (path.rfind("file://", 0) == 0) {
-    path = path.substr(7);
-  } else if (path.find("://") != std::string::npos) {
-    return InvalidArgument(
-        "table location '{}' has an unsupported scheme; use a local path or file:///abs/path "
-        "(Azure az:// and abfss:// come with Azure Blob support)",
-        location);
-  }
+  if (path.rfind("file://", 0) == 0) path = path.substr(7);
   std::error_code ec;
   if (!create_if_missing) {
     if (!fs::is_directory(path, ec)) return NotFound("table location {} does not exist", location);
