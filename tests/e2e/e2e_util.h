@@ -147,8 +147,10 @@ inline void ExpectEveryBronzeRowAccountedFor(Lake& lake, int64_t expected_rows, 
 
 // Gold equals independent recounts of the CSV: DuckDB SQL always (tests/reconcile/gold_from_csv.sql),
 // and pandas when `with_pandas` (tests/reconcile/gold_pandas.py through Debian's /usr/bin/python3).
-inline void ExpectGoldMatchesRecount(const std::string& dir, const std::string& csv, bool with_pandas = false) {
-  std::string cmd = kReconcile + " --input " + csv + " --lakehouse " + dir;
+inline void ExpectGoldMatchesRecount(const std::string& lakehouse, const std::string& csv, bool with_pandas = false,
+                                     const std::string& work_dir = "") {
+  const std::string dir = work_dir.empty() ? lakehouse : work_dir;  // where the reports go (local)
+  std::string cmd = kReconcile + " --input " + csv + " --lakehouse " + lakehouse;
   if (with_pandas) {
     std::string pandas = "/usr/bin/python3 " + kSource + "/tests/reconcile/gold_pandas.py --input " + csv +
                          " --out " + dir + "/pandas > " + dir + "/pandas.txt 2>&1";

@@ -264,9 +264,11 @@ class AzureBlobStorage : public Storage {
     Call c{"PUT", "", {{"restype", "container"}}, {}, {}, "create container " + loc_.container};
     ASSIGN_OR_RETURN(HttpResponse r, WithRetries(c));
     if (r.status == 201 || r.status == 409) return Status::OK();
-    if (r.status == 403) {  // a SAS scoped to the container may not create it; its listing tells
-      spdlog::debug("{}: not allowed to create container {}; assuming it exists", uri_, loc_.container);
-      return Status::OK();
+    if (r.status == 403) {  // a SAS scoped to the container may not create it: may it list it?
+      Call list{"GET", "", {{"restype", "container"}, {"comp", "list"}, {"maxresults", "1"}}, {}, {}, "list " + uri_};
+      ASSIGN_OR_RETURN(HttpResponse lr, WithRetries(list));
+      if (lr.status == 200) return Status::OK();
+      return HttpError(lr, list.what);
     }
     return HttpError(r, c.what);
   }
@@ -571,7 +573,7 @@ class AzureBlobStorage : public Storage {
     if (!prefix.empty()) prefix += "/";
     std::string marker;
     do {
-      Call c{"GET", "", {{"restype", "container"}, {"comp", "list"}, {"include", "metadata"}, {"maxresults", "5000"}}, {}, {},
+      Call c{"GET", "", {{"restype", "container"}, {"comp", "list"}, {"include", "metadata"}, {"maxresults", std::to_string(opt_.list_page_size)}}, {}, {},
              "list " + Describe(dir)};
       if (!prefix.empty()) c.query.emplace_back("prefix", prefix);
       if (one_level) c.query.emplace_back("delimiter", "/");
@@ -682,7 +684,13 @@ Result<AzureLocation> ParseAzureLocation(const std::string& uri) {
   std::string scheme = uri.substr(0, sep);
   for (char& ch : scheme) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   std::string rest = uri.substr(sep + 3);
-  if (size_t q = rest.find('?'); q != std::string::npos) rest.resize(q);
+  if (rest.find('?') != std::string::npos) {
+    // A query string would be a SAS token; locations are printed in logs, the API and metrics.
+    return InvalidArgument(
+        "'{}?…' carries a query string: put a SAS token in AZURE_STORAGE_SAS_TOKEN (or --azure-sas-token-file), "
+        "not in the location, which is printed in logs and the API (docs/storage.md)",
+        uri.substr(0, uri.find('?')));
+  }
   AzureLocation loc;
   auto host_account = [&](const std::string& host) -> bool {
     // <account>.(blob|dfs).core.windows.net (or a sovereign cloud's suffix)

@@ -65,7 +65,8 @@ struct AzureOptions {
   int64_t retry_budget_ms = 60000;              // total time one operation may spend retrying, ms
   int64_t initial_backoff_ms = 100;
   int64_t max_backoff_ms = 8000;
-  int64_t request_timeout_ms = 120000;
+  int64_t request_timeout_ms = 120000;           // one HTTP exchange, body included, ms
+  int list_page_size = 5000;                     // maxresults of one List Blobs page (the service's maximum)
 };
 
 /// The options from the environment variables above (and LAKESTREAM_AZURE_CACHE_DIR).
