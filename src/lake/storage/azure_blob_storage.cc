@@ -506,7 +506,8 @@ class AzureBlobStorage : public Storage {
     if (!c.blob.empty()) path += "/" + UriEncode(c.blob, true);
     std::string query;
     for (const auto& [k, v] : c.query) query += (query.empty() ? "" : "&") + k + "=" + UriEncode(v, false);
-    if (!sas_.empty()) query += (query.empty() ? "" : "&") + sas_;
+    const bool use_sas = !sas_.empty() && opt_.account_key.empty() && opt_.bearer_token.empty();
+    if (use_sas) query += (query.empty() ? "" : "&") + sas_;
     HttpRequest req;
     req.method = c.method;
     req.url = base_url_.substr(0, base_url_.size() - endpoint_path_.size()) + path + (query.empty() ? "" : "?" + query);
