@@ -36,4 +36,43 @@ inline std::string AsciiUpper(std::string_view s) {
   return out;
 }
 
+/// Percent-encoding (RFC 3986 §2.1): the unreserved characters (A-Z a-z 0-9 - _ . ~) and those in
+/// `keep` stay, every other byte becomes %XX with upper-case hex. Used for Delta paths (PROTOCOL.md,
+/// "Path": URI-encoded) and Azure blob names in URLs.
+inline std::string PercentEncode(std::string_view s, std::string_view keep = "") {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                            c == '_' || c == '.' || c == '~';
+    if (unreserved || keep.find(static_cast<char>(c)) != std::string_view::npos) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+/// The inverse of PercentEncode: each %XX (either case of hex) becomes its byte; a '%' not followed
+/// by two hex digits stays as it is.
+inline std::string PercentDecode(std::string_view s) {
+  auto hex = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
 }  // namespace lakestream

@@ -77,37 +77,9 @@ LogFileName ParseLogFileName(std::string_view name) {
   return out;
 }
 
-std::string EncodeDeltaPath(const std::string& path) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : path) {
-    bool keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-                c == '_' || c == '.' || c == '~' || c == '/' || c == '=';
-    if (keep) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
+std::string EncodeDeltaPath(const std::string& path) { return PercentEncode(path, "/="); }
 
-std::string DecodeDeltaPath(const std::string& path) {
-  std::string out;
-  out.reserve(path.size());
-  for (size_t i = 0; i < path.size(); ++i) {
-    if (path[i] == '%' && i + 2 < path.size() && std::isxdigit(static_cast<unsigned char>(path[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(path[i + 2]))) {
-      out.push_back(static_cast<char>(std::stoi(path.substr(i + 1, 2), nullptr, 16)));
-      i += 2;
-    } else {
-      out.push_back(path[i]);
-    }
-  }
-  return out;
-}
+std::string DecodeDeltaPath(const std::string& path) { return PercentDecode(path); }
 
 std::string CanonicalDeltaPath(const std::string& path) {
   std::string p = path;

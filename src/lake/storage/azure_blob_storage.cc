@@ -21,7 +21,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/base64.h"
 #include "common/ids.h"
+#include "common/strings.h"
 #include "lake/storage/http_client.h"
 
 namespace lakestream {
@@ -50,56 +52,6 @@ std::string Env(std::initializer_list<const char*> names) {
 }
 
 bool Truthy(const std::string& v) { return v == "1" || v == "true" || v == "TRUE" || v == "True" || v == "yes"; }
-
-std::string UriEncode(std::string_view s, bool keep_slash) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
-std::string UriDecode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
-
-std::string Base64Encode(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(bytes.data()),
-                          static_cast<int>(bytes.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
-std::optional<std::string> Base64Decode(std::string_view text) {
-  if (text.empty() || text.size() % 4 != 0) return std::nullopt;
-  std::string out(3 * text.size() / 4 + 1, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(text.data()),
-                          static_cast<int>(text.size()));
-  if (n < 0) return std::nullopt;
-  size_t pad = 0;
-  if (text.back() == '=') ++pad;
-  if (text.size() > 1 && text[text.size() - 2] == '=') ++pad;
-  out.resize(static_cast<size_t>(n) - pad);
-  return out;
-}
 
 std::string Rfc1123Now() {
   std::time_t t = std::time(nullptr);
@@ -194,7 +146,7 @@ std::string BlobNameOf(std::string_view element) {
   auto v = NextElement(element, "Name", &pos, &attrs);
   if (!v) return "";
   std::string name = XmlUnescape(*v);
-  if (attrs.find("Encoded=\"true\"") != std::string_view::npos) name = UriDecode(name);
+  if (attrs.find("Encoded=\"true\"") != std::string_view::npos) name = PercentDecode(name);
   return name;
 }
 
@@ -503,9 +455,9 @@ class AzureBlobStorage : public Storage {
 
   Result<HttpResponse> Once(const Call& c) {
     std::string path = endpoint_path_ + "/" + loc_.container;
-    if (!c.blob.empty()) path += "/" + UriEncode(c.blob, true);
+    if (!c.blob.empty()) path += "/" + PercentEncode(c.blob, "/");
     std::string query;
-    for (const auto& [k, v] : c.query) query += (query.empty() ? "" : "&") + k + "=" + UriEncode(v, false);
+    for (const auto& [k, v] : c.query) query += (query.empty() ? "" : "&") + k + "=" + PercentEncode(v);
     const bool use_sas = !sas_.empty() && opt_.account_key.empty() && opt_.bearer_token.empty();
     if (use_sas) query += (query.empty() ? "" : "&") + sas_;
     HttpRequest req;
