@@ -1,9 +1,6 @@
 #include "lake/delta/delta_writer.h"
 
-#include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "common/ids.h"
 #include "common/time.h"

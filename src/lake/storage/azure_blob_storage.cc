@@ -150,6 +150,17 @@ std::string BlobNameOf(std::string_view element) {
   return name;
 }
 
+// The URI scheme of `location`, lower-cased, or "" when it has none.
+std::string SchemeOf(const std::string& location) {
+  const size_t sep = location.find("://");
+  return sep == std::string::npos ? "" : AsciiLower(location.substr(0, sep));
+}
+
+// The schemes delta-rs/object_store and Hadoop's ABFS driver use for Azure storage.
+bool IsAzureScheme(const std::string& scheme) {
+  return scheme == "az" || scheme == "azure" || scheme == "adl" || scheme == "abfs" || scheme == "abfss";
+}
+
 bool RetryableStatus(long status) {
   return status == 408 || status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
 }
@@ -217,20 +228,17 @@ class AzureBlobStorage : public Storage {
     ASSIGN_OR_RETURN(HttpResponse r, WithRetries(c));
     if (r.status == 201 || r.status == 409) return Status::OK();
     if (r.status == 403) {  // a SAS scoped to the container may not create it: may it list it?
-      Call list{"GET", "", {{"restype", "container"}, {"comp", "list"}, {"maxresults", "1"}}, {}, {}, "list " + uri_};
-      ASSIGN_OR_RETURN(HttpResponse lr, WithRetries(list));
+      ASSIGN_OR_RETURN(HttpResponse lr, ListFirstBlob(false));
       if (lr.status == 200) return Status::OK();
-      return HttpError(lr, list.what);
+      return HttpError(lr, "list " + uri_);
     }
     return HttpError(r, c.what);
   }
 
   Status CheckExists() {
-    Call c{"GET", "", {{"restype", "container"}, {"comp", "list"}, {"maxresults", "1"}}, {}, {}, "list " + uri_};
-    if (!loc_.prefix.empty()) c.query.emplace_back("prefix", loc_.prefix + "/");
-    ASSIGN_OR_RETURN(HttpResponse r, WithRetries(c));
+    ASSIGN_OR_RETURN(HttpResponse r, ListFirstBlob(true));
     if (r.status == 404) return NotFound("table location {} does not exist (no container {})", uri_, loc_.container);
-    if (r.status != 200) return HttpError(r, c.what);
+    if (r.status != 200) return HttpError(r, "list " + uri_);
     size_t pos = 0;
     if (!NextElement(r.body, "Blob", &pos)) return NotFound("table location {} does not exist (no blob under it)", uri_);
     return Status::OK();
@@ -245,13 +253,9 @@ class AzureBlobStorage : public Storage {
 
   Result<std::string> ReadRange(const std::string& path, int64_t offset, int64_t length) override {
     if (length <= 0) return std::string();
-    Call c{"GET", BlobName(path), {}, {{"x-ms-range", fmt::format("bytes={}-{}", offset, offset + length - 1)}}, {},
-           "read " + Describe(path)};
-    ASSIGN_OR_RETURN(HttpResponse r, WithRetries(c));
-    if (r.status == 416) return std::string();  // the range starts at or after the end
-    if (r.status != 206 && r.status != 200) return HttpError(r, c.what);
-    if (r.status == 200) r.body = r.body.substr(std::min<size_t>(static_cast<size_t>(offset), r.body.size()), static_cast<size_t>(length));
-    return std::move(r.body);
+    ASSIGN_OR_RETURN(Range r, GetRange(path, offset, length));
+    if (static_cast<int64_t>(r.bytes.size()) > length) r.bytes.resize(static_cast<size_t>(length));
+    return std::move(r.bytes);
   }
 
   Status Write(const std::string& path, std::string_view data) override {
@@ -342,33 +346,18 @@ class AzureBlobStorage : public Storage {
     if (ec) return IoError("cannot create cache directory {}: {}", fs::path(cached).parent_path().string(), ec.message());
     const std::string temp = fs::path(cached).parent_path() / (".download-" + RandomUuid());
     std::ofstream out(temp, std::ios::binary);
-    int64_t total = -1, offset = 0;
-    const int64_t chunk = opt_.block_size_bytes;
-    while (total < 0 || offset < total) {
-      Call c{"GET", BlobName(path), {}, {{"x-ms-range", fmt::format("bytes={}-{}", offset, offset + chunk - 1)}}, {},
-             "read " + Describe(path)};
-      Result<HttpResponse> r = WithRetries(c);
-      if (r.ok() && r->status == 416 && offset == 0) {  // an empty blob has no byte 0
-        total = 0;
-        break;
-      }
-      if (!r.ok() || (r->status != 206 && r->status != 200)) {
+    int64_t total = 1, offset = 0;  // the first answer tells the real size
+    while (offset < total) {
+      Result<Range> r = GetRange(path, offset, opt_.block_size_bytes);
+      if (!r.ok()) {
         out.close();
         fs::remove(temp, ec);
-        return r.ok() ? HttpError(*r, c.what) : r.status();
+        return r.status();
       }
-      if (r->status == 200) {
-        total = static_cast<int64_t>(r->body.size());
-        out.write(r->body.data(), static_cast<std::streamsize>(r->body.size()));
-        offset = total;
-        break;
-      }
-      const std::string range = r->Header("content-range");  // "bytes 0-8388607/123456789"
-      const size_t slash = range.rfind('/');
-      total = slash == std::string::npos ? offset + static_cast<int64_t>(r->body.size()) : std::atoll(range.c_str() + slash + 1);
-      out.write(r->body.data(), static_cast<std::streamsize>(r->body.size()));
-      if (r->body.empty()) break;
-      offset += static_cast<int64_t>(r->body.size());
+      out.write(r->bytes.data(), static_cast<std::streamsize>(r->bytes.size()));
+      total = r->total_bytes;
+      if (r->bytes.empty()) break;
+      offset += static_cast<int64_t>(r->bytes.size());
     }
     out.close();
     if (!out) {
@@ -429,6 +418,38 @@ class AzureBlobStorage : public Storage {
     std::string_view body;
     std::string what;
   };
+
+  struct Range {
+    std::string bytes;
+    int64_t total_bytes = 0;  // the blob's size
+  };
+
+  // Get Blob with x-ms-range (Blob REST API, "Specifying the range header"): up to `length` bytes
+  // from `offset`, and the blob's size from Content-Range. A range at or past the end (416, e.g. byte
+  // 0 of an empty blob) gives no bytes; a service ignoring the range (200) gives the rest from `offset`.
+  Result<Range> GetRange(const std::string& path, int64_t offset, int64_t length) {
+    Call c{"GET", BlobName(path), {}, {{"x-ms-range", fmt::format("bytes={}-{}", offset, offset + length - 1)}}, {},
+           "read " + Describe(path)};
+    ASSIGN_OR_RETURN(HttpResponse r, WithRetries(c));
+    if (r.status == 416) return Range{"", offset};
+    if (r.status == 200) {
+      const int64_t total = static_cast<int64_t>(r.body.size());
+      return Range{r.body.substr(static_cast<size_t>(std::min(offset, total))), total};
+    }
+    if (r.status != 206) return HttpError(r, c.what);
+    const std::string range = r.Header("content-range");  // "bytes 0-8388607/123456789"
+    const size_t slash = range.rfind('/');
+    const int64_t total =
+        slash == std::string::npos ? offset + static_cast<int64_t>(r.body.size()) : std::atoll(range.c_str() + slash + 1);
+    return Range{std::move(r.body), total};
+  }
+
+  // List Blobs answering at most one name: under the table's prefix, or anywhere in the container.
+  Result<HttpResponse> ListFirstBlob(bool under_prefix) {
+    Call c{"GET", "", {{"restype", "container"}, {"comp", "list"}, {"maxresults", "1"}}, {}, {}, "list " + uri_};
+    if (under_prefix && !loc_.prefix.empty()) c.query.emplace_back("prefix", loc_.prefix + "/");
+    return WithRetries(c);
+  }
 
   std::string BlobName(const std::string& path) const {
     if (loc_.prefix.empty()) return path;
@@ -632,11 +653,9 @@ Result<AzureLocation> ParseAzureLocation(const std::string& uri) {
         "abfss://<container>@<account>.dfs.core.windows.net/<path> (docs/storage.md)",
         uri.substr(0, uri.find('?')), why);
   };
-  const size_t sep = uri.find("://");
-  if (sep == std::string::npos) return bad("no scheme");
-  std::string scheme = uri.substr(0, sep);
-  for (char& ch : scheme) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  std::string rest = uri.substr(sep + 3);
+  const std::string scheme = SchemeOf(uri);
+  if (scheme.empty()) return bad("no scheme");
+  std::string rest = uri.substr(scheme.size() + 3);
   if (rest.find('?') != std::string::npos) {
     // A query string would be a SAS token; locations are printed in logs, the API and metrics.
     return InvalidArgument(
@@ -656,7 +675,7 @@ Result<AzureLocation> ParseAzureLocation(const std::string& uri) {
     return true;
   };
   std::string path;
-  if (scheme == "az" || scheme == "azure" || scheme == "adl" || scheme == "abfs" || scheme == "abfss") {
+  if (IsAzureScheme(scheme)) {
     const size_t slash = rest.find('/');
     std::string authority = rest.substr(0, slash);
     path = slash == std::string::npos ? "" : rest.substr(slash + 1);
@@ -684,13 +703,11 @@ Result<AzureLocation> ParseAzureLocation(const std::string& uri) {
 }
 
 bool IsAzureLocation(const std::string& location) {
-  const size_t sep = location.find("://");
-  if (sep == std::string::npos) return false;
-  std::string scheme = location.substr(0, sep);
-  for (char& ch : scheme) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  if (scheme == "az" || scheme == "azure" || scheme == "adl" || scheme == "abfs" || scheme == "abfss") return true;
+  const std::string scheme = SchemeOf(location);
+  if (IsAzureScheme(scheme)) return true;
   if (scheme != "https" && scheme != "http") return false;
-  const std::string host = location.substr(sep + 3, location.find('/', sep + 3) - sep - 3);
+  const size_t start = scheme.size() + 3;
+  const std::string host = location.substr(start, location.find('/', start) - start);
   return host.find(".blob.") != std::string::npos || host.find(".dfs.") != std::string::npos;
 }
 
@@ -714,13 +731,9 @@ void SetAzureOptions(const AzureOptions& options) {
 std::string SharedKeyStringToSign(const std::string& method, const std::vector<std::pair<std::string, std::string>>& headers,
                                   const std::string& account, const std::string& url_path,
                                   const std::vector<std::pair<std::string, std::string>>& query) {
-  auto lower = [](std::string s) {
-    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-  };
   auto header = [&](const std::string& name) -> std::string {
     for (const auto& [k, v] : headers) {
-      if (lower(k) == name) return v;
+      if (AsciiLower(k) == name) return v;
     }
     return "";
   };
@@ -732,13 +745,13 @@ std::string SharedKeyStringToSign(const std::string& method, const std::vector<s
                   header("if-unmodified-since") + "\n" + header("range") + "\n";
   std::vector<std::pair<std::string, std::string>> ms;
   for (const auto& [k, v] : headers) {
-    if (lower(k).rfind("x-ms-", 0) == 0) ms.emplace_back(lower(k), v);
+    if (AsciiLower(k).rfind("x-ms-", 0) == 0) ms.emplace_back(AsciiLower(k), v);
   }
   std::sort(ms.begin(), ms.end());
   for (const auto& [k, v] : ms) s += k + ":" + v + "\n";
   s += "/" + account + url_path;
   std::vector<std::pair<std::string, std::string>> q;
-  for (const auto& [k, v] : query) q.emplace_back(lower(k), v);
+  for (const auto& [k, v] : query) q.emplace_back(AsciiLower(k), v);
   std::sort(q.begin(), q.end());
   for (const auto& [k, v] : q) s += "\n" + k + ":" + v;
   return s;

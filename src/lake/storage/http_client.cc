@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/strings.h"
+
 namespace lakestream {
 namespace {
 
@@ -32,8 +34,7 @@ size_t WriteHeader(char* buffer, size_t size, size_t nitems, void* userdata) {
   if (line.rfind("HTTP/", 0) == 0) headers->clear();  // a new response (after 100 Continue)
   const size_t colon = line.find(':');
   if (colon != std::string_view::npos) {
-    std::string name(line.substr(0, colon));
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const std::string name = AsciiLower(line.substr(0, colon));
     std::string_view value = line.substr(colon + 1);
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
     while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) value.remove_suffix(1);
