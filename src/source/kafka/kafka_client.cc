@@ -123,6 +123,8 @@ std::map<int32_t, int64_t> OrderProducer::DeliveredBytesByPartition() const {
 
 int64_t OrderProducer::in_flight() const { return impl_->producer->outq_len(); }
 
+const std::string& OrderProducer::topic() const { return impl_->topic; }
+
 // ---------------------------------------------------------------------------------------------
 // Consumer
 
@@ -130,7 +132,9 @@ struct PipelineConsumer::Impl : public RdKafka::RebalanceCb {
   std::unique_ptr<RdKafka::KafkaConsumer> consumer;
   std::string topic;
   StartOffsetFn start_offset;
+  bool from_offset_zero = false;
   std::map<int32_t, int64_t> next_expected;  // -1 = unknown (started at the beginning)
+  std::optional<OffsetGap> gap;
   Status rebalance_error;
   std::function<Status(const std::vector<int32_t>&)> on_revoke;
 
@@ -139,6 +143,7 @@ struct PipelineConsumer::Impl : public RdKafka::RebalanceCb {
     if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
       for (auto* tp : parts) {
         std::optional<int64_t> start = start_offset(tp->topic(), tp->partition());
+        if (!start && from_offset_zero) start = 0;  // the embedded broker's topics begin at 0: check that
         tp->set_offset(start ? *start : RdKafka::Topic::OFFSET_BEGINNING);
         next_expected[tp->partition()] = start ? *start : -1;
         spdlog::info("assigned {}[{}], starting at {}", tp->topic(), tp->partition(),
@@ -163,7 +168,7 @@ PipelineConsumer::~PipelineConsumer() { Close(); }
 Result<std::unique_ptr<PipelineConsumer>> PipelineConsumer::Create(const KafkaProperties& props,
                                                                    const std::string& topic,
                                                                    const std::string& group_id,
-                                                                   StartOffsetFn start_offset) {
+                                                                   StartOffsetFn start_offset, bool from_offset_zero) {
   KafkaProperties p = props;
   p["group.id"] = group_id;
   p["enable.auto.commit"] = "false";
@@ -176,6 +181,7 @@ Result<std::unique_ptr<PipelineConsumer>> PipelineConsumer::Create(const KafkaPr
   out->impl_ = std::make_unique<Impl>();
   out->impl_->topic = topic;
   out->impl_->start_offset = std::move(start_offset);
+  out->impl_->from_offset_zero = from_offset_zero;
   std::string err;
   conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(out->impl_.get()), err);
   out->impl_->consumer.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
@@ -204,9 +210,13 @@ Status PipelineConsumer::Poll(int timeout_ms, size_t max_records, std::vector<Ka
         int32_t p = m->partition();
         auto it = impl_->next_expected.find(p);
         if (it != impl_->next_expected.end() && it->second >= 0 && m->offset() != it->second) {
+          if (m->offset() > it->second) {
+            impl_->gap = OffsetGap{m->topic_name(), p, it->second, m->offset() - 1,
+                                   fmt::format("expected offset {}, received {}", it->second, m->offset())};
+          }
           return DataLoss(
-              "offset gap on {}[{}]: expected offset {} but received {}; {} record(s) were lost (deleted by "
-              "retention before they were consumed, or the topic was recreated). Stopping so that nothing is "
+              "offset gap on {}[{}]: expected offset {} but received {}; {} record(s) were lost (evicted or deleted "
+              "by retention before they were consumed, or the topic was recreated). Stopping so that nothing is "
               "skipped silently",
               m->topic_name(), p, it->second, m->offset(), m->offset() - it->second);
         }
@@ -232,12 +242,32 @@ Status PipelineConsumer::Poll(int timeout_ms, size_t max_records, std::vector<Ka
       case RdKafka::ERR__PARTITION_EOF:
         return Status::OK();
       case RdKafka::ERR__AUTO_OFFSET_RESET:
-      case RdKafka::ERR_OFFSET_OUT_OF_RANGE:
+      case RdKafka::ERR_OFFSET_OUT_OF_RANGE: {
+        const int32_t p = m->partition();
+        const auto it = impl_->next_expected.find(p);
+        const int64_t want = it == impl_->next_expected.end() ? -1 : it->second;
+        int64_t lo = -1, hi = -1;
+        c.query_watermark_offsets(m->topic_name(), p, &lo, &hi, 5000);
+        if (want >= 0 && lo > want) {
+          impl_->gap = OffsetGap{m->topic_name(), p, want, lo - 1,
+                                 fmt::format("position {} is below the broker's oldest offset {}", want, lo)};
+          return DataLoss("{}[{}]: offsets {}-{} ({} records) are gone from the broker before they were consumed "
+                          "(its oldest offset is now {}: evicted, or deleted by retention)",
+                          m->topic_name(), p, want, lo - 1, lo - want, lo);
+        }
+        if (want >= 0 && hi >= 0 && want > hi) {
+          return DataLoss(
+              "{}[{}]: the position to resume from, offset {}, is beyond the end of the partition (offset {}): the "
+              "topic was recreated, or this is another cluster. If the topic was recreated on purpose, start with a "
+              "new --source-epoch; otherwise investigate before resuming",
+              m->topic_name(), p, want, hi);
+        }
         return DataLoss(
             "{}[{}]: the position to resume from is out of range ({}). The records there no longer exist: "
             "retention deleted them or the topic was recreated. If the topic was recreated on purpose, start with "
             "a new --source-epoch; otherwise investigate before resuming",
-            m->topic_name(), m->partition(), m->errstr());
+            m->topic_name(), p, m->errstr());
+      }
       default:
         if (m->err() == RdKafka::ERR__FATAL) return IoError("Kafka consumer fatal error: {}", m->errstr());
         spdlog::warn("Kafka consumer: {} (retrying)", m->errstr());
@@ -246,6 +276,8 @@ Status PipelineConsumer::Poll(int timeout_ms, size_t max_records, std::vector<Ka
   }
   return Status::OK();
 }
+
+std::optional<OffsetGap> PipelineConsumer::gap() const { return impl_->gap; }
 
 void PipelineConsumer::CommitAdvisory(const std::map<int32_t, int64_t>& next_offsets) {
   std::vector<RdKafka::TopicPartition*> parts;

@@ -45,6 +45,15 @@ struct KafkaRecord {
 
 using KafkaHeaders = std::vector<std::pair<std::string, std::string>>;
 
+/// Offsets [from_offset, to_offset] of a partition that a consumer needed and the broker no longer
+/// has (evicted by the embedded broker, deleted by retention), with how it was found.
+struct OffsetGap {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t from_offset = 0, to_offset = 0;  // inclusive
+  std::string reason;
+};
+
 /// Idempotent producer (enable.idempotence=true, acks=all). Produce() blocks while librdkafka's queue
 /// is full. Delivery failures are fatal: the first one is kept and returned by status().
 /// Thread-safe for Produce from one thread and counters read from others.
@@ -67,6 +76,8 @@ class OrderProducer {
   /// Payload bytes delivered so far, per partition that received any (a snapshot copy).
   std::map<int32_t, int64_t> DeliveredBytesByPartition() const;
   int64_t in_flight() const;
+  /// The producer's default topic.
+  const std::string& topic() const;
 
   struct Impl;
 
@@ -77,18 +88,23 @@ class OrderProducer {
 };
 
 /// A consumer-group member. Auto-commit and auto offset store are off: on every assignment it asks
-/// `start_offset(topic, partition)` where to start (the engine's Delta txn; nullopt = the beginning).
-/// auto.offset.reset=error, so a start position that no longer exists is an error, never a silent skip.
+/// `start_offset(topic, partition)` where to start (the engine's Delta txn; nullopt = the beginning:
+/// offset 0 when `from_offset_zero`, as on the embedded broker whose topics begin at 0, else the
+/// broker's oldest offset). auto.offset.reset=error, so a start position that no longer exists is an
+/// error, never a silent skip.
 class PipelineConsumer {
  public:
   using StartOffsetFn = std::function<std::optional<int64_t>(const std::string&, int32_t)>;
   ~PipelineConsumer();
   static Result<std::unique_ptr<PipelineConsumer>> Create(const KafkaProperties& props, const std::string& topic,
-                                                          const std::string& group_id, StartOffsetFn start_offset);
+                                                          const std::string& group_id, StartOffsetFn start_offset,
+                                                          bool from_offset_zero = false);
   /// Appends up to `max_records` more records to `out`, waiting up to `timeout_ms` for the first. Errors: DataLoss for
-  /// an offset gap or an out-of-range position (names topic, partition and offsets); IoError for a
-  /// fatal client error.
+  /// an offset gap or an out-of-range position (names topic, partition and offsets; gap() then says
+  /// which offsets are gone when they are below the broker's oldest); IoError for a fatal client error.
   Status Poll(int timeout_ms, size_t max_records, std::vector<KafkaRecord>* out);
+  /// The offsets the last DataLoss error of Poll found gone, when known.
+  std::optional<OffsetGap> gap() const;
   /// Commits `offsets` (next offset to read, per partition) to the group, for lag monitoring only:
   /// the Delta txn is the source of truth. Best effort.
   void CommitAdvisory(const std::map<int32_t, int64_t>& next_offsets);
