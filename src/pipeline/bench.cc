@@ -127,6 +127,7 @@ Result<PhaseResult> PipelinePhase(const Settings& s, const KafkaProperties& kafk
   ASSIGN_OR_RETURN(OrdersPipelineOptions options, PipelineOptionsFrom(s, std::move(spec), broker->epoch()));
   options.lake_root = dir;
   options.topic = kTopic;
+  options.command = "bench";
   ASSIGN_OR_RETURN(auto pipeline, OrdersPipeline::Open(options));
   ASSIGN_OR_RETURN(auto producer, OrderProducer::Create(props, kTopic));
   OrderProducer* prod = producer.get();

@@ -6,7 +6,9 @@
 #include "format/schema_decoder.h"
 #include "lake/delta/delta_scan.h"
 #include "pipeline/event_id_set.h"
+#include "pipeline/data_loss.h"
 #include "pipeline/medallion.h"
+#include "pipeline/writer_lease.h"
 
 namespace lakestream {
 
@@ -130,6 +132,7 @@ Result<std::unique_ptr<DeclaredPipeline>> DeclaredPipeline::Open(const DeclaredP
   p->options_ = options;
   const PipelineSpec& spec = p->options_.spec;
   if (spec.is_orders()) return InvalidArgument("{}: format \"orders\" runs as the orders pipeline", spec.file);
+  p->apps_ = std::make_unique<medallion::DerivedAppIds>("lakestream-" + spec.name);
   ASSIGN_OR_RETURN(p->engine_, ColumnarEngine::Open(options.duckdb_threads, options.duckdb_memory_limit));
   RETURN_IF_ERROR(CheckPipelineSql(spec, *p->engine_));
   std::vector<DecodedField> fields;
@@ -169,6 +172,11 @@ Result<std::unique_ptr<DeclaredPipeline>> DeclaredPipeline::Open(const DeclaredP
       p->gold_.push_back(std::move(t));
     }
   }
+  // One writer at a time, before anything is written (docs/reliability.md, "A double start").
+  if (options.writer_lease_ms > 0) {
+    ASSIGN_OR_RETURN(p->lease_, WriterLease::Acquire({options.lake_root, spec.name, options.command,
+                                                      options.writer_lease_ms}));
+  }
   struct Def {
     std::string name;
     std::vector<ColumnSpec> cols;
@@ -186,10 +194,22 @@ Result<std::unique_ptr<DeclaredPipeline>> DeclaredPipeline::Open(const DeclaredP
   p->bronze_ = std::make_unique<medallion::BronzeSink>("lakestream-" + spec.name, options.source_epoch,
                                                        p->tables_[spec.bronze_table].get(), p->engine_.get(),
                                                        &p->counters_);
+  // Recorded data loss stops every start until it is accepted (docs/reliability.md, "Broker eviction").
+  medallion::BronzeSink* sink = p->bronze_.get();
+  RETURN_IF_ERROR(SettleDataLossGaps(*p->tables_[spec.bronze_table], spec.name, options.accept_data_loss,
+                                     [sink](const std::string& topic, int32_t partition, const std::string& epoch) {
+                                       return sink->AppId(topic, partition, epoch);
+                                     }));
   p->counters_.bronze_rows = p->tables_[spec.bronze_table]->snapshot().NumRecords();
   p->counters_.silver_rows = p->tables_[spec.silver_table]->snapshot().NumRecords();
   p->counters_.quarantine_rows = p->tables_[spec.quarantine_table]->snapshot().NumRecords();
-  RETURN_IF_ERROR(p->LoadState());
+  RETURN_IF_ERROR(medallion::CheckAndRepairDerivedTables(
+      *p->tables_[spec.bronze_table], *p->tables_[spec.silver_table], *p->tables_[spec.quarantine_table],
+      *p->engine_, *p->apps_, p->counters_, [self](int64_t oldest_us) { return self->LoadState(oldest_us); },
+      [self](const std::vector<KafkaRecord>& records, const std::vector<int64_t>& ingest_us, int64_t v,
+             bool quarantine_only) {
+        return self->DeriveSilver(records, ingest_us, v, medallion::DeriveCommit::kRepair, quarantine_only);
+      }));
   RETURN_IF_ERROR(p->CatchUp());
   if (options.auto_compact_min_files > 0) {
     auto& bronze = *p->tables_[spec.bronze_table];
@@ -207,7 +227,7 @@ Result<std::vector<std::string>> DeclaredPipeline::ActiveFilePaths(const std::st
   return DataFileLocalPaths(t.storage(), t.snapshot().files);
 }
 
-Status DeclaredPipeline::LoadState() {
+Status DeclaredPipeline::LoadState(int64_t oldest_us) {
   const PipelineSpec& spec = options_.spec;
   const int64_t horizon_us = spec.silver.dedupe_horizon_ms * 1000;
   seen_ids_ = std::make_unique<EventIdSet>(horizon_us);
@@ -220,7 +240,7 @@ Status DeclaredPipeline::LoadState() {
   // In ingest order, so that expiry stays exact.
   RETURN_IF_ERROR(engine_->ForEachRow(
       "SELECT " + Ident(spec.silver.dedupe_key) + ", epoch_us(ingest_time)::VARCHAR FROM " + rel +
-          " WHERE epoch_us(ingest_time) > " + std::to_string(NowMicros() - horizon_us) +
+          " WHERE epoch_us(ingest_time) > " + std::to_string(oldest_us - horizon_us) +
           " ORDER BY ingest_time, kafka_partition, kafka_offset",
       [&](const std::vector<std::optional<std::string_view>>& row) {
         seen_ids_->Add(row[0].value_or(""), std::stoll(std::string(row[1].value_or("0"))));
@@ -247,12 +267,14 @@ int64_t DeclaredPipeline::CommittedBytes(int32_t partition) const { return bronz
 std::vector<ExpectationCount> DeclaredPipeline::ExpectationCounts() const { return tally_->Counts(); }
 
 Status DeclaredPipeline::ProcessBatch(const std::vector<KafkaRecord>& all_records) {
+  if (lease_) RETURN_IF_ERROR(lease_->Check());
   ASSIGN_OR_RETURN(int64_t version,
                    medallion::CommitMicroBatch(all_records, *bronze_, bronze_compactor_.get(), counters_,
                                                &derive_failed_,
                                                [this](const std::vector<KafkaRecord>& records,
                                                       const std::vector<int64_t>& ingest_us, int64_t bronze_version) {
-                                                 return DeriveSilver(records, ingest_us, bronze_version, false);
+                                                 return DeriveSilver(records, ingest_us, bronze_version,
+                                                                     medallion::DeriveCommit::kAppend);
                                                }));
   if (version < 0) return Status::OK();
   if (NowMillis() - last_gold_ms_ >= options_.gold_interval_ms) {
@@ -268,14 +290,30 @@ Status DeclaredPipeline::ProcessBatch(const std::vector<KafkaRecord>& all_record
 }
 
 Status DeclaredPipeline::DeriveSilver(const std::vector<KafkaRecord>& records, const std::vector<int64_t>& ingest_us,
-                                      int64_t bronze_version, bool fence) {
+                                      int64_t bronze_version, medallion::DeriveCommit mode, bool quarantine_only) {
+  if (quarantine_only) {
+    // Silver holds this version: derive it for quarantine alone, leaving the deduplication state and
+    // the watermark as they were (silver's rows of it are in the loaded state already).
+    EventIdSet saved = *seen_ids_;
+    const int64_t saved_max = max_event_us_;
+    Status st = DeriveVersion(records, ingest_us, bronze_version, mode, true);
+    *seen_ids_ = std::move(saved);
+    max_event_us_ = saved_max;
+    counters_.max_event_time_us = max_event_us_ == INT64_MIN ? 0 : max_event_us_;
+    counters_.watermark_us = max_event_us_ == INT64_MIN ? 0 : max_event_us_ - options_.spec.watermark_ms * 1000;
+    return st;
+  }
+  return DeriveVersion(records, ingest_us, bronze_version, mode, false);
+}
+
+Status DeclaredPipeline::DeriveVersion(const std::vector<KafkaRecord>& records, const std::vector<int64_t>& ingest_us,
+                                       int64_t bronze_version, medallion::DeriveCommit mode, bool quarantine_only) {
   const PipelineSpec& spec = options_.spec;
   auto& silver = *tables_[spec.silver_table];
   auto& quarantine = *tables_[spec.quarantine_table];
-  const std::string silver_app = "lakestream-" + spec.name + "-silver<-bronze";
-  const std::string quarantine_app = "lakestream-" + spec.name + "-quarantine<-bronze";
-  const int64_t silver_done = silver.snapshot().TxnVersion(silver_app).value_or(-1);
-  const int64_t quarantine_done = quarantine.snapshot().TxnVersion(quarantine_app).value_or(-1);
+  const medallion::DerivedAppIds& apps = *apps_;
+  const int64_t silver_done = silver.snapshot().TxnVersion(apps.silver).value_or(-1);
+  const int64_t quarantine_done = quarantine.snapshot().TxnVersion(apps.quarantine).value_or(-1);
   const auto& expectations = spec.silver.expectations;
   const int64_t now_us = NowMicros();
   const size_t nf = spec.fields.size();
@@ -366,17 +404,19 @@ Status DeclaredPipeline::DeriveSilver(const std::vector<KafkaRecord>& records, c
   for (size_t x = 0; x < expectations.size(); ++x) {
     metrics["expectation." + expectations[x].name + ".failedRows"] = std::to_string(fail_counts[x]);
   }
-  ASSIGN_OR_RETURN(int64_t sv, medallion::CommitDerived(silver, *engine_, good, silver_app, bronze_version,
-                                                        silver_done, fence, metrics));
-  if (sv >= 0) {
-    counters_.silver_rows += static_cast<int64_t>(good.num_rows());
-    counters_.silver_version = sv;
-  }
-  if (bronze_version > silver_done) {
-    counters_.duplicates_dropped += duplicates;
-    counters_.expectation_drops += drops;
-    counters_.late_after_close += late;
-    tally_->Add(fail_counts);
+  if (!quarantine_only) {
+    ASSIGN_OR_RETURN(int64_t sv, medallion::CommitDerived(silver, *engine_, good, apps.silver, apps.silver_repair,
+                                                          bronze_version, silver_done, mode, {apps.verified}, metrics));
+    if (sv >= 0) {
+      counters_.silver_rows += static_cast<int64_t>(good.num_rows());
+      counters_.silver_version = sv;
+    }
+    if (bronze_version > silver_done || mode == medallion::DeriveCommit::kRepair) {
+      counters_.duplicates_dropped += duplicates;
+      counters_.expectation_drops += drops;
+      counters_.late_after_close += late;
+      tally_->Add(fail_counts);
+    }
   }
   // The watermark moves only after the whole bronze version: every row of a version is judged against
   // the same watermark, whatever its order within the version.
@@ -385,8 +425,9 @@ Status DeclaredPipeline::DeriveSilver(const std::vector<KafkaRecord>& records, c
     counters_.max_event_time_us = max_event_us_;
     counters_.watermark_us = max_event_us_ - spec.watermark_ms * 1000;
   }
-  ASSIGN_OR_RETURN(int64_t qv, medallion::CommitDerived(quarantine, *engine_, bad, quarantine_app, bronze_version,
-                                                        quarantine_done, fence, {}));
+  ASSIGN_OR_RETURN(int64_t qv, medallion::CommitDerived(quarantine, *engine_, bad, apps.quarantine,
+                                                        apps.quarantine_repair, bronze_version, quarantine_done, mode,
+                                                        {}, {}));
   if (qv >= 0) {
     counters_.quarantine_rows += static_cast<int64_t>(bad.num_rows());
     counters_.quarantine_version = qv;
@@ -397,31 +438,25 @@ Status DeclaredPipeline::DeriveSilver(const std::vector<KafkaRecord>& records, c
 Status DeclaredPipeline::CatchUp() {
   const PipelineSpec& spec = options_.spec;
   auto& bronze = *tables_[spec.bronze_table];
-  const int64_t silver_done =
-      tables_[spec.silver_table]->snapshot().TxnVersion("lakestream-" + spec.name + "-silver<-bronze").value_or(-1);
-  const int64_t quarantine_done = tables_[spec.quarantine_table]
-                                      ->snapshot()
-                                      .TxnVersion("lakestream-" + spec.name + "-quarantine<-bronze")
-                                      .value_or(-1);
+  const int64_t silver_done = tables_[spec.silver_table]->snapshot().TxnVersion(apps_->silver).value_or(-1);
+  const int64_t quarantine_done =
+      tables_[spec.quarantine_table]->snapshot().TxnVersion(apps_->quarantine).value_or(-1);
   const int64_t from = std::min(silver_done, quarantine_done) + 1;
   const int64_t to = bronze.snapshot().version;
-  if (from <= to) spdlog::info("{}: catching up silver and quarantine from bronze versions {}..{}", spec.name, from, to);
+  if (std::max<int64_t>(from, 1) <= to) {
+    spdlog::info("{}: catching up silver and quarantine from bronze versions {}..{}", spec.name, std::max<int64_t>(from, 1), to);
+  }
   for (int64_t v = std::max<int64_t>(from, 1); v <= to; ++v) {
+    if (lease_) RETURN_IF_ERROR(lease_->Check());
     std::vector<KafkaRecord> records;
     std::vector<int64_t> ingest;
     RETURN_IF_ERROR(medallion::ReadBronzeVersion(bronze, *engine_, v, &records, &ingest));
-    if (v <= silver_done) {
-      // Silver holds this version already (quarantine is behind): its rows are in the loaded state.
-      // Re-derive for quarantine only, without touching the watermark or the deduplication state.
-      EventIdSet saved = *seen_ids_;
-      const int64_t saved_max = max_event_us_;
-      RETURN_IF_ERROR(DeriveSilver(records, ingest, v, v == to));
-      *seen_ids_ = std::move(saved);
-      max_event_us_ = saved_max;
-      continue;
-    }
-    RETURN_IF_ERROR(DeriveSilver(records, ingest, v, v == to));
+    // At or below silver's txn (quarantine is behind): silver holds this version already.
+    RETURN_IF_ERROR(DeriveSilver(records, ingest, v,
+                                 v == to ? medallion::DeriveCommit::kFence : medallion::DeriveCommit::kAppend,
+                                 v <= silver_done));
   }
+  bronze_->set_derived_through(to);
   return RefreshGold();
 }
 
@@ -459,13 +494,26 @@ Status DeclaredPipeline::Close() {
   if (derive_failed_) {
     spdlog::warn("{}: silver is behind bronze after a failed batch: not fencing; the next start derives the rest",
                  options_.spec.name);
+    if (lease_) lease_->Release();
     return Status::OK();
   }
+  if (lease_) RETURN_IF_ERROR(lease_->Check());
   auto& bronze = *tables_[options_.spec.bronze_table];
   RETURN_IF_ERROR(bronze.Refresh());
-  int64_t bv = bronze.snapshot().version;
-  if (bv >= 1) RETURN_IF_ERROR(DeriveSilver({}, {}, bv, true));
-  return RefreshGold();
+  // Versions since the last one derived: the compactor's (no rows), or another writer's, derived here.
+  const int64_t bv = bronze.snapshot().version;
+  for (int64_t v = bronze_->derived_through() + 1; bronze_->derived_through() >= 0 && v <= bv; ++v) {
+    std::vector<KafkaRecord> records;
+    std::vector<int64_t> ingest;
+    RETURN_IF_ERROR(medallion::ReadBronzeVersion(bronze, *engine_, v, &records, &ingest));
+    RETURN_IF_ERROR(DeriveSilver(records, ingest, v,
+                                 v == bv ? medallion::DeriveCommit::kFence : medallion::DeriveCommit::kAppend));
+  }
+  if (bv >= 1) RETURN_IF_ERROR(DeriveSilver({}, {}, bv, medallion::DeriveCommit::kFence));
+  bronze_->set_derived_through(bv);
+  RETURN_IF_ERROR(RefreshGold());
+  if (lease_) lease_->Release();
+  return Status::OK();
 }
 
 std::vector<TableSummary> DeclaredPipeline::Summary() {
@@ -473,5 +521,20 @@ std::vector<TableSummary> DeclaredPipeline::Summary() {
   for (const auto& name : Tables()) tables.emplace_back(name, tables_[name].get());
   return medallion::Summarize(tables);
 }
+
+}  // namespace lakestream
+
+namespace lakestream {
+
+Status DeclaredPipeline::RecordDataLoss(const OffsetGap& gap) {
+  return RecordDataLossGap(*tables_[options_.spec.bronze_table], "lakestream-" + options_.spec.name, bronze_->source_epoch(), gap);
+}
+
+std::vector<DataLossGap> DeclaredPipeline::DataLossGaps() {
+  (void)tables_[options_.spec.bronze_table]->Refresh();
+  return DataLossGapsOf(tables_[options_.spec.bronze_table]->snapshot());
+}
+
+void DeclaredPipeline::SetSourceEpoch(const std::string& epoch) { bronze_->set_source_epoch(epoch); }
 
 }  // namespace lakestream

@@ -36,7 +36,10 @@ namespace medallion {
 class BronzeSink;
 class ExpectationTally;
 class BackgroundCompactor;
+struct DerivedAppIds;
+enum class DeriveCommit;
 }  // namespace medallion
+class WriterLease;
 
 struct DeclaredPipelineOptions {
   PipelineSpec spec;
@@ -48,6 +51,11 @@ struct DeclaredPipelineOptions {
   std::string duckdb_memory_limit = "1GB";
   int64_t auto_compact_min_files = 50;
   int64_t target_file_size_bytes = 128LL << 20;
+  /// The writer lease (writer_lease.h): its TTL (ms; 0: none) and the command named in it.
+  int64_t writer_lease_ms = 15000;
+  std::string command = "ingest";
+  /// Data-loss gaps the operator accepts at this start (--accept-data-loss; data_loss.h).
+  std::vector<DataLossAcceptance> accept_data_loss;
 };
 
 class DeclaredPipeline : public StreamingPipeline {
@@ -67,6 +75,9 @@ class DeclaredPipeline : public StreamingPipeline {
   std::vector<TableSummary> Summary() override;
   const PipelineCounters& counters() const override { return counters_; }
   std::vector<ExpectationCount> ExpectationCounts() const override;
+  Status RecordDataLoss(const OffsetGap& gap) override;
+  std::vector<DataLossGap> DataLossGaps() override;
+  void SetSourceEpoch(const std::string& epoch) override;
 
   /// Brings every gold table up to silver (and marks days final as the watermark passes them).
   Status RefreshGold();
@@ -83,10 +94,17 @@ class DeclaredPipeline : public StreamingPipeline {
 
  private:
   DeclaredPipeline() = default;
+  /// Types, checks and deduplicates the records of one bronze version and commits them as `mode` says
+  /// (medallion::CommitDerived); `quarantine_only` commits quarantine alone and leaves the
+  /// deduplication state and the watermark as they were.
   Status DeriveSilver(const std::vector<KafkaRecord>& records, const std::vector<int64_t>& ingest_us,
-                      int64_t bronze_version, bool fence);
+                      int64_t bronze_version, medallion::DeriveCommit mode, bool quarantine_only = false);
+  Status DeriveVersion(const std::vector<KafkaRecord>& records, const std::vector<int64_t>& ingest_us,
+                       int64_t bronze_version, medallion::DeriveCommit mode, bool quarantine_only);
   Status CatchUp();
-  Status LoadState();
+  /// Loads the deduplication state (ids stored within the horizon before `oldest_us`, ingest time µs)
+  /// and the newest event time from silver.
+  Status LoadState(int64_t oldest_us);
   /// Days since the epoch before which every day is final (the watermark's day), or INT64_MIN.
   int64_t FirstOpenDay() const;
   Result<std::vector<std::string>> ActiveFilePaths(const std::string& table);
@@ -110,6 +128,8 @@ class DeclaredPipeline : public StreamingPipeline {
   std::unique_ptr<medallion::ExpectationTally> tally_;
   int64_t last_gold_ms_ = 0;
   bool derive_failed_ = false;
+  std::unique_ptr<medallion::DerivedAppIds> apps_;
+  std::unique_ptr<WriterLease> lease_;  // held from Open until Close or destruction
   // Bronze compaction off the pipeline thread; declared last, so it stops before the tables go.
   std::unique_ptr<medallion::BackgroundCompactor> bronze_compactor_;
 };

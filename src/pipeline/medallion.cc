@@ -3,7 +3,9 @@
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <set>
 
 #include "common/base64.h"
 #include "common/ids.h"
@@ -180,21 +182,127 @@ void AppendQuarantineRow(RecordBatch& bad, const KafkaRecord& r, const std::opti
 }
 
 Result<int64_t> CommitDerived(DeltaTable& table, ColumnarEngine& engine, const RecordBatch& rows,
-                              const std::string& app, int64_t bronze_version, int64_t done, bool fence,
+                              const std::string& app, const std::string& repair_app, int64_t bronze_version,
+                              int64_t done, DeriveCommit mode, const std::vector<std::string>& also_set,
                               const std::map<std::string, std::string>& metrics) {
-  if (bronze_version <= done) return -1;
   const bool has_rows = rows.num_rows() > 0;
-  if (!has_rows && !fence && bronze_version - done < kFenceEveryVersions) return -1;
+  if (mode != DeriveCommit::kRepair) {
+    if (bronze_version <= done) return -1;
+    if (!has_rows && mode == DeriveCommit::kAppend && bronze_version - done < kFenceEveryVersions) return -1;
+  }
   Transaction txn;
   txn.operation = "STREAMING UPDATE";
-  txn.operation_parameters_json = R"({"outputMode":"Append","queryId":")" + app + R"("})";
+  txn.operation_parameters_json = R"({"outputMode":"Append","queryId":")" + app + R"(")" +
+                                  (mode == DeriveCommit::kRepair
+                                       ? R"(,"repairOfBronzeVersion":")" + std::to_string(bronze_version) + R"(")"
+                                       : std::string()) +
+                                  "}";
   txn.operation_metrics = metrics;
   if (has_rows) {
     ASSIGN_OR_RETURN(AddFile add, WriteDataFile(engine, table, rows));
     txn.adds.push_back(add);
   }
-  txn.txns.push_back({app, bronze_version, 0});
+  if (mode == DeriveCommit::kRepair) {
+    txn.txns.push_back({repair_app, bronze_version, 0});
+  } else {
+    txn.txns.push_back({app, bronze_version, 0});
+    for (const auto& a : also_set) txn.txns.push_back({a, bronze_version, 0});
+  }
   return table.Commit(txn);
+}
+
+Status CommitVerified(DeltaTable& silver, const DerivedAppIds& apps, int64_t version) {
+  Transaction txn;
+  txn.operation = "STREAMING UPDATE";
+  txn.operation_parameters_json = R"({"outputMode":"Append","queryId":")" + apps.verified + R"("})";
+  txn.txns.push_back({apps.verified, version, 0});
+  return silver.Commit(txn).status();
+}
+
+Result<UnderivedVersions> FindUnderivedVersions(DeltaTable& bronze, DeltaTable& silver, DeltaTable& quarantine,
+                                                ColumnarEngine& engine, const DerivedAppIds& apps) {
+  UnderivedVersions out;
+  out.verified = silver.snapshot().TxnVersion(apps.verified).value_or(0);  // version 0 creates the table
+  const int64_t silver_done = silver.snapshot().TxnVersion(apps.silver).value_or(-1);
+  const int64_t quarantine_done = quarantine.snapshot().TxnVersion(apps.quarantine).value_or(-1);
+  out.checked_through = std::min({silver_done, quarantine_done, bronze.snapshot().version});
+  const int64_t silver_repair = silver.snapshot().TxnVersion(apps.silver_repair).value_or(-1);
+  const int64_t quarantine_repair = quarantine.snapshot().TxnVersion(apps.quarantine_repair).value_or(-1);
+  if (silver_repair > quarantine_repair) out.quarantine_only = silver_repair;
+  if (out.checked_through <= out.verified) return out;
+  // The bronze versions the derived tables hold rows of (their bronze_version columns).
+  std::set<int64_t> present;
+  for (DeltaTable* t : {&silver, &quarantine}) {
+    ASSIGN_OR_RETURN(std::vector<std::string> files, DataFileLocalPaths(t->storage(), t->snapshot().files));
+    if (files.empty()) continue;
+    RETURN_IF_ERROR(engine.ForEachRow(
+        fmt::format("SELECT DISTINCT bronze_version::VARCHAR FROM read_parquet({}) WHERE bronze_version > {} AND "
+                    "bronze_version <= {}",
+                    ColumnarEngine::PathList(files), out.verified, out.checked_through),
+        [&](const std::vector<std::optional<std::string_view>>& row) {
+          if (row[0]) present.insert(std::stoll(std::string(*row[0])));
+        }).WithContext("the start-up check of " + t->storage().uri()));
+  }
+  for (int64_t v = out.verified + 1; v <= out.checked_through; ++v) {
+    if (present.count(v)) continue;
+    auto commit = bronze.ReadCommit(v);
+    if (!commit.ok()) {
+      if (commit.status().code() != StatusCode::kNotFound) return commit.status();
+      out.unreadable++;  // removed by log cleanup (delta.logRetentionDuration): cannot be checked
+      continue;
+    }
+    const bool adds_data =
+        std::any_of(commit->adds.begin(), commit->adds.end(), [](const AddFile& a) { return a.data_change; });
+    if (adds_data) out.missing.push_back(v);
+  }
+  return out;
+}
+
+Status CheckAndRepairDerivedTables(
+    DeltaTable& bronze, DeltaTable& silver, DeltaTable& quarantine, ColumnarEngine& engine, const DerivedAppIds& apps,
+    PipelineCounters& counters, const std::function<Status(int64_t oldest_us)>& load_dedupe_state,
+    const std::function<Status(const std::vector<KafkaRecord>&, const std::vector<int64_t>&, int64_t, bool)>& repair) {
+  const int64_t start_ms = MonotonicMillis();
+  ASSIGN_OR_RETURN(UnderivedVersions found, FindUnderivedVersions(bronze, silver, quarantine, engine, apps));
+  struct Version {
+    int64_t v;
+    bool quarantine_only;
+    std::vector<KafkaRecord> records;
+    std::vector<int64_t> ingest_us;
+  };
+  std::vector<Version> todo;
+  if (found.quarantine_only >= 0) todo.push_back({found.quarantine_only, true, {}, {}});
+  for (int64_t v : found.missing) todo.push_back({v, false, {}, {}});
+  int64_t oldest_us = NowMicros();
+  for (auto& t : todo) {
+    RETURN_IF_ERROR(ReadBronzeVersion(bronze, engine, t.v, &t.records, &t.ingest_us)
+                        .WithContext(fmt::format("reading bronze version {} to repair its derived rows", t.v)));
+    for (int64_t us : t.ingest_us) oldest_us = std::min(oldest_us, us);
+  }
+  RETURN_IF_ERROR(load_dedupe_state(oldest_us));
+  if (found.unreadable > 0) {
+    spdlog::warn("start-up check of {}: {} bronze versions without derived rows have left the Delta log (log "
+                 "retention) and could not be checked", silver.storage().uri(), found.unreadable);
+  }
+  for (auto& t : todo) {
+    if (t.quarantine_only) {
+      spdlog::warn("start-up check: the repair of bronze version {} was interrupted after its silver commit: "
+                   "committing its quarantine rows", t.v);
+    } else {
+      spdlog::warn("start-up check: bronze version {} ({} records) has no derived commit in {} or {} (another writer "
+                   "committed it and stopped before deriving it): deriving it now",
+                   t.v, t.records.size(), silver.storage().uri(), quarantine.storage().uri());
+      counters.repaired_versions++;
+    }
+    RETURN_IF_ERROR(repair(t.records, t.ingest_us, t.v, t.quarantine_only)
+                        .WithContext(fmt::format("repairing bronze version {}", t.v)));
+  }
+  if (found.checked_through > found.verified) {
+    RETURN_IF_ERROR(CommitVerified(silver, apps, found.checked_through));
+    spdlog::info("start-up check: bronze versions {}..{} checked against silver and quarantine in {} ms, {} repaired",
+                 found.verified + 1, found.checked_through, MonotonicMillis() - start_ms, found.missing.size());
+  }
+  return Status::OK();
 }
 
 Status ReadBronzeVersion(DeltaTable& bronze, ColumnarEngine& engine, int64_t v, std::vector<KafkaRecord>* records,
@@ -202,7 +310,8 @@ Status ReadBronzeVersion(DeltaTable& bronze, ColumnarEngine& engine, int64_t v, 
   ASSIGN_OR_RETURN(CommitActions c, bronze.ReadCommit(v));
   for (const auto& add : c.adds) {
     if (!add.data_change) continue;  // a compaction rewrote rows already derived
-    ASSIGN_OR_RETURN(std::string local, DataFileLocalPath(bronze.storage(), CanonicalDeltaPath(add.path)));
+    ASSIGN_OR_RETURN(std::string local,
+                     DataFileLocalPath(bronze.storage(), CanonicalDeltaPath(add.path), add.size_bytes));
     ASSIGN_OR_RETURN(QueryResult rows,
                      engine.Query("SELECT payload, topic, \"partition\", \"offset\", epoch_us(kafka_timestamp), "
                                   "epoch_us(ingest_time), key FROM read_parquet(" +
@@ -259,10 +368,24 @@ Result<int64_t> CommitMicroBatch(const std::vector<KafkaRecord>& records, Bronze
   ASSIGN_OR_RETURN(BronzeSink::Committed batch, bronze.Commit(records));
   if (batch.version < 0) return -1;
   if (compactor) compactor->Nudge();
-  if (Status st = derive(batch.records, batch.ingest_us, batch.version); !st.ok()) {
-    *derive_failed = true;
+  auto derive_or_fail = [&](const std::vector<KafkaRecord>& rs, const std::vector<int64_t>& ingest, int64_t v) {
+    Status st = derive(rs, ingest, v);
+    if (!st.ok()) *derive_failed = true;
     return st;
+  };
+  // Versions committed between the last one derived and ours: the compactor's (no new rows), or
+  // another writer's, which must not be skipped.
+  for (int64_t v = bronze.derived_through() + 1; bronze.derived_through() >= 0 && v < batch.version; ++v) {
+    std::vector<KafkaRecord> others;
+    std::vector<int64_t> ingest;
+    RETURN_IF_ERROR(ReadBronzeVersion(bronze.table(), bronze.engine(), v, &others, &ingest));
+    if (others.empty()) continue;
+    spdlog::warn("{}: bronze version {} ({} records) was committed by another writer: deriving it before version {}",
+                 bronze.table().storage().uri(), v, others.size(), batch.version);
+    RETURN_IF_ERROR(derive_or_fail(others, ingest, v));
   }
+  RETURN_IF_ERROR(derive_or_fail(batch.records, batch.ingest_us, batch.version));
+  bronze.set_derived_through(batch.version);
   counters.batches++;
   counters.last_commit_ms = NowMillis();
   return batch.version;
@@ -340,8 +463,12 @@ BronzeSink::BronzeSink(std::string app_prefix, std::string source_epoch, DeltaTa
       counters_(counters) {}
 
 std::string BronzeSink::AppId(const std::string& topic, int32_t partition) const {
+  return AppId(topic, partition, source_epoch_);
+}
+
+std::string BronzeSink::AppId(const std::string& topic, int32_t partition, const std::string& epoch) const {
   std::string id = app_prefix_ + "-bronze-" + topic + "-" + std::to_string(partition);
-  if (!source_epoch_.empty()) id += "@" + source_epoch_;
+  if (!epoch.empty()) id += "@" + epoch;
   return id;
 }
 

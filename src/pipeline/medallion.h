@@ -57,13 +57,70 @@ Result<int64_t> CommitBronze(DeltaTable& bronze, ColumnarEngine& engine, const s
 void AppendQuarantineRow(RecordBatch& bad, const KafkaRecord& r, const std::optional<std::string>& event_id,
                          const std::string& rules, const std::string& reason, int64_t bronze_version, int64_t now_us);
 
-/// Derived tables (silver, quarantine) commit the bronze version they have processed as their txn
-/// `app`. A version that yields no rows is committed only as a periodic fence (every 50 versions) or
-/// when `fence`: re-deriving it is deterministic and yields no rows again. Returns the version
-/// committed, or -1 when nothing was committed (`bronze_version` <= `done`, or no rows and no fence).
+/// The txn appIds of a pipeline's derived tables (docs/exactly-once.md): `prefix` is
+/// "lakestream-<pipeline>".
+struct DerivedAppIds {
+  explicit DerivedAppIds(const std::string& prefix)
+      : silver(prefix + "-silver<-bronze"),
+        quarantine(prefix + "-quarantine<-bronze"),
+        verified(prefix + "-silver<-bronze-verified"),
+        silver_repair(prefix + "-silver<-bronze-repair"),
+        quarantine_repair(prefix + "-quarantine<-bronze-repair") {}
+  std::string silver, quarantine;  // the last bronze version derived, in order
+  /// On silver: every bronze version up to it is derived (no version was skipped). Written with every
+  /// silver commit by a writer that derives each version in turn; absent in lakehouses written before.
+  std::string verified;
+  /// The last bronze version a start-up repair derived (below the in-order txns above).
+  std::string silver_repair, quarantine_repair;
+};
+
+/// How a derived table (silver, quarantine) commits the rows of one bronze version.
+enum class DeriveCommit {
+  /// txn `app` = the bronze version; skipped when the table holds it already (version <= `done`); a
+  /// version without rows is committed only as a periodic fence (every 50 versions): re-deriving it is
+  /// deterministic and yields no rows again.
+  kAppend,
+  /// As kAppend, but a version without rows is committed too (txn only): before exit, end of catch-up.
+  kFence,
+  /// A version below the txn that the table lacks (the start-up check found it): the rows with txn
+  /// `repair_app` = the version, committed even without rows so that the repair is recorded.
+  kRepair,
+};
+
+/// Commits `rows` derived from `bronze_version` to `table` as `mode` says; with kAppend and kFence also
+/// sets each of `also_set` (e.g. DerivedAppIds::verified) to the version. Returns the version
+/// committed, or -1 when nothing was committed.
 Result<int64_t> CommitDerived(DeltaTable& table, ColumnarEngine& engine, const RecordBatch& rows,
-                              const std::string& app, int64_t bronze_version, int64_t done, bool fence,
+                              const std::string& app, const std::string& repair_app, int64_t bronze_version,
+                              int64_t done, DeriveCommit mode, const std::vector<std::string>& also_set,
                               const std::map<std::string, std::string>& metrics);
+
+/// What the start-up check found (docs/reliability.md, "A double start"): bronze versions at or below
+/// the derived tables' txns whose rows are in neither silver nor quarantine, found by what the tables
+/// contain (their bronze_version columns), not by the txns alone.
+struct UnderivedVersions {
+  int64_t verified = -1;                // checked before: every version up to it is derived
+  int64_t checked_through = -1;         // this check covers (verified, checked_through]
+  std::vector<int64_t> missing;         // bronze versions that added data and have no derived rows
+  int64_t quarantine_only = -1;         // a repair interrupted after its silver commit (-1: none)
+  int64_t unreadable = 0;               // versions whose commit file log cleanup removed (not checked)
+};
+/// Finds them. Errors: storage, Delta and DuckDB errors.
+Result<UnderivedVersions> FindUnderivedVersions(DeltaTable& bronze, DeltaTable& silver, DeltaTable& quarantine,
+                                                ColumnarEngine& engine, const DerivedAppIds& apps);
+/// Records on silver that every bronze version up to `version` is derived (txn DerivedAppIds::verified).
+Status CommitVerified(DeltaTable& silver, const DerivedAppIds& apps, int64_t version);
+
+/// The start-up check and its repair, for a pipeline's Open (after the writer lease, before the
+/// catch-up): FindUnderivedVersions; then `load_dedupe_state(oldest_us)` with the oldest ingest time
+/// (µs) among the versions to repair (NowMicros() when none), so that the deduplication state covers
+/// them; then `repair(records, ingest_us, version, quarantine_only)` for an interrupted repair's
+/// quarantine and for each missing version in order (each logged as a warning and counted in
+/// counters.repaired_versions); then CommitVerified. Errors: the parts'.
+Status CheckAndRepairDerivedTables(
+    DeltaTable& bronze, DeltaTable& silver, DeltaTable& quarantine, ColumnarEngine& engine, const DerivedAppIds& apps,
+    PipelineCounters& counters, const std::function<Status(int64_t oldest_us)>& load_dedupe_state,
+    const std::function<Status(const std::vector<KafkaRecord>&, const std::vector<int64_t>&, int64_t, bool)>& repair);
 
 /// The records of bronze version `v` (data files it added with dataChange), ordered by partition and
 /// offset, with their ingest times (µs). Errors: storage, Delta and DuckDB's.
@@ -118,9 +175,11 @@ class BronzeSink;
 
 /// The start of every pipeline's micro-batch: the bronze compactor's error (if any) stops it; the
 /// batch is committed to bronze; the compactor is nudged; `derive` takes the committed version to
-/// silver and quarantine. A failed derive sets `*derive_failed` (Close must then not fence past that
-/// version: a restart derives it) and returns its error. Counts the batch in `counters`. Returns the
-/// bronze version committed, or -1 when every record was already in bronze (nothing else done).
+/// silver and quarantine — after any bronze version between the last one derived and this one that
+/// added data (another writer's, e.g. after a writer lease was taken over: no bronze version is ever
+/// skipped). A failed derive sets `*derive_failed` (Close must then not fence past that version: a
+/// restart derives it) and returns its error. Counts the batch in `counters`. Returns the bronze
+/// version committed, or -1 when every record was already in bronze (nothing else done).
 Result<int64_t> CommitMicroBatch(const std::vector<KafkaRecord>& records, BronzeSink& bronze,
                                  BackgroundCompactor* compactor, PipelineCounters& counters, bool* derive_failed,
                                  const std::function<Status(const std::vector<KafkaRecord>& records,
@@ -139,6 +198,8 @@ class BronzeSink {
   BronzeSink(std::string app_prefix, std::string source_epoch, DeltaTable* bronze, ColumnarEngine* engine,
              PipelineCounters* counters);
   std::string AppId(const std::string& topic, int32_t partition) const;
+  /// The appId of a partition under another source epoch.
+  std::string AppId(const std::string& topic, int32_t partition, const std::string& epoch) const;
   /// The offset after the one bronze's txn records for the partition, or nullopt (from the beginning).
   std::optional<int64_t> StartOffset(const std::string& topic, int32_t partition);
   struct Committed {
@@ -150,12 +211,22 @@ class BronzeSink {
   /// Errors: CommitBronze's (Conflict when another writer owns a partition).
   Result<Committed> Commit(const std::vector<KafkaRecord>& records);
   int64_t CommittedBytes(int32_t partition) const;
+  /// The bronze version up to which silver and quarantine are derived (set after the catch-up).
+  int64_t derived_through() const { return derived_through_; }
+  void set_derived_through(int64_t v) { derived_through_ = v; }
+  DeltaTable& table() { return *bronze_; }
+  ColumnarEngine& engine() { return *engine_; }
+  /// Changes the epoch scoping the partitions' appIds (the embedded broker restarted: its offsets
+  /// begin again at 0 on a new topic).
+  void set_source_epoch(const std::string& epoch) { source_epoch_ = epoch; }
+  const std::string& source_epoch() const { return source_epoch_; }
 
  private:
   std::string app_prefix_, source_epoch_;
   DeltaTable* bronze_;
   ColumnarEngine* engine_;
   PipelineCounters* counters_;
+  int64_t derived_through_ = -1;
   mutable std::mutex bytes_mu_;
   std::map<int32_t, int64_t> committed_bytes_;
 };

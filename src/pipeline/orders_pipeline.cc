@@ -14,7 +14,9 @@
 #include "lake/delta/delta_scan.h"
 #include "lake/delta/delta_writer.h"
 #include "pipeline/event_id_set.h"
+#include "pipeline/data_loss.h"
 #include "pipeline/medallion.h"
+#include "pipeline/writer_lease.h"
 
 namespace lakestream {
 
@@ -103,6 +105,7 @@ std::vector<std::string> OrdersPipeline::TableNames() {
 Result<std::unique_ptr<OrdersPipeline>> OrdersPipeline::Open(const OrdersPipelineOptions& options) {
   std::unique_ptr<OrdersPipeline> p(new OrdersPipeline());
   p->options_ = options;
+  p->apps_ = std::make_unique<medallion::DerivedAppIds>(kAppPrefix);
   const SilverRules& rules = options.rules;
   auto zone = TimeZoneRule::Parse(options.timezone);
   if (!zone) {
@@ -123,6 +126,11 @@ Result<std::unique_ptr<OrdersPipeline>> OrdersPipeline::Open(const OrdersPipelin
     }
   }
   p->tally_ = std::make_unique<medallion::ExpectationTally>(rules.expectations);
+  // One writer at a time, before anything is written (docs/reliability.md, "A double start").
+  if (options.writer_lease_ms > 0) {
+    ASSIGN_OR_RETURN(p->lease_, WriterLease::Acquire({options.lake_root, p->name_, options.command,
+                                                      options.writer_lease_ms}));
+  }
   struct Def {
     std::string name;
     std::vector<ColumnSpec> cols;
@@ -141,10 +149,23 @@ Result<std::unique_ptr<OrdersPipeline>> OrdersPipeline::Open(const OrdersPipelin
   }
   p->bronze_ = std::make_unique<medallion::BronzeSink>(kAppPrefix, options.source_epoch, p->tables_[kBronze].get(),
                                                        p->engine_.get(), &p->counters_);
+  // Recorded data loss stops every start until it is accepted (docs/reliability.md, "Broker eviction").
+  medallion::BronzeSink* sink = p->bronze_.get();
+  RETURN_IF_ERROR(SettleDataLossGaps(*p->tables_[kBronze], p->name_, options.accept_data_loss,
+                                     [sink](const std::string& topic, int32_t partition, const std::string& epoch) {
+                                       return sink->AppId(topic, partition, epoch);
+                                     }));
   p->counters_.bronze_rows = p->tables_[kBronze]->snapshot().NumRecords();
   p->counters_.silver_rows = p->tables_[kSilver]->snapshot().NumRecords();
   p->counters_.quarantine_rows = p->tables_[kQuarantine]->snapshot().NumRecords();
-  RETURN_IF_ERROR(p->LoadDedupeState());
+  OrdersPipeline* self = p.get();
+  RETURN_IF_ERROR(medallion::CheckAndRepairDerivedTables(
+      *p->tables_[kBronze], *p->tables_[kSilver], *p->tables_[kQuarantine], *p->engine_, *p->apps_, p->counters_,
+      [self](int64_t oldest_us) { return self->LoadDedupeState(oldest_us); },
+      [self](const std::vector<KafkaRecord>& records, const std::vector<int64_t>& ingest_us, int64_t v,
+             bool quarantine_only) {
+        return self->DeriveSilver(records, ingest_us, v, medallion::DeriveCommit::kRepair, quarantine_only);
+      }));
   RETURN_IF_ERROR(p->CatchUp());
   if (options.auto_compact_min_files > 0) {
     auto& bronze = *p->tables_[kBronze];
@@ -157,20 +178,19 @@ Result<std::unique_ptr<OrdersPipeline>> OrdersPipeline::Open(const OrdersPipelin
   return p;
 }
 
-Status OrdersPipeline::LoadDedupeState() {
+Status OrdersPipeline::LoadDedupeState(int64_t oldest_us) {
   const int64_t horizon_us = options_.rules.dedupe_horizon_ms * 1000;
   seen_ids_ = std::make_unique<EventIdSet>(horizon_us);
   seen_lines_ = std::make_unique<EventIdSet>(horizon_us);
   ASSIGN_OR_RETURN(std::vector<std::string> files, ActiveFilePaths(kSilver));
   if (files.empty()) return Status::OK();
-  const int64_t now_us = NowMicros();
   const int64_t start = MonotonicMillis();
   // In ingest order, so that expiry stays exact and the first copy of a repeated line stays first.
   std::string sql = fmt::format(
       "SELECT event_id, epoch_us(ingest_time)::VARCHAR, transaction_no, epoch_us(event_time)::VARCHAR, product_no, "
       "product_name, quantity::VARCHAR, (unit_price_gbp * 1000)::BIGINT::VARCHAR, customer_no, country "
       "FROM read_parquet({}) WHERE epoch_us(ingest_time) > {} ORDER BY ingest_time, kafka_partition, kafka_offset",
-      ColumnarEngine::PathList(files), now_us - horizon_us);
+      ColumnarEngine::PathList(files), oldest_us - horizon_us);
   RETURN_IF_ERROR(engine_->ForEachRow(sql, [&](const std::vector<std::optional<std::string_view>>& row) {
     int64_t seen = std::stoll(std::string(row[1].value_or("0")));
     seen_ids_->Add(row[0].value_or(""), seen);
@@ -191,12 +211,14 @@ int64_t OrdersPipeline::CommittedBytes(int32_t partition) const { return bronze_
 std::vector<ExpectationCount> OrdersPipeline::ExpectationCounts() const { return tally_->Counts(); }
 
 Status OrdersPipeline::ProcessBatch(const std::vector<KafkaRecord>& all_records) {
+  if (lease_) RETURN_IF_ERROR(lease_->Check());
   ASSIGN_OR_RETURN(int64_t version,
                    medallion::CommitMicroBatch(all_records, *bronze_, bronze_compactor_.get(), counters_,
                                                &derive_failed_,
                                                [this](const std::vector<KafkaRecord>& records,
                                                       const std::vector<int64_t>& ingest_us, int64_t bronze_version) {
-                                                 return DeriveSilver(records, ingest_us, bronze_version, false);
+                                                 return DeriveSilver(records, ingest_us, bronze_version,
+                                                                     medallion::DeriveCommit::kAppend);
                                                }));
   if (version < 0) return Status::OK();
   if (NowMillis() - last_gold_ms_ >= options_.gold_interval_ms) {
@@ -215,13 +237,12 @@ Status OrdersPipeline::MaybeCompact() {
 }
 
 Status OrdersPipeline::DeriveSilver(const std::vector<KafkaRecord>& records, const std::vector<int64_t>& ingest_us,
-                                    int64_t bronze_version, bool fence) {
+                                    int64_t bronze_version, medallion::DeriveCommit mode, bool quarantine_only) {
   auto& silver = *tables_[kSilver];
   auto& quarantine = *tables_[kQuarantine];
-  const std::string silver_app = std::string(kAppPrefix) + "-silver<-bronze";
-  const std::string quarantine_app = std::string(kAppPrefix) + "-quarantine<-bronze";
-  const int64_t silver_done = silver.snapshot().TxnVersion(silver_app).value_or(-1);
-  const int64_t quarantine_done = quarantine.snapshot().TxnVersion(quarantine_app).value_or(-1);
+  const medallion::DerivedAppIds& apps = *apps_;
+  const int64_t silver_done = silver.snapshot().TxnVersion(apps.silver).value_or(-1);
+  const int64_t quarantine_done = quarantine.snapshot().TxnVersion(apps.quarantine).value_or(-1);
   const auto& expectations = options_.rules.expectations;
   const int64_t now_us = NowMicros();
 
@@ -323,10 +344,12 @@ Status OrdersPipeline::DeriveSilver(const std::vector<KafkaRecord>& records, con
     good.AppendRowFrom(typed, t);
   }
 
-  auto commit = [&](DeltaTable& table, RecordBatch& rows, const std::string& app, int64_t done,
-                    std::atomic<int64_t>& rows_counter, std::atomic<int64_t>& version_counter,
+  auto commit = [&](DeltaTable& table, RecordBatch& rows, const std::string& app, const std::string& repair_app,
+                    int64_t done, const std::vector<std::string>& also_set, std::atomic<int64_t>& rows_counter,
+                    std::atomic<int64_t>& version_counter,
                     const std::map<std::string, std::string>& metrics) -> Result<bool> {
-    ASSIGN_OR_RETURN(int64_t v, medallion::CommitDerived(table, *engine_, rows, app, bronze_version, done, fence, metrics));
+    ASSIGN_OR_RETURN(int64_t v, medallion::CommitDerived(table, *engine_, rows, app, repair_app, bronze_version, done,
+                                                         mode, also_set, metrics));
     if (v < 0) return false;
     rows_counter += static_cast<int64_t>(rows.num_rows());
     version_counter = v;
@@ -340,18 +363,20 @@ Status OrdersPipeline::DeriveSilver(const std::vector<KafkaRecord>& records, con
   for (size_t x = 0; x < expectations.size(); ++x) {
     metrics["expectation." + expectations[x].name + ".failedRows"] = std::to_string(fail_counts[x]);
   }
-  RETURN_IF_ERROR(commit(silver, good, silver_app, silver_done, counters_.silver_rows,
-                         counters_.silver_version, metrics)
-                      .status());
-  if (bronze_version > silver_done) {
-    // Count each bronze version's outcome once, when silver takes it.
-    counters_.duplicates_dropped += duplicates;
-    counters_.expectation_drops += drops;
-    counters_.repeated_lines += repeats;
-    tally_->Add(fail_counts);
+  if (!quarantine_only) {
+    RETURN_IF_ERROR(commit(silver, good, apps.silver, apps.silver_repair, silver_done, {apps.verified},
+                           counters_.silver_rows, counters_.silver_version, metrics)
+                        .status());
+    if (bronze_version > silver_done || mode == medallion::DeriveCommit::kRepair) {
+      // Count each bronze version's outcome once, when silver takes it.
+      counters_.duplicates_dropped += duplicates;
+      counters_.expectation_drops += drops;
+      counters_.repeated_lines += repeats;
+      tally_->Add(fail_counts);
+    }
   }
-  ASSIGN_OR_RETURN(bool quarantined, commit(quarantine, bad, quarantine_app, quarantine_done, counters_.quarantine_rows,
-                                            counters_.quarantine_version, {}));
+  ASSIGN_OR_RETURN(bool quarantined, commit(quarantine, bad, apps.quarantine, apps.quarantine_repair, quarantine_done,
+                                            {}, counters_.quarantine_rows, counters_.quarantine_version, {}));
   if (quarantined && dead_letter_) {
     const auto& rules_col = bad.column(2).strings;
     const auto& reason_col = bad.column(3).strings;
@@ -365,20 +390,22 @@ Status OrdersPipeline::DeriveSilver(const std::vector<KafkaRecord>& records, con
 
 Status OrdersPipeline::CatchUp() {
   auto& bronze = *tables_[kBronze];
-  const int64_t silver_done =
-      tables_[kSilver]->snapshot().TxnVersion(std::string(kAppPrefix) + "-silver<-bronze").value_or(-1);
-  const int64_t quarantine_done =
-      tables_[kQuarantine]->snapshot().TxnVersion(std::string(kAppPrefix) + "-quarantine<-bronze").value_or(-1);
+  const int64_t silver_done = tables_[kSilver]->snapshot().TxnVersion(apps_->silver).value_or(-1);
+  const int64_t quarantine_done = tables_[kQuarantine]->snapshot().TxnVersion(apps_->quarantine).value_or(-1);
   const int64_t from = std::min(silver_done, quarantine_done) + 1;
-  if (from <= bronze.snapshot().version) {
-    spdlog::info("catching up silver and quarantine from bronze versions {}..{}", from, bronze.snapshot().version);
+  const int64_t to = bronze.snapshot().version;
+  if (std::max<int64_t>(from, 1) <= to) {
+    spdlog::info("catching up silver and quarantine from bronze versions {}..{}", std::max<int64_t>(from, 1), to);
   }
-  for (int64_t v = std::max<int64_t>(from, 1); v <= bronze.snapshot().version; ++v) {
+  for (int64_t v = std::max<int64_t>(from, 1); v <= to; ++v) {
+    if (lease_) RETURN_IF_ERROR(lease_->Check());
     std::vector<KafkaRecord> records;
     std::vector<int64_t> ingest;
     RETURN_IF_ERROR(medallion::ReadBronzeVersion(bronze, *engine_, v, &records, &ingest));
-    RETURN_IF_ERROR(DeriveSilver(records, ingest, v, v == bronze.snapshot().version));
+    RETURN_IF_ERROR(DeriveSilver(records, ingest, v,
+                                 v == to ? medallion::DeriveCommit::kFence : medallion::DeriveCommit::kAppend));
   }
+  bronze_->set_derived_through(to);
   return RefreshGold();
 }
 
@@ -399,15 +426,27 @@ Status OrdersPipeline::Close() {
   if (bronze_compactor_) bronze_compactor_->Stop();
   if (derive_failed_) {
     spdlog::warn("silver is behind bronze after a failed batch: not fencing; the next start derives the rest");
+    if (lease_) lease_->Release();
     return Status::OK();
   }
+  if (lease_) RETURN_IF_ERROR(lease_->Check());
   auto& bronze = *tables_[kBronze];
   RETURN_IF_ERROR(bronze.Refresh());
-  // Fence the derived tables at the latest bronze version (no rows are pending by construction).
-  int64_t bv = bronze.snapshot().version;
-  if (bv >= 1) RETURN_IF_ERROR(DeriveSilver({}, {}, bv, true));
+  // Fence the derived tables at the latest bronze version: the versions since the last one derived are
+  // the compactor's (no rows), or another writer's, which must be derived, not fenced over.
+  const int64_t bv = bronze.snapshot().version;
+  for (int64_t v = bronze_->derived_through() + 1; bronze_->derived_through() >= 0 && v <= bv; ++v) {
+    std::vector<KafkaRecord> records;
+    std::vector<int64_t> ingest;
+    RETURN_IF_ERROR(medallion::ReadBronzeVersion(bronze, *engine_, v, &records, &ingest));
+    RETURN_IF_ERROR(DeriveSilver(records, ingest, v,
+                                 v == bv ? medallion::DeriveCommit::kFence : medallion::DeriveCommit::kAppend));
+  }
+  if (bv >= 1) RETURN_IF_ERROR(DeriveSilver({}, {}, bv, medallion::DeriveCommit::kFence));
+  bronze_->set_derived_through(bv);
   RETURN_IF_ERROR(RefreshGold());
   CountCheckpoints();
+  if (lease_) lease_->Release();
   return Status::OK();
 }
 
@@ -446,5 +485,20 @@ std::vector<TableSummary> OrdersPipeline::Summary() {
   for (const auto& name : TableNames()) tables.emplace_back(name, tables_[name].get());
   return medallion::Summarize(tables);
 }
+
+}  // namespace lakestream
+
+namespace lakestream {
+
+Status OrdersPipeline::RecordDataLoss(const OffsetGap& gap) {
+  return RecordDataLossGap(*tables_[kBronze], kAppPrefix, bronze_->source_epoch(), gap);
+}
+
+std::vector<DataLossGap> OrdersPipeline::DataLossGaps() {
+  (void)tables_[kBronze]->Refresh();
+  return DataLossGapsOf(tables_[kBronze]->snapshot());
+}
+
+void OrdersPipeline::SetSourceEpoch(const std::string& epoch) { bronze_->set_source_epoch(epoch); }
 
 }  // namespace lakestream

@@ -45,7 +45,10 @@ namespace medallion {
 class BronzeSink;
 class ExpectationTally;
 class BackgroundCompactor;
+struct DerivedAppIds;
+enum class DeriveCommit;
 }  // namespace medallion
+class WriterLease;
 
 struct OrdersPipelineOptions {
   std::string lake_root = "./lakehouse";
@@ -62,6 +65,12 @@ struct OrdersPipelineOptions {
   int64_t target_file_size_bytes = 128LL << 20;
   /// Expectations, deduplication, country mapping and adjustment codes (pipelines/orders.toml).
   SilverRules rules;
+  /// The writer lease (writer_lease.h) taken before anything is written: its TTL (ms; 0: no lease,
+  /// for library tests that open a pipeline twice on purpose) and the command named in it.
+  int64_t writer_lease_ms = 15000;
+  std::string command = "ingest";
+  /// Data-loss gaps the operator accepts at this start (--accept-data-loss; data_loss.h).
+  std::vector<DataLossAcceptance> accept_data_loss;
 };
 
 /// Publishes one quarantined record to the dead-letter topic: the original record, the failed
@@ -107,6 +116,9 @@ class OrdersPipeline : public StreamingPipeline {
   const PipelineCounters& counters() const override { return counters_; }
   /// Failures per expectation since start-up, in declaration order.
   std::vector<ExpectationCount> ExpectationCounts() const override;
+  Status RecordDataLoss(const OffsetGap& gap) override;
+  std::vector<DataLossGap> DataLossGaps() override;
+  void SetSourceEpoch(const std::string& epoch) override;
   const std::string& name() const override { return name_; }
   std::vector<std::string> Tables() const override { return TableNames(); }
   /// Sends every record quarantined from now on to `sink` as well (after the quarantine commit).
@@ -124,11 +136,14 @@ class OrdersPipeline : public StreamingPipeline {
 
  private:
   OrdersPipeline() = default;
+  /// Types, checks and deduplicates the records of one bronze version and commits them to silver and
+  /// quarantine as `mode` says (medallion::CommitDerived); `quarantine_only` commits quarantine alone.
   Status DeriveSilver(const std::vector<KafkaRecord>& records, const std::vector<int64_t>& ingest_us,
-                      int64_t bronze_version, bool fence);
+                      int64_t bronze_version, medallion::DeriveCommit mode, bool quarantine_only = false);
   Status CatchUp();
-  /// Loads the event ids (and line contents) silver stored within the horizon.
-  Status LoadDedupeState();
+  /// Loads the event ids (and line contents) silver stored within the horizon before `oldest_us`
+  /// (ingest time, µs): the horizon before now, or before the oldest version a repair derives.
+  Status LoadDedupeState(int64_t oldest_us);
   /// Publishes the checkpoints written by all tables in counters_.checkpoints.
   void CountCheckpoints();
 
@@ -144,6 +159,8 @@ class OrdersPipeline : public StreamingPipeline {
   int64_t last_gold_ms_ = 0;
   bool derive_failed_ = false;  // a batch reached bronze but not silver (e.g. a `fail` expectation)
   std::string name_ = "orders";
+  std::unique_ptr<medallion::DerivedAppIds> apps_;
+  std::unique_ptr<WriterLease> lease_;  // held from Open until Close or destruction
   // Bronze compaction off the pipeline thread; declared last, so it stops before the tables go.
   std::unique_ptr<medallion::BackgroundCompactor> bronze_compactor_;
 };

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "pipeline/data_loss.h"
 #include "pipeline/silver_rules.h"
 #include "source/kafka/kafka_client.h"
 
@@ -36,6 +37,8 @@ struct PipelineCounters {
   std::atomic<int64_t> duplicates_dropped{0}, expectation_drops{0}, repeated_lines{0}, envelope_rejects{0};
   std::atomic<int64_t> dead_lettered{0};
   std::atomic<int64_t> late_after_close{0};
+  /// Bronze versions the start-up check found without derived rows and derived (docs/reliability.md).
+  std::atomic<int64_t> repaired_versions{0};
   std::atomic<int64_t> gold_refreshes{0};
   /// Event time (UTC µs) of the newest silver row, and the watermark (it minus the allowed lateness);
   /// 0 when unknown.
@@ -75,6 +78,13 @@ class StreamingPipeline {
   virtual const PipelineCounters& counters() const = 0;
   /// Failures per expectation since start-up, in declaration order.
   virtual std::vector<ExpectationCount> ExpectationCounts() const = 0;
+  /// Records `gap` in bronze (data_loss.h): every start refuses until it is accepted. Errors: Delta's.
+  virtual Status RecordDataLoss(const OffsetGap& gap) = 0;
+  /// The data-loss gaps bronze records, open and accepted (pipeline thread).
+  virtual std::vector<DataLossGap> DataLossGaps() = 0;
+  /// Scopes the partitions' offsets to another source epoch: the embedded broker restarted and its
+  /// topic begins again at offset 0 (docs/reliability.md, "Broker restart").
+  virtual void SetSourceEpoch(const std::string& epoch) = 0;
 };
 
 }  // namespace lakestream
