@@ -1,5 +1,6 @@
 #include "config/settings.h"
 
+#include <cerrno>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -32,12 +33,25 @@ const std::vector<SettingDef>& AllSettings() {
       {"kafka.group_id", "--group", SettingType::kString, "", "", "run, ingest, produce, dlq-replay",
        "Consumer group of the pipeline (produce and dlq replay use it to measure lag for backpressure). Empty: the "
        "pipeline file's [source] group_id (lakestream-<name>, e.g. lakestream-orders)."},
+      {"kafka.group_instance_id", "--group-instance-id", SettingType::kString, "", "", "run, ingest",
+       "Static group membership (KIP-345, Kafka 2.3+) on an external cluster: a restarted member takes its place "
+       "back at once instead of waiting for the group to expel the old session. Empty: "
+       "lakestream-<group>-<host>-<hash of lake.root>, stable across restarts and unique per machine and lakehouse; "
+       "`none`: no static membership (brokers before 2.3). On the embedded broker, which does not support it, "
+       "members use 4 s sessions and the broker removes members whose connection died (docs/reliability.md, \"Restarts\")."},
       {"kafka.broker_file", "--broker-file", SettingType::kString, "", "path", "run, broker, produce, ingest, dlq-replay",
        "File where the embedded broker's address is written (and read by produce/ingest). Default: "
        "<lake.root>/_broker, or <tmp>/lakestream-broker-<location> when lake.root is an Azure location."},
       {"source.epoch", "--source-epoch", SettingType::kString, "", "", "ingest",
        "Scope of the Kafka offsets stored in the Delta txn actions. Change it only when the topic was recreated "
        "and offsets restarted; `run` sets it to the embedded broker's epoch."},
+      {"source.accept_data_loss", "--accept-data-loss", SettingType::kString, "", "[topic:]partition:from-to[,…]",
+       "run, ingest",
+       "Accept recorded data loss: offsets the broker no longer had when the pipeline needed them (evicted by the "
+       "embedded broker, or deleted by retention). Each gap stops every start until named here exactly as the "
+       "error printed it, e.g. 2:1000-5009; the acceptance is committed to bronze's Delta log and consumption "
+       "resumes after the gap. With several pipelines, prefix the topic (orders:2:1000-5009). "
+       "docs/reliability.md."},
       {"replay.input", "--input", SettingType::kString,
        "data/online-shop/online_retail.combined-305-by-day-files.FULL-541909-rows.csv.gz", "path", "run, produce, bench",
        "CSV (or .csv.gz) in the online-shop model to replay; either header dialect (Kaggle or UCI)."},
@@ -81,6 +95,11 @@ const std::vector<SettingDef>& AllSettings() {
       {"pipeline.dlq_topic", "--dlq-topic", SettingType::kString, "", "topic", "run, ingest",
        "Dead-letter topic: every quarantined record is also produced there (e.g. orders.dlq) with headers naming "
        "the failed rules, the reason, and the original topic, partition, offset and time. Empty: off."},
+      {"pipeline.writer_lease_ms", "--writer-lease-ms", SettingType::kInt, "15000", "ms", "run, ingest, bench",
+       "One process writes a pipeline's tables at a time: it holds a lease recorded in the lakehouse "
+       "(_lakestream/leases/<pipeline>/), renewed every third of this. A second process is refused before it "
+       "writes anything; it may take over once the lease expires, or at once when the holder was a process of the "
+       "same machine that no longer runs (docs/reliability.md).", 1000},
       {"pipeline.gold_interval_ms", "--gold-interval-ms", SettingType::kInt, "5000", "ms", "run, ingest, bench",
        "Gold tables are brought up to date with silver (incrementally) at most this often, and once at the end.", 0},
       {"lake.auto_compact_min_files", "--auto-compact-min-files", SettingType::kInt, "50", "files", "run, ingest, bench",
@@ -112,40 +131,40 @@ const std::vector<SettingDef>& AllSettings() {
       {"duckdb.memory_limit", "--duckdb-memory-limit", SettingType::kString, "1GB", "bytes (DuckDB syntax)",
        "run, ingest, bench", "Memory limit of each DuckDB instance: a pipeline has two (its own and its bronze "
        "compactor's), `sql`/`serve` one."},
-      {"azure.account_name", "--azure-account-name", SettingType::kString, "", "", "run, ingest, serve, dlq-export",
+      {"azure.account_name", "--azure-account-name", SettingType::kString, "", "", "run, ingest, serve, dlq-export, sql, table",
        "Azure storage account of az:// lake locations (abfss://<container>@<account>.dfs.core.windows.net names it "
        "itself). Empty: AZURE_STORAGE_ACCOUNT_NAME. docs/storage.md."},
       {"azure.account_key_file", "--azure-account-key-file", SettingType::kString, "", "path",
-       "run, ingest, serve, dlq-export",
+       "run, ingest, serve, dlq-export, sql, table",
        "A file holding the account's shared key (SharedKey signing). Empty: AZURE_STORAGE_ACCOUNT_KEY. Never "
        "logged."},
-      {"azure.sas_token_file", "--azure-sas-token-file", SettingType::kString, "", "path", "run, ingest, serve, dlq-export",
+      {"azure.sas_token_file", "--azure-sas-token-file", SettingType::kString, "", "path", "run, ingest, serve, dlq-export, sql, table",
        "A file holding a SAS token (needs read, add, create, write, delete and list on the container). Empty: "
        "AZURE_STORAGE_SAS_TOKEN. Never logged."},
       {"azure.bearer_token_file", "--azure-bearer-token-file", SettingType::kString, "", "path",
-       "run, ingest, serve, dlq-export",
+       "run, ingest, serve, dlq-export, sql, table",
        "A file holding an Azure AD access token for https://storage.azure.com/ (e.g. from `az account "
        "get-access-token --resource https://storage.azure.com/`), re-read at start-up only. Empty: "
        "AZURE_STORAGE_TOKEN. Never logged."},
-      {"azure.endpoint", "--azure-endpoint", SettingType::kString, "", "URL", "run, ingest, serve, dlq-export",
+      {"azure.endpoint", "--azure-endpoint", SettingType::kString, "", "URL", "run, ingest, serve, dlq-export, sql, table",
        "Blob service URL for sovereign clouds or the emulator (http://127.0.0.1:10000/devstoreaccount1). Empty: "
        "AZURE_STORAGE_ENDPOINT, else https://<account>.blob.core.windows.net."},
-      {"azure.use_emulator", "--azure-use-emulator", SettingType::kBool, "false", "", "run, ingest, serve, dlq-export",
+      {"azure.use_emulator", "--azure-use-emulator", SettingType::kBool, "false", "", "run, ingest, serve, dlq-export, sql, table",
        "Use Azurite's development account, key and endpoint (as AZURE_STORAGE_USE_EMULATOR=true)."},
-      {"azure.cache_dir", "--azure-cache-dir", SettingType::kString, "", "path", "run, ingest, serve, dlq-export",
+      {"azure.cache_dir", "--azure-cache-dir", SettingType::kString, "", "path", "run, ingest, serve, dlq-export, sql, table",
        "Local cache of Parquet data files and checkpoints read from or written to Azure (DuckDB reads local "
        "files). Empty: LAKESTREAM_AZURE_CACHE_DIR, else <tmp>/lakestream-azure-cache."},
       {"azure.cache_max_bytes", "--azure-cache-max-bytes", SettingType::kInt, "4294967296", "bytes",
-       "run, ingest, serve, dlq-export",
+       "run, ingest, serve, dlq-export, sql, table",
        "Above this size the cache drops its least recently used files (none used in the last minute).", 1048576},
       {"azure.block_size_bytes", "--azure-block-size-bytes", SettingType::kInt, "8388608", "bytes",
-       "run, ingest, serve, dlq-export",
+       "run, ingest, serve, dlq-export, sql, table",
        "Files larger than this upload in blocks of this size (Put Block, Put Block List); ranged reads fetch this "
        "much per request.", 65536},
       {"azure.upload_concurrency", "--azure-upload-concurrency", SettingType::kInt, "4", "blocks",
-       "run, ingest, serve, dlq-export",
+       "run, ingest, serve, dlq-export, sql, table",
        "Blocks of one file in flight at once; memory for an upload is this times azure.block_size_bytes.", 1},
-      {"azure.retry_budget_ms", "--azure-retry-budget-ms", SettingType::kInt, "60000", "ms", "run, ingest, serve, dlq-export",
+      {"azure.retry_budget_ms", "--azure-retry-budget-ms", SettingType::kInt, "60000", "ms", "run, ingest, serve, dlq-export, sql, table",
        "How long one storage operation may keep retrying 429, 5xx and network errors (exponential backoff with "
        "jitter, Retry-After honoured) before it fails.", 0},
       {"log.level", "--log-level", SettingType::kString, "info", "", "all",
@@ -193,8 +212,10 @@ Status Settings::Validate() const {
     switch (d.type) {
       case SettingType::kInt: {
         char* end = nullptr;
+        errno = 0;
         long long x = std::strtoll(v.c_str(), &end, 10);
         if (*end != '\0') return bad("a whole number");
+        if (errno == ERANGE) return bad("a whole number that fits in 64 bits");
         if (x < d.min_int) return bad(fmt::format("a whole number >= {}", d.min_int));
         break;
       }

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/ids.h"
 #include "common/time.h"
 #include "lake/storage/storage.h"
 #include "pipeline/dead_letters.h"
@@ -103,6 +104,15 @@ Result<std::vector<PipelineSpec>> LoadSpecs(const Settings& s) {
     return InvalidArgument("--dlq-topic: the dead-letter topic is supported for the orders pipeline only; the "
                            "pipelines given keep their bad records in their quarantine tables");
   }
+  ASSIGN_OR_RETURN(std::vector<DataLossAcceptance> accept, ParseDataLossAcceptances(s.GetString("source.accept_data_loss")));
+  if (specs.size() > 1) {
+    for (const auto& a : accept) {
+      if (!a.topic) {
+        return InvalidArgument("--accept-data-loss {}: with several pipelines, name the topic too, e.g. "
+                               "--accept-data-loss {}:{}", a.text, specs.front().topic, a.text);
+      }
+    }
+  }
   if (specs.size() == 1) return specs;
   using Flag = std::tuple<const char*, const char*, const char*>;  // setting, flag, [source] member
   for (const auto& [key, flag, member] : {Flag{"kafka.topic", "--topic", "topic"},
@@ -150,6 +160,19 @@ std::string GroupOf(const Settings& s, const PipelineSpec& spec) {
   return s.IsSet("kafka.group_id") ? s.GetString("kafka.group_id") : spec.group_id;
 }
 
+namespace {
+// The --accept-data-loss items for the pipeline reading `topic` (those naming no topic apply to it).
+std::vector<DataLossAcceptance> AcceptancesFor(const Settings& s, const std::string& topic) {
+  std::vector<DataLossAcceptance> out;
+  auto all = ParseDataLossAcceptances(s.GetString("source.accept_data_loss"));  // checked by LoadSpecs
+  if (!all.ok()) return out;
+  for (auto& a : *all) {
+    if (!a.topic || *a.topic == topic) out.push_back(std::move(a));
+  }
+  return out;
+}
+}  // namespace
+
 Result<OrdersPipelineOptions> PipelineOptionsFrom(const Settings& s, PipelineSpec spec, const std::string& epoch) {
   OrdersPipelineOptions o;
   if (!spec.is_orders()) {
@@ -166,6 +189,8 @@ Result<OrdersPipelineOptions> PipelineOptionsFrom(const Settings& s, PipelineSpe
   o.duckdb_memory_limit = s.GetString("duckdb.memory_limit");
   o.auto_compact_min_files = s.GetInt("lake.auto_compact_min_files");
   o.target_file_size_bytes = s.GetInt("lake.target_file_size_bytes");
+  o.writer_lease_ms = s.GetInt("pipeline.writer_lease_ms");
+  o.accept_data_loss = AcceptancesFor(s, o.topic);
   return o;
 }
 
@@ -189,7 +214,7 @@ int64_t UncommittedBytes(const OrderProducer& producer, const StreamingPipeline&
 }
 
 Result<OpenedPipeline> OpenPipeline(const Settings& s, const KafkaProperties& props, const std::string& epoch,
-                                    const PipelineSpec& spec) {
+                                    const PipelineSpec& spec, const std::string& command) {
   OpenedPipeline out;
   if (!spec.is_orders()) {  // pipeline.dlq_topic is the orders pipeline's (LoadSpecs checks one is given)
     DeclaredPipelineOptions o;
@@ -201,37 +226,47 @@ Result<OpenedPipeline> OpenPipeline(const Settings& s, const KafkaProperties& pr
     o.duckdb_memory_limit = s.GetString("duckdb.memory_limit");
     o.auto_compact_min_files = s.GetInt("lake.auto_compact_min_files");
     o.target_file_size_bytes = s.GetInt("lake.target_file_size_bytes");
+    o.writer_lease_ms = s.GetInt("pipeline.writer_lease_ms");
+    o.accept_data_loss = AcceptancesFor(s, TopicOf(s, spec));
+    o.command = command;
     ASSIGN_OR_RETURN(out.pipeline, DeclaredPipeline::Open(o));
     return out;
   }
   ASSIGN_OR_RETURN(OrdersPipelineOptions options, PipelineOptionsFrom(s, spec, epoch));
+  options.command = command;
   const std::string dlq_topic = s.GetString("pipeline.dlq_topic");
+  std::unique_ptr<OrderProducer> dlq;
   if (!dlq_topic.empty()) {
     // Created before the pipeline opens: its catch-up may quarantine records already.
-    ASSIGN_OR_RETURN(out.dlq, OrderProducer::Create(props, dlq_topic));
+    ASSIGN_OR_RETURN(dlq, OrderProducer::Create(props, dlq_topic));
   }
   ASSIGN_OR_RETURN(auto orders, OrdersPipeline::Open(options));
   out.orders = orders.get();
   out.pipeline = std::move(orders);
-  if (out.dlq) {
-    OrderProducer* dlq = out.dlq.get();
-    out.orders->SetDeadLetterSink([dlq](const KafkaRecord& r, const std::string& rules, const std::string& reason) {
-      // Header names follow Kafka Connect's dead-letter convention (__connect.errors.*), in our namespace.
-      KafkaHeaders h = {{"lakestream.errors.rules", rules},
-                        {"lakestream.errors.reason", reason},
-                        {"lakestream.errors.topic", r.topic},
-                        {"lakestream.errors.partition", std::to_string(r.partition)},
-                        {"lakestream.errors.offset", std::to_string(r.offset)},
-                        {"lakestream.errors.timestamp", std::to_string(r.timestamp_ms)},
-                        {"lakestream.errors.quarantined_at", FormatTimestampIso(NowMicros())}};
-      return dlq->Produce("", r.key.value_or(""), r.value, h);
-    });
-  }
+  if (dlq) AttachDeadLetterProducer(out, std::move(dlq));
   return out;
 }
 
+void AttachDeadLetterProducer(OpenedPipeline& opened, std::unique_ptr<OrderProducer> dlq) {
+  OrderProducer* producer = dlq.get();
+  opened.orders->SetDeadLetterSink([producer](const KafkaRecord& r, const std::string& rules, const std::string& reason) {
+    // Header names follow Kafka Connect's dead-letter convention (__connect.errors.*), in our namespace.
+    KafkaHeaders h = {{"lakestream.errors.rules", rules},
+                      {"lakestream.errors.reason", reason},
+                      {"lakestream.errors.topic", r.topic},
+                      {"lakestream.errors.partition", std::to_string(r.partition)},
+                      {"lakestream.errors.offset", std::to_string(r.offset)},
+                      {"lakestream.errors.timestamp", std::to_string(r.timestamp_ms)},
+                      {"lakestream.errors.quarantined_at", FormatTimestampIso(NowMicros())}};
+    return producer->Produce("", r.key.value_or(""), r.value, h);
+  });
+  opened.dlq = std::move(dlq);
+}
+
 Status IngestLoop(const Settings& s, StreamingPipeline& pipeline, PipelineConsumer& consumer,
-                  const std::function<bool()>& should_finish, const std::function<void(const std::vector<KafkaRecord>&, int64_t)>& on_commit) {
+                  const std::function<bool()>& should_finish,
+                  const std::function<void(const std::vector<KafkaRecord>&, int64_t)>& on_commit,
+                  const std::function<bool()>& interrupt) {
   const int64_t commit_interval_ms = s.GetInt("pipeline.commit_interval_ms");
   const int64_t max_batch_bytes = s.GetInt("pipeline.max_batch_bytes");
   // A producer paced by backpressure waits while a partition holds replay.max_lag_bytes not yet in
@@ -265,12 +300,28 @@ Status IngestLoop(const Settings& s, StreamingPipeline& pipeline, PipelineConsum
     ~ClearHandler() { c.SetRevokeHandler(nullptr); }
   } clear_handler{consumer};
   for (;;) {
-    if (StopRequested().load()) {
+    if (StopRequested().load() || (interrupt && interrupt())) {
       RETURN_IF_ERROR(flush());
       return Status::OK();
     }
     size_t before = pending.size();
-    RETURN_IF_ERROR(consumer.Poll(50, 10000, &pending));
+    if (Status polled = consumer.Poll(50, 10000, &pending); !polled.ok()) {
+      const std::optional<OffsetGap> gap = consumer.gap();
+      if (polled.code() != StatusCode::kDataLoss || !gap) return polled;
+      // The records before the gap are good: commit them, then record the gap so that every start
+      // stops on it until an operator accepts it.
+      RETURN_IF_ERROR(flush());
+      RETURN_IF_ERROR(pipeline.RecordDataLoss(*gap).WithContext("recording data loss in bronze"));
+      spdlog::error("pipeline {}: {}[{}] offsets {}-{} are lost ({}); recorded in bronze. Restart with "
+                    "--accept-data-loss {}:{}-{} once the loss is understood",
+                    pipeline.name(), gap->topic, gap->partition, gap->from_offset, gap->to_offset, gap->reason,
+                    gap->partition, gap->from_offset, gap->to_offset);
+      return Status(StatusCode::kDataLoss,
+                    polled.message() + fmt::format(". Recorded in bronze's Delta log: every start stops here until "
+                                                   "you restart with --accept-data-loss {}:{}-{} "
+                                                   "(docs/reliability.md, \"Broker eviction\")",
+                                                   gap->partition, gap->from_offset, gap->to_offset));
+    }
     if (before == 0 && !pending.empty()) batch_started_ms = MonotonicMillis();
     bool partition_full = false;
     for (size_t i = before; i < pending.size(); ++i) {
@@ -318,6 +369,15 @@ void PrintSummary(StreamingPipeline& pipeline, double elapsed_s, int64_t produce
                                 ExpectationActionName(e.action), Thousands(e.failed));
   }
   if (!expectations.empty()) std::printf("  expectations failed: %s\n", expectations.c_str());
+  if (c.repaired_versions.load() > 0) {
+    std::printf("  start-up check: %s bronze versions had no derived commit and were derived\n",
+                Thousands(c.repaired_versions.load()).c_str());
+  }
+  for (const auto& g : pipeline.DataLossGaps()) {
+    std::printf("  DATA LOSS: %s — %s\n", g.Describe().c_str(),
+                g.accepted ? ("accepted " + FormatTimestampIso(g.accepted_at_ms * 1000)).c_str()
+                           : ("open: restart with --accept-data-loss " + g.Spec() + " to go on").c_str());
+  }
   std::printf("  checkpoints written %lld, auto-compactions %lld (%lld small files rewritten)\n",
               static_cast<long long>(c.checkpoints.load()), static_cast<long long>(c.compactions.load()),
               static_cast<long long>(c.files_compacted.load()));
@@ -379,9 +439,13 @@ Result<NotificationGeneratorOptions> GeneratorOptionsFrom(const Settings& s, con
   return o;
 }
 
-Status ResolveBrokers(const Settings& s, KafkaProperties* props, std::string* epoch) {
-  // Offsets on an external cluster and on a `lakestream broker` process are stable across client
-  // restarts, so no epoch unless the user sets one.
+// bootstrap.servers and the source epoch for `produce`, `ingest` and `dlq replay`: kafka.brokers, or the
+// embedded broker's file (its address and epoch; `*broker_file`, when given, is set to its path).
+// Offsets on an external cluster are stable across restarts, so no epoch unless the user sets one; an
+// embedded broker's topics begin again at offset 0 in every broker life, so its epoch scopes them
+// (docs/reliability.md, "Broker restart").
+Status ResolveBrokers(const Settings& s, KafkaProperties* props, std::string* epoch,
+                      std::string* broker_file = nullptr) {
   *epoch = s.GetString("source.epoch");
   if (s.IsSet("kafka.brokers")) {
     (*props)["bootstrap.servers"] = s.GetString("kafka.brokers");
@@ -392,8 +456,47 @@ Status ResolveBrokers(const Settings& s, KafkaProperties* props, std::string* ep
   RETURN_IF_ERROR(ReadBrokerFile(BrokerFile(s), &bootstrap, &broker_epoch)
                       .WithContext("no --brokers given and no embedded broker found"));
   (*props)["bootstrap.servers"] = bootstrap;
+  if (!s.IsSet("source.epoch")) *epoch = broker_epoch;
+  if (broker_file) *broker_file = BrokerFile(s);
   return Status::OK();
 }
+
+// The broker file `ingest` found its embedded broker through, watched while it runs: a restarted
+// broker writes a new address and epoch (a new, empty topic whose offsets begin again at 0), which the
+// pipeline follows instead of resuming at the old offsets.
+class BrokerFileWatch {
+ public:
+  BrokerFileWatch(std::string path, std::string bootstrap, std::string epoch)
+      : path_(std::move(path)), bootstrap_(std::move(bootstrap)), epoch_(std::move(epoch)) {}
+  // Re-reads the file at most once a second; true when it names another epoch than the current one.
+  bool Changed() {
+    if (MonotonicMillis() - checked_ms_ < 1000) return changed_;
+    checked_ms_ = MonotonicMillis();
+    std::string bootstrap, epoch;
+    if (ReadBrokerFile(path_, &bootstrap, &epoch).ok() && !epoch.empty() && epoch != epoch_) {
+      next_bootstrap_ = bootstrap;
+      next_epoch_ = epoch;
+      changed_ = true;
+    }
+    return changed_;
+  }
+  // Takes the new broker as the current one.
+  void Accept() {
+    bootstrap_ = next_bootstrap_;
+    epoch_ = next_epoch_;
+    changed_ = false;
+  }
+  const std::string& path() const { return path_; }
+  const std::string& bootstrap() const { return bootstrap_; }
+  const std::string& epoch() const { return epoch_; }
+  const std::string& next_bootstrap() const { return next_bootstrap_; }
+  const std::string& next_epoch() const { return next_epoch_; }
+
+ private:
+  std::string path_, bootstrap_, epoch_, next_bootstrap_, next_epoch_;
+  int64_t checked_ms_ = 0;
+  bool changed_ = false;
+};
 
 // The worst partition's lag of the consumer group in bytes: its committed-offset lag in messages
 // times the mean size of the records `producer` delivered. Refreshed at most every 200 ms.
@@ -422,10 +525,11 @@ class GroupLagBytes {
   int64_t cached_ = 0, checked_ms_ = 0;
 };
 
-// Starts the embedded broker with `topics` unless kafka.brokers is set (then returns null); fills
-// bootstrap.servers and the source epoch, writes the broker file and prints the address.
+// Starts the embedded broker with the topics of `specs` unless kafka.brokers is set (then returns
+// null), each protected for its pipeline's consumer group (embedded_broker.h); fills bootstrap.servers
+// and the source epoch, writes the broker file and prints the address.
 Result<std::unique_ptr<EmbeddedBroker>> StartBrokerUnlessExternal(const Settings& s,
-                                                                  const std::vector<std::string>& topics,
+                                                                  const std::vector<PipelineSpec>& specs,
                                                                   KafkaProperties* props, std::string* epoch) {
   if (s.IsSet("kafka.brokers")) {
     (*props)["bootstrap.servers"] = s.GetString("kafka.brokers");
@@ -433,12 +537,15 @@ Result<std::unique_ptr<EmbeddedBroker>> StartBrokerUnlessExternal(const Settings
     return std::unique_ptr<EmbeddedBroker>();
   }
   const int partitions = static_cast<int>(s.GetInt("kafka.partitions"));
+  std::vector<std::string> topics;
+  for (const auto& spec : specs) topics.push_back(TopicOf(s, spec));
   ASSIGN_OR_RETURN(auto broker, EmbeddedBroker::Start(topics.front(), partitions));
   std::string names = "'" + topics.front() + "'";
   for (size_t i = 1; i < topics.size(); ++i) {
     RETURN_IF_ERROR(broker->CreateTopic(topics[i], partitions));
     names += ", '" + topics[i] + "'";
   }
+  for (const auto& spec : specs) broker->Protect(TopicOf(s, spec), GroupOf(s, spec));
   (*props)["bootstrap.servers"] = broker->bootstrap_servers();
   *epoch = broker->epoch();
   RETURN_IF_ERROR(broker->WriteBrokerFile(BrokerFile(s)));
@@ -461,6 +568,9 @@ struct PipelineJob {
   std::unique_ptr<NotificationGenerator> generator; // `run` of a generated pipeline
   std::unique_ptr<PipelineConsumer> consumer;
   PipelineMonitor* monitor = nullptr;               // owned by Serving; null with --no-http
+  KafkaProperties props;                            // the consumer's (and the dead-letter producer's)
+  bool embedded = false;                            // on an embedded broker: topics begin at offset 0
+  std::unique_ptr<BrokerFileWatch> broker_watch;    // `ingest` on an embedded broker found by its file
   int64_t bronze_at_start = 0;
   int64_t limit = 0;                                // the generator's --limit (0: none)
   int64_t last_produced = 0, last_bronze = 0;       // for the progress line's rates
@@ -484,15 +594,46 @@ struct PipelineJob {
   }
 };
 
-// Opens `spec`'s pipeline and consumer; with `with_source`, also its producer and source (the orders
-// replay, which skips the lines bronze holds already, or the generator). Errors: the parts'.
+// A consumer of `job`'s topic for its pipeline, on `job.props`. A restarted member must get its
+// partitions at once (docs/reliability.md, "Restarts"): on an external cluster by static membership
+// (kafka.group_instance_id); on the embedded broker, whose groups ignore it, a member that leaves (or
+// dies: the broker's guard makes it leave) triggers a rebalance after the session minus 1 s, so
+// sessions are short — but longer than the 3 s the mock waits before the first election of an empty
+// group, or it expels the member waiting for it. -K properties override both.
+Result<std::unique_ptr<PipelineConsumer>> ConsumerFor(const Settings& s, PipelineJob& job) {
+  StreamingPipeline* pipe = job.opened.pipeline.get();
+  KafkaProperties props = job.props;
+  if (job.embedded) {
+    props.emplace("session.timeout.ms", "4000");
+    props.emplace("heartbeat.interval.ms", "1000");
+  } else {
+    const std::string id = s.GetString("kafka.group_instance_id");
+    if (id.empty()) {
+      char host[256] = {};
+      gethostname(host, sizeof host - 1);
+      props.emplace("group.instance.id", fmt::format("lakestream-{}-{}-{}", job.group, host,
+                                                     Sha256Hex(s.GetString("lake.root")).substr(0, 8)));
+    } else if (id != "none") {
+      props.emplace("group.instance.id", id);
+    }
+  }
+  return PipelineConsumer::Create(
+      props, job.topic, job.group, [pipe](const std::string& t, int32_t p) { return pipe->StartOffset(t, p); },
+      job.embedded);
+}
+
+// Opens `spec`'s pipeline and consumer (on `props`; `embedded` when they reach an embedded broker);
+// with `with_source`, also its producer and source (the orders replay, which skips the lines bronze
+// holds already, or the generator). Errors: the parts'.
 Result<std::unique_ptr<PipelineJob>> OpenJob(const Settings& s, const KafkaProperties& props, const std::string& epoch,
-                                             const PipelineSpec& spec, bool with_source) {
+                                             const PipelineSpec& spec, bool with_source, bool embedded) {
   auto job = std::make_unique<PipelineJob>();
+  job->props = props;
+  job->embedded = embedded;
   job->spec = spec;
   job->topic = TopicOf(s, spec);
   job->group = GroupOf(s, spec);
-  ASSIGN_OR_RETURN(job->opened, OpenPipeline(s, props, epoch, spec));
+  ASSIGN_OR_RETURN(job->opened, OpenPipeline(s, props, epoch, spec, with_source ? "run" : "ingest"));
   StreamingPipeline* pipe = job->opened.pipeline.get();
   job->bronze_at_start = job->last_bronze = pipe->counters().bronze_rows.load();
   if (with_source) {
@@ -514,10 +655,7 @@ Result<std::unique_ptr<PipelineJob>> OpenJob(const Settings& s, const KafkaPrope
       job->generator = std::make_unique<NotificationGenerator>(gen_opts, prod, uncommitted);
     }
   }
-  ASSIGN_OR_RETURN(job->consumer,
-                   PipelineConsumer::Create(props, job->topic, job->group, [pipe](const std::string& t, int32_t p) {
-                     return pipe->StartOffset(t, p);
-                   }));
+  ASSIGN_OR_RETURN(job->consumer, ConsumerFor(s, *job));
   return job;
 }
 
@@ -597,6 +735,28 @@ std::string ProgressLine(PipelineJob& job, double t, double dt, bool named) {
   return line;
 }
 
+// The embedded broker `job` reads was restarted (its file names a new epoch): what this member held
+// is committed already (IngestLoop returned); the consumer and dead-letter producer move to the new
+// address and the pipeline's offsets to the new epoch, so the new topic is read from offset 0
+// (docs/reliability.md, "Broker restart"). Errors: the new clients'.
+Status SwitchBroker(const Settings& s, PipelineJob& job) {
+  BrokerFileWatch& w = *job.broker_watch;
+  spdlog::warn("pipeline {}: the embedded broker restarted ({} now names {} with epoch {}; was {} with epoch {}): "
+               "its topic starts again at offset 0, which this pipeline now reads",
+               job.spec.name, w.path(), w.next_bootstrap(), w.next_epoch(), w.bootstrap(), w.epoch());
+  job.consumer->Close();
+  job.props["bootstrap.servers"] = w.next_bootstrap();
+  job.pipeline().SetSourceEpoch(w.next_epoch());
+  w.Accept();
+  if (job.opened.dlq) {
+    RETURN_IF_ERROR(job.opened.dlq->Flush(10000).WithContext("dead-letter topic"));
+    ASSIGN_OR_RETURN(auto dlq, OrderProducer::Create(job.props, job.opened.dlq->topic()));
+    AttachDeadLetterProducer(job.opened, std::move(dlq));
+  }
+  ASSIGN_OR_RETURN(job.consumer, ConsumerFor(s, job));
+  return Status::OK();
+}
+
 // One job's life: its source on a thread of its own (under `run`) while the consume/commit loop runs
 // here until the job is done (`run`: the source ended and bronze caught up, never with --follow;
 // `ingest`: run.idle_exit_ms without new records), stop is requested or something fails; then the
@@ -630,12 +790,20 @@ Status RunJob(const Settings& s, PipelineJob& job) {
     return MonotonicMillis() - last_change_ms >= idle_exit_ms;
   };
   set_state("running", "");
-  Status st = IngestLoop(s, job.pipeline(), *job.consumer, finished,
-                         [&job](const std::vector<KafkaRecord>& records, int64_t ms) {
-                           if (!job.monitor) return;
-                           job.monitor->OnBatch(records, ms);
-                           job.monitor->SetLag(job.consumer->Lag());
-                         });
+  Status st;
+  for (;;) {
+    st = IngestLoop(
+        s, job.pipeline(), *job.consumer, finished,
+        [&job](const std::vector<KafkaRecord>& records, int64_t ms) {
+          if (!job.monitor) return;
+          job.monitor->OnBatch(records, ms);
+          job.monitor->SetLag(job.consumer->Lag());
+        },
+        [&job] { return job.broker_watch && job.broker_watch->Changed(); });
+    if (!st.ok() || StopRequested().load() || !job.broker_watch || !job.broker_watch->Changed()) break;
+    st = SwitchBroker(s, job);
+    if (!st.ok()) break;
+  }
   set_state(st.ok() ? "stopping" : "failed", st.ok() ? "" : st.message());
   source_stop = true;
   if (source_thread.joinable()) source_thread.join();
@@ -669,22 +837,26 @@ int RunPipelines(const Settings& s, const KafkaProperties& kafka_props, bool wit
     }
   }
   KafkaProperties props = kafka_props;
-  std::string epoch;
+  std::string epoch, broker_file;
   std::unique_ptr<EmbeddedBroker> broker;
   if (with_source) {
-    auto broker_or = StartBrokerUnlessExternal(s, topics, &props, &epoch);
+    auto broker_or = StartBrokerUnlessExternal(s, specs, &props, &epoch);
     if (!broker_or.ok()) return Fail(broker_or.status());
     broker = std::move(broker_or).value();
     if (broker && s.IsSet("pipeline.dlq_topic")) {
       if (Status st = broker->CreateTopic(s.GetString("pipeline.dlq_topic"), 1); !st.ok()) return Fail(st);
     }
-  } else if (Status st = ResolveBrokers(s, &props, &epoch); !st.ok()) {
+  } else if (Status st = ResolveBrokers(s, &props, &epoch, &broker_file); !st.ok()) {
     return Fail(st);
   }
+  const bool embedded = broker != nullptr || !broker_file.empty();
   std::vector<std::unique_ptr<PipelineJob>> jobs;
   for (const auto& spec : specs) {
-    auto job = OpenJob(s, props, epoch, spec, with_source);
+    auto job = OpenJob(s, props, epoch, spec, with_source, embedded);
     if (!job.ok()) return Fail(job.status());
+    if (!broker_file.empty() && !s.IsSet("source.epoch")) {
+      (*job)->broker_watch = std::make_unique<BrokerFileWatch>(broker_file, props["bootstrap.servers"], epoch);
+    }
     jobs.push_back(std::move(job).value());
   }
   auto serving_or = StartServing(*http, s, with_source ? "run" : "ingest", jobs);
@@ -735,11 +907,9 @@ int RunIngest(const Settings& s, const KafkaProperties& kafka_props) { return Ru
 int RunBroker(const Settings& s) {
   auto specs = LoadSpecs(s);
   if (!specs.ok()) return Fail(specs.status());
-  std::vector<std::string> topics;
-  for (const auto& spec : *specs) topics.push_back(TopicOf(s, spec));
   KafkaProperties props;
   std::string epoch;
-  auto b = StartBrokerUnlessExternal(s, topics, &props, &epoch);
+  auto b = StartBrokerUnlessExternal(s, *specs, &props, &epoch);
   if (!b.ok()) return Fail(b.status());
   std::printf("Ctrl-C stops the broker (its topics are lost)\n");
   std::fflush(stdout);

@@ -55,20 +55,26 @@ struct OpenedPipeline {
   std::unique_ptr<StreamingPipeline> pipeline;
   OrdersPipeline* orders = nullptr;    // the same pipeline when it is the orders pipeline
 };
-/// Opens the pipeline `spec` declares: the orders pipeline (format "orders") or a DeclaredPipeline.
-/// Errors: the producer's and the pipeline's Open.
+/// Opens the pipeline `spec` declares: the orders pipeline (format "orders") or a DeclaredPipeline;
+/// `command` ("run", "ingest") is named in its writer lease. Errors: the producer's and the pipeline's
+/// Open (Conflict when another process holds the writer lease).
 Result<OpenedPipeline> OpenPipeline(const Settings& s, const KafkaProperties& props, const std::string& epoch,
-                                    const PipelineSpec& spec);
+                                    const PipelineSpec& spec, const std::string& command);
+/// Sends the orders pipeline's quarantined records to `dlq` too (replacing any producer before).
+void AttachDeadLetterProducer(OpenedPipeline& opened, std::unique_ptr<OrderProducer> dlq);
 
 /// The consume → commit loop shared by `run`, `ingest` and `bench`: micro-batches of
 /// pipeline.commit_interval_ms or pipeline.max_batch_bytes, committed by OrdersPipeline::ProcessBatch;
 /// `on_commit` (optional) sees each batch once bronze and silver hold it, with the time
 /// ProcessBatch took (ms; gold refreshes included when one was due). Returns when
-/// `should_finish()` says the work is done, when stop is requested (after committing what it holds),
-/// or on an error (the pipeline's or the consumer's).
+/// `should_finish()` says the work is done or `interrupt()` (optional) asks to stop this consumer,
+/// when stop is requested (each after committing what it holds), or on an error (the pipeline's or
+/// the consumer's). Offsets the broker no longer has (PipelineConsumer::gap) are recorded in bronze
+/// after the records before them are committed, and returned as DataLoss.
 Status IngestLoop(const Settings& s, StreamingPipeline& pipeline, PipelineConsumer& consumer,
                   const std::function<bool()>& should_finish,
-                  const std::function<void(const std::vector<KafkaRecord>&, int64_t)>& on_commit = nullptr);
+                  const std::function<void(const std::vector<KafkaRecord>&, int64_t)>& on_commit = nullptr,
+                  const std::function<bool()>& interrupt = nullptr);
 
 /// Prints the tables and counters after a run; `produced` < 0 leaves the produced count out; `named`
 /// puts the pipeline's name in the title (a process running several).
