@@ -55,7 +55,7 @@ async function until(what, fn, timeoutMs = 60000) {
 // Starts `lakestream ARGS…` serving on a free loopback port; `address()` waits for its dashboard
 // address on stdout; `stop()` sends SIGTERM and throws unless it exits 0.
 function startLakestream(label, args) {
-  const child = spawn(binary, [...args, "--http", "127.0.0.1:0", "--progress-interval-ms", "5000", "-K", "session.timeout.ms=6000"],
+  const child = spawn(binary, [...args, "--http", "127.0.0.1:0", "--progress-interval-ms", "5000"],
     { stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
   child.stdout.on("data", (d) => { out += d; });

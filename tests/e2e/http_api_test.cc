@@ -317,7 +317,7 @@ class Live : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new std::string(TempDir());
     run_ = Spawn({"run", "--lakehouse", *dir_ + "/lake", "--input", kUci, "--rate", "200", "--follow",
-                  "--gold-interval-ms", "1000", "--http", "127.0.0.1:0", "-K", "session.timeout.ms=6000"},
+                  "--gold-interval-ms", "1000", "--http", "127.0.0.1:0"},
                  *dir_ + "/run.log");
     port_ = WaitForPort(*dir_ + "/run.log");
     ASSERT_GT(port_, 0) << ReadFile(*dir_ + "/run.log");

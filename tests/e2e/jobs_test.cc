@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <regex>
 
 #include "e2e_util.h"
 
@@ -153,6 +155,47 @@ TEST(Jobs, ChatbotSessionAcrossHoursThirdFlowAndMalformedRecords) {
             "hour=16.json,6,8,content_is_a_map_of_strings\n"
             "hour=16.json,7,9,content_is_a_map_of_strings\n"
             "hour=16.json,8,10,valid_json\n");
+}
+
+// A truncated input is an error naming the file and position, and nothing is committed. Before, a CSV
+// cut inside a value was read as complete (300 became 30 and gold showed 110,00 instead of 200,00) and a
+// JSON array without its ']' was accepted, both with exit code 0.
+TEST(Jobs, ATruncatedInputIsAnErrorAndNothingIsCommitted) {
+  const std::string dir = TempDir();
+  // A CSV with a line break after each record, cut inside the last value.
+  std::ofstream(dir + "/cut.csv") << "customer,account,month,invoice\nC1,A1,2019-12-01,100\nC1,A1,2019-11-01,30";
+  // The invoices job copied with the default rule: the last record must end with a line break.
+  std::string job = ReadFile(kSrc + "/jobs/invoices.toml");
+  job = std::regex_replace(job, std::regex("last_line_break = \"optional\"\n"), "");
+  std::ofstream(dir + "/strict.toml") << job;
+  std::vector<std::string> args = {"job", "run", dir + "/strict.toml", "--input", dir + "/cut.csv", "--lakehouse",
+                                   dir + "/lake"};
+  EXPECT_EQ(RunCli(args, dir + "/csv.txt"), 1);
+  std::string log = ReadFile(dir + "/csv.txt");
+  EXPECT_NE(log.find("input " + dir + "/cut.csv may be cut short: its last record (line 3, from byte 52)"),
+            std::string::npos) << log;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/lake/bronze/invoices")) << "nothing is committed";
+  // An unterminated quote, even where a last line break is optional.
+  std::ofstream(dir + "/quote.csv") << "customer,account,month,invoice\nC1,\"A1,2019-12-01,100";
+  EXPECT_EQ(RunCli({"job", "run", "invoices", "--jobs-dir", kSrc + "/jobs", "--input", dir + "/quote.csv",
+                    "--lakehouse", dir + "/lake"},
+                   dir + "/quote.txt"),
+            1);
+  EXPECT_NE(ReadFile(dir + "/quote.txt").find("a quoted field opened in its last record is never closed"),
+            std::string::npos) << ReadFile(dir + "/quote.txt");
+  // A JSON array without its closing bracket.
+  std::string hour = ReadFile(kSrc + "/data/communication-platform/hour=13.json");
+  hour = hour.substr(0, hour.rfind(']'));
+  std::filesystem::create_directories(dir + "/in");
+  std::ofstream(dir + "/in/hour=13.json") << hour;
+  EXPECT_EQ(RunCli({"job", "run", "chatbot", "--jobs-dir", kSrc + "/jobs", "--input", dir + "/in/hour=13.json",
+                    "--lakehouse", dir + "/lake"},
+                   dir + "/json.txt"),
+            1);
+  log = ReadFile(dir + "/json.txt");
+  EXPECT_NE(log.find("is cut short: its JSON array has no closing ']'"), std::string::npos) << log;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/lake/bronze/invoices"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/lake/bronze/chatbot_answers"));
 }
 
 TEST(Jobs, JobFileErrorsNameTheirLines) {

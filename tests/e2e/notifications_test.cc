@@ -145,7 +145,7 @@ TEST(Notifications, DuplicatesLateEventsAndADayMadeFinalBillExactlyOnce) {
   pid_t broker = Spawn({"broker", "--pipeline", kPipeline, "--lakehouse", dir}, dir + "/broker.txt");
   WaitForBrokerFile(dir);
   pid_t ingest = Spawn({"ingest", "--pipeline", kPipeline, "--lakehouse", dir, "--follow", "--commit-interval-ms",
-                        "200", "--gold-interval-ms", "0", "-K", "session.timeout.ms=6000", "--no-http"},
+                        "200", "--gold-interval-ms", "0", "--no-http"},
                        dir + "/ingest.txt");
   // Version 1: two messages of 2020-02-03, one sent twice, and two records that break the schema.
   Produce(dir, "v1",
@@ -302,8 +302,7 @@ TEST(Notifications, IngestKilledAtRandomMomentsChangesNoBill) {
                           "2020-02-03T00:00:00Z", "--events-per-day", "12000", "--rate", "900"},
                          dir + "/produce.txt");
   const std::vector<std::string> ingest = {"ingest", "--pipeline", kPipeline, "--lakehouse", dir, "--follow",
-                                           "--commit-interval-ms", "200", "--gold-interval-ms", "0", "--no-http",
-                                           "-K", "session.timeout.ms=6000", "-K", "heartbeat.interval.ms=1000"};
+                                           "--commit-interval-ms", "200", "--gold-interval-ms", "0", "--no-http"};
   std::vector<int64_t> bronze_at_kill;
   for (int k = 0; k < 5; ++k) {
     const std::string log = dir + "/ingest" + std::to_string(k) + ".txt";

@@ -32,7 +32,7 @@ TEST(SeveralPipelines, RunServesOrdersAndNotificationsFromOneProcess) {
   const std::string log = dir + "/run.txt";
   pid_t pid = Spawn({"run", "--pipeline", kBoth, "--lakehouse", dir, "--input", kKaggle, "--limit", "8000", "--start",
                      "2020-02-03T00:00:00Z", "--events-per-day", "12000", "--rate", "max", "--follow",
-                     "--commit-interval-ms", "200", "--gold-interval-ms", "0", "-K", "session.timeout.ms=6000"},
+                     "--commit-interval-ms", "200", "--gold-interval-ms", "0"},
                     log);
   const int port = WaitForPort(log);
   ASSERT_GT(port, 0) << ReadFile(log);
@@ -76,8 +76,7 @@ TEST(SeveralPipelines, BrokerThenIngestOfBothPipelines) {
                    dir + "/p2.txt"),
             0)
       << ReadFile(dir + "/p2.txt");
-  ASSERT_EQ(RunCli({"ingest", "--pipeline", kBoth, "--lakehouse", dir, "--no-http", "--idle-exit-ms", "3000", "-K",
-                    "session.timeout.ms=6000"},
+  ASSERT_EQ(RunCli({"ingest", "--pipeline", kBoth, "--lakehouse", dir, "--no-http", "--idle-exit-ms", "3000"},
                    dir + "/ingest.txt"),
             0)
       << ReadFile(dir + "/ingest.txt");
