@@ -1,6 +1,6 @@
 #include "format/order_event.h"
 
-#include <simdjson.h>
+#include "format/json_object.h"
 
 #include <cctype>
 #include <cstdlib>
@@ -97,7 +97,7 @@ std::string EncodeOrderEvent(const OrderLine& line, const OrderEnvelope& env) {
   return w.Take();
 }
 
-std::optional<int64_t> ParseScaledDecimal(std::string_view s, int scale) {
+std::optional<int64_t> ParseScaledDecimal(std::string_view s, int scale, bool exponent) {
   s = TrimBlanks(s);
   bool neg = false;
   size_t i = 0;
@@ -105,32 +105,55 @@ std::optional<int64_t> ParseScaledDecimal(std::string_view s, int scale) {
     neg = s[i] == '-';
     ++i;
   }
-  if (i >= s.size()) return std::nullopt;
-  __int128 v = 0;
-  int frac = -1;
-  bool any_digit = false;
-  for (; i < s.size(); ++i) {
-    char c = s[i];
+  // Mantissa digits, the count after the point, then an optional exponent (JSON numbers may have one).
+  std::string digits;
+  int64_t frac = 0;
+  bool point = false;
+  for (; i < s.size() && s[i] != 'e' && s[i] != 'E'; ++i) {
+    const char c = s[i];
     if (c == '.') {
-      if (frac >= 0) return std::nullopt;
-      frac = 0;
+      if (point) return std::nullopt;
+      point = true;
       continue;
     }
     if (c < '0' || c > '9') return std::nullopt;
-    any_digit = true;
-    if (frac >= 0) {
-      if (++frac > scale) {
-        if (c != '0') return std::nullopt;  // trailing zeros beyond the scale are harmless
-        --frac;
-        continue;
-      }
-    }
-    v = v * 10 + (c - '0');
-    if (v > static_cast<__int128>(INT64_MAX)) return std::nullopt;
+    digits.push_back(c);
+    if (point) ++frac;
   }
-  if (!any_digit) return std::nullopt;
-  for (int k = frac < 0 ? 0 : frac; k < scale; ++k) {
-    v *= 10;
+  if (digits.empty()) return std::nullopt;
+  int64_t exp = 0;
+  if (i < s.size()) {  // 'e' or 'E'
+    if (!exponent) return std::nullopt;
+    ++i;
+    bool exp_neg = false;
+    if (i < s.size() && (s[i] == '-' || s[i] == '+')) exp_neg = s[i++] == '-';
+    if (i >= s.size()) return std::nullopt;
+    for (; i < s.size(); ++i) {
+      if (s[i] < '0' || s[i] > '9') return std::nullopt;
+      exp = exp * 10 + (s[i] - '0');
+      if (exp > 100000) return std::nullopt;  // far beyond any value that fits
+    }
+    if (exp_neg) exp = -exp;
+  }
+  // value × 10^scale = digits × 10^k. A non-zero digit below the scale (an underflow, or too many
+  // fraction digits) or a result beyond int64 (an overflow) is refused, never rounded.
+  int64_t k = scale - frac + exp;
+  const size_t first = digits.find_first_not_of('0');
+  if (first == std::string::npos) return 0;
+  digits.erase(0, first);
+  if (k < 0) {
+    if (static_cast<int64_t>(digits.size()) <= -k) return std::nullopt;  // all significant digits below the scale
+    for (int64_t d = 0; d < -k; ++d) {
+      if (digits[digits.size() - 1 - static_cast<size_t>(d)] != '0') return std::nullopt;
+    }
+    digits.resize(digits.size() - static_cast<size_t>(-k));
+    k = 0;
+  }
+  if (static_cast<int64_t>(digits.size()) + k > 19) return std::nullopt;
+  digits.append(static_cast<size_t>(k), '0');
+  __int128 v = 0;
+  for (char c : digits) {
+    v = v * 10 + (c - '0');
     if (v > static_cast<__int128>(INT64_MAX)) return std::nullopt;
   }
   return static_cast<int64_t>(neg ? -v : v);
@@ -152,11 +175,12 @@ std::string FormatScaledDecimal(int64_t value, int scale) {
 struct OrderEventDecoder::Impl {
   TimeZoneRule zone;
   OrderNormalization norm;
-  simdjson::dom::parser parser;
+  JsonObjectReader reader;
+  std::vector<JsonMember> members;
 };
 
 OrderEventDecoder::OrderEventDecoder(TimeZoneRule zone, OrderNormalization normalization)
-    : impl_(new Impl{std::move(zone), std::move(normalization), simdjson::dom::parser()}) {}
+    : impl_(new Impl{std::move(zone), std::move(normalization), JsonObjectReader(), {}}) {}
 OrderEventDecoder::~OrderEventDecoder() = default;
 
 namespace {
@@ -166,31 +190,43 @@ void AddNote(std::string* notes, const std::string& note) {
   *notes += note;
 }
 
-// A trimmed, non-empty string member; numbers are taken as their JSON text (a numeric stock code);
-// null, absent and empty give nullopt; other types give nullopt and a note.
-std::optional<std::string> TextField(simdjson::dom::element doc, const char* key, std::string* notes) {
-  simdjson::dom::element v;
-  if (doc[key].get(v) != simdjson::SUCCESS || v.is_null()) return std::nullopt;
+const JsonMember* Member(const std::vector<JsonMember>& members, std::string_view key) {
+  for (const auto& m : members) {
+    if (m.key == key) return &m;
+  }
+  return nullptr;
+}
+
+// A trimmed, non-empty string member; numbers are taken as their JSON text as written (a numeric
+// stock code); null, absent and empty give nullopt; other types give nullopt and a note.
+std::optional<std::string> TextField(const std::vector<JsonMember>& doc, const char* key, std::string* notes) {
+  const JsonMember* v = Member(doc, key);
+  if (!v || v->kind == JsonKind::kNull) return std::nullopt;
   std::string text;
-  if (v.is_string()) {
-    text = std::string(TrimBlanks(std::string_view(v)));
-  } else if (v.is_number()) {
-    text = simdjson::minify(v);
+  if (v->kind == JsonKind::kString) {
+    text = std::string(TrimBlanks(v->text));
+  } else if (v->kind == JsonKind::kNumber) {
+    text = v->text;
   } else {
-    AddNote(notes, std::string("/") + key + ": expected a string, got " + simdjson::minify(v));
+    AddNote(notes, std::string("/") + key + ": expected a string, got " + v->text.substr(0, 60));
     return std::nullopt;
   }
   if (text.empty()) return std::nullopt;
   return text;
 }
 
-// The text of a number or numeric string, trimmed.
-std::optional<std::string> NumberText(simdjson::dom::element doc, const char* key) {
-  simdjson::dom::element v;
-  if (doc[key].get(v) != simdjson::SUCCESS || v.is_null()) return std::nullopt;
-  if (v.is_number()) return simdjson::minify(v);
-  if (v.is_string()) {
-    std::string t(TrimBlanks(std::string_view(v)));
+bool IsNumber(const std::vector<JsonMember>& doc, const char* key) {
+  const JsonMember* v = Member(doc, key);
+  return v && v->kind == JsonKind::kNumber;
+}
+
+// The text of a number (exactly as written: nothing is rounded) or numeric string, trimmed.
+std::optional<std::string> NumberText(const std::vector<JsonMember>& doc, const char* key) {
+  const JsonMember* v = Member(doc, key);
+  if (!v || v->kind == JsonKind::kNull) return std::nullopt;
+  if (v->kind == JsonKind::kNumber) return v->text;
+  if (v->kind == JsonKind::kString) {
+    std::string t(TrimBlanks(v->text));
     if (!t.empty()) return t;
   }
   return std::nullopt;
@@ -200,27 +236,25 @@ std::optional<std::string> NumberText(simdjson::dom::element doc, const char* ke
 
 bool OrderEventDecoder::Decode(std::string_view payload, OrderRecord* out, Rejection* why) {
   *out = OrderRecord();
-  simdjson::dom::element doc;
-  auto err = impl_->parser.parse(payload.data(), payload.size(), true).get(doc);
-  if (err != simdjson::SUCCESS) {
-    *why = {"valid_json", std::string("payload is not valid JSON: ") + simdjson::error_message(err)};
+  std::vector<JsonMember>& doc = impl_->members;
+  std::string error;
+  if (!impl_->reader.Read(payload, &doc, &error)) {
+    *why = {"valid_json", error};
     return false;
   }
-  if (!doc.is_object()) {
-    *why = {"valid_json", "payload is JSON but not an object"};
-    return false;
-  }
-  std::string_view type, id;
-  int64_t version = 0;
-  if (doc["event_type"].get(type) != simdjson::SUCCESS || type != "order_line") {
+  const JsonMember* type = Member(doc, "event_type");
+  if (!type || type->kind != JsonKind::kString || type->text != "order_line") {
     *why = {"event_envelope", "/event_type: must be \"order_line\" (order-line.v1 contract)"};
     return false;
   }
-  if (doc["schema_version"].get(version) != simdjson::SUCCESS || version != 1) {
+  const JsonMember* version = Member(doc, "schema_version");
+  if (!version || version->kind != JsonKind::kNumber || version->text != "1") {
     *why = {"event_envelope", "/schema_version: must be 1 (order-line.v1 contract)"};
     return false;
   }
-  if (doc["event_id"].get(id) != simdjson::SUCCESS || TrimBlanks(id).empty()) {
+  const JsonMember* event_id = Member(doc, "event_id");
+  const std::string_view id = event_id && event_id->kind == JsonKind::kString ? std::string_view(event_id->text) : "";
+  if (TrimBlanks(id).empty()) {
     *why = {"event_envelope", "/event_id: a non-empty string is required (silver deduplicates on it)"};
     return false;
   }
@@ -244,11 +278,12 @@ bool OrderEventDecoder::Decode(std::string_view payload, OrderRecord* out, Rejec
   }
 
   if (auto price_text = NumberText(doc, "Price")) {
-    auto price = ParseScaledDecimal(*price_text, 3);
+    auto price = ParseScaledDecimal(*price_text, 3, IsNumber(doc, "Price"));
     if (price && *price < 1000000000000LL && *price > -1000000000000LL) {
       out->unit_price_milli_gbp = *price;
     } else {
-      AddNote(notes, "/Price: '" + *price_text + "' is not a decimal with at most 3 fraction digits below 10^9 GBP");
+      AddNote(notes, "/Price: '" + *price_text + "' is not a decimal with at most 3 fraction digits below 10^9 GBP (an "
+                     "underflow or overflow is refused, never rounded)");
     }
   } else {
     AddNote(notes, "/Price: missing or not a number");
@@ -256,7 +291,7 @@ bool OrderEventDecoder::Decode(std::string_view payload, OrderRecord* out, Rejec
 
   if (auto qty_text = NumberText(doc, "Quantity")) {
     // Integral values only: "6", 6, 6.0 (a scale-0 decimal); range of a 32-bit integer.
-    auto q = ParseScaledDecimal(*qty_text, 0);
+    auto q = ParseScaledDecimal(*qty_text, 0, IsNumber(doc, "Quantity"));
     if (q && *q >= INT32_MIN && *q <= INT32_MAX) {
       out->quantity = static_cast<int32_t>(*q);
     } else {

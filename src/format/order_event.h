@@ -95,10 +95,11 @@ class OrderEventDecoder {
   std::unique_ptr<Impl> impl_;
 };
 
-/// Parses decimal text ("2.55", "-1", "1e2" is refused) into an integer scaled by 10^scale.
-/// Returns nullopt when the text is not a plain decimal, has more than `scale` fraction digits,
-/// or does not fit in int64.
-std::optional<int64_t> ParseScaledDecimal(std::string_view text, int scale);
+/// Parses decimal text ("2.55", "-1"; with `exponent`, also a JSON number's exponent form "2.55e2")
+/// into an integer scaled by 10^scale, exactly. Returns nullopt when the text is not such a decimal,
+/// has a non-zero digit below 10^-scale (too many fraction digits, or an underflow such as 1e-400),
+/// or does not fit in int64 (an overflow). Nothing is rounded.
+std::optional<int64_t> ParseScaledDecimal(std::string_view text, int scale, bool exponent = false);
 /// Formats an integer scaled by 10^scale as decimal text ("2550", 3 -> "2.550").
 std::string FormatScaledDecimal(int64_t value, int scale);
 

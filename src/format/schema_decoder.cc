@@ -1,10 +1,13 @@
 #include "format/schema_decoder.h"
 
-#include <simdjson.h>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 
 #include <unordered_map>
 
 #include "common/time.h"
+#include "format/json_object.h"
 #include "format/order_event.h"
 
 namespace lakestream {
@@ -25,7 +28,8 @@ struct SchemaDecoder::Impl {
   std::vector<DecodedField> fields;
   std::unordered_map<std::string, size_t> index;
   bool unknown_are_errors = false;
-  simdjson::dom::parser parser;
+  JsonObjectReader reader;
+  std::vector<JsonMember> members;
   // One decoded value per field, staged until the whole record is accepted.
   struct Value {
     bool is_null = true;
@@ -48,10 +52,21 @@ size_t SchemaDecoder::num_fields() const { return impl_->fields.size(); }
 
 namespace {
 
-std::string Shown(simdjson::dom::element v) {
-  std::string s = simdjson::minify(v);
+std::string Shown(const JsonMember& v) {
+  std::string s = v.kind == JsonKind::kString ? "\"" + v.text + "\"" : v.kind == JsonKind::kNull ? "null" : v.text;
   if (s.size() > 60) s = s.substr(0, 57) + "...";
   return s;
+}
+
+// A JSON number token written as an integer (no fraction, no exponent) within int64.
+bool IntegerToken(const std::string& t, int64_t* out) {
+  if (t.empty() || t.find_first_of(".eE") != std::string::npos) return false;
+  errno = 0;
+  char* end = nullptr;
+  const long long v = std::strtoll(t.c_str(), &end, 10);
+  if (errno == ERANGE || end != t.c_str() + t.size()) return false;
+  *out = v;
+  return true;
 }
 
 const char* TypeName(const ColumnSpec& c) {
@@ -59,7 +74,7 @@ const char* TypeName(const ColumnSpec& c) {
     case ColumnType::kString: return "a string";
     case ColumnType::kInt32: return "an integer (32-bit)";
     case ColumnType::kInt64: return "an integer";
-    case ColumnType::kDouble: return "a number";
+    case ColumnType::kDouble: return "a number a double holds (no underflow to 0, no overflow)";
     case ColumnType::kBool: return "true or false";
     case ColumnType::kTimestampMicros: return "an ISO 8601 date-time with an offset, e.g. 2020-02-03T14:00:01.001+00:00";
     case ColumnType::kDate: return "a date YYYY-MM-DD";
@@ -71,81 +86,77 @@ const char* TypeName(const ColumnSpec& c) {
 }  // namespace
 
 bool SchemaDecoder::Decode(std::string_view payload, RecordBatch& out, DecodeError* why) {
-  simdjson::dom::element doc;
-  auto err = impl_->parser.parse(payload.data(), payload.size(), true).get(doc);
-  if (err != simdjson::SUCCESS) {
-    *why = {"valid_json", std::string("payload is not valid JSON: ") + simdjson::error_message(err)};
-    return false;
-  }
-  simdjson::dom::object obj;
-  if (doc.get_object().get(obj) != simdjson::SUCCESS) {
-    *why = {"valid_json", "payload is JSON but not an object"};
+  std::string error;
+  if (!impl_->reader.Read(payload, &impl_->members, &error)) {
+    *why = {"valid_json", error};
     return false;
   }
   auto& values = impl_->values;
   for (auto& v : values) v.is_null = true;
-  for (auto field : obj) {
-    auto it = impl_->index.find(std::string(field.key));
+  for (const JsonMember& v : impl_->members) {
+    auto it = impl_->index.find(v.key);
     if (it == impl_->index.end()) {
       if (impl_->unknown_are_errors) {
-        *why = {"schema", "/" + std::string(field.key) + ": not a field of the schema (unknown_fields = \"quarantine\")"};
+        *why = {"schema", "/" + v.key + ": not a field of the schema (unknown_fields = \"quarantine\")"};
         return false;
       }
       continue;
     }
     const DecodedField& f = impl_->fields[it->second];
     auto& out_v = values[it->second];
-    simdjson::dom::element v = field.value;
-    if (v.is_null()) continue;
+    if (v.kind == JsonKind::kNull) continue;
     bool ok = true;
     switch (f.column.type) {
-      case ColumnType::kString:
-        if (v.is_string()) {
-          out_v.s = std::string(std::string_view(v));
-        } else if (v.is_int64() || v.is_uint64()) {
-          out_v.s = simdjson::minify(v);
+      case ColumnType::kString: {
+        int64_t n = 0;
+        if (v.kind == JsonKind::kString) {
+          out_v.s = v.text;
+        } else if (v.kind == JsonKind::kNumber && IntegerToken(v.text, &n)) {
+          out_v.s = v.text;
         } else {
           ok = false;
         }
         break;
+      }
       case ColumnType::kInt32:
       case ColumnType::kInt64: {
         int64_t n = 0;
-        ok = v.get_int64().get(n) == simdjson::SUCCESS &&
+        ok = v.kind == JsonKind::kNumber && IntegerToken(v.text, &n) &&
              (f.column.type == ColumnType::kInt64 || (n >= INT32_MIN && n <= INT32_MAX));
         out_v.i = n;
         break;
       }
       case ColumnType::kDouble:
-        ok = v.is_number() && v.get_double().get(out_v.d) == simdjson::SUCCESS;
+        // Exactly representable or rounded to the nearest double, but never flushed to 0 or infinity.
+        ok = v.kind == JsonKind::kNumber && JsonNumberToDouble(v.text, &out_v.d);
         break;
-      case ColumnType::kBool: {
-        bool b = false;
-        ok = v.get_bool().get(b) == simdjson::SUCCESS;
-        out_v.i = b ? 1 : 0;
+      case ColumnType::kBool:
+        ok = v.kind == JsonKind::kBool;
+        out_v.i = v.text == "true" ? 1 : 0;
         break;
-      }
       case ColumnType::kTimestampMicros: {
         std::optional<int64_t> us;
-        if (v.is_string()) us = ParseIsoTimestampWithOffset(std::string_view(v));
+        if (v.kind == JsonKind::kString) us = ParseIsoTimestampWithOffset(v.text);
         ok = us.has_value();
         if (ok) out_v.i = *us;
         break;
       }
       case ColumnType::kDate: {
-        std::string_view t;
-        ok = v.get_string().get(t) == simdjson::SUCCESS && t.size() == 10 && t[4] == '-' && t[7] == '-';
+        const std::string& t = v.text;
+        ok = v.kind == JsonKind::kString && t.size() == 10 && t[4] == '-' && t[7] == '-';
         if (ok) {
           int y = 0, m = 0, d = 0;
-          ok = std::sscanf(std::string(t).c_str(), "%4d-%2d-%2d", &y, &m, &d) == 3 &&
+          ok = std::sscanf(t.c_str(), "%4d-%2d-%2d", &y, &m, &d) == 3 &&
                IsValidDate(y, static_cast<unsigned>(m), static_cast<unsigned>(d));
           if (ok) out_v.i = DaysFromCivil(y, static_cast<unsigned>(m), static_cast<unsigned>(d));
         }
         break;
       }
       case ColumnType::kDecimal: {
-        std::string text = v.is_number() ? simdjson::minify(v) : v.is_string() ? std::string(std::string_view(v)) : "";
-        auto n = ParseScaledDecimal(text, f.column.scale);
+        std::optional<int64_t> n;
+        if (v.kind == JsonKind::kNumber || v.kind == JsonKind::kString) {
+          n = ParseScaledDecimal(v.text, f.column.scale, v.kind == JsonKind::kNumber);
+        }
         int64_t limit = 1;
         for (int i = 0; i < f.column.precision; ++i) limit *= 10;
         ok = n.has_value() && *n < limit && *n > -limit;

@@ -121,6 +121,54 @@ TEST(OrderEvent, RejectsInvalidJsonAndABrokenEnvelope) {
   EXPECT_NE(d.why.message.find("/event_type"), std::string::npos) << d.why.message;
 }
 
+// Hostile payloads (docs/reliability.md, "Corruption and bad input"): numbers are typed from the text they
+// were written with, unknown members are skipped unparsed, a repeated key is refused, and invalid
+// JSON is named with its byte offset.
+std::string Event(const std::string& price, const std::string& extra = "") {
+  return R"({"event_type":"order_line","schema_version":1,"event_id":"e-1","Date":"2010-12-01 08:26:00",)"
+         R"("TransactionNo":"536365","ProductNo":"85123A","Quantity":6,"Country":"United Kingdom","Price":)" +
+         price + extra + "}";
+}
+
+TEST(OrderEvent, RefusesAPriceThatUnderflowsOrOverflowsInsteadOfRoundingIt) {
+  auto d = Decode(Event("1e-400"));
+  ASSERT_TRUE(d.ok) << d.why.message;
+  EXPECT_FALSE(d.rec.unit_price_milli_gbp.has_value()) << "1e-400 was stored as 0 before";
+  EXPECT_NE(d.rec.notes.find("/Price: '1e-400'"), std::string::npos) << d.rec.notes;
+  d = Decode(Event("1e400"));
+  EXPECT_FALSE(d.rec.unit_price_milli_gbp.has_value());
+  EXPECT_NE(d.rec.notes.find("/Price: '1e400'"), std::string::npos) << d.rec.notes;
+  d = Decode(Event("2.55e1"));  // an exponent is a JSON number like any other: 25.5 exactly
+  EXPECT_EQ(d.rec.unit_price_milli_gbp, 25500);
+  d = Decode(Event("0.1"));
+  EXPECT_EQ(d.rec.unit_price_milli_gbp, 100);
+}
+
+TEST(OrderEvent, KeepsAnEventWhoseUnknownMemberHoldsAHugeNumber) {
+  auto d = Decode(Event("2.55", R"(,"trace":123456789012345678901234567890,"tags":{"a":[1,2]})"));
+  ASSERT_TRUE(d.ok) << d.why.message;
+  EXPECT_EQ(d.rec.unit_price_milli_gbp, 2550);
+}
+
+TEST(OrderEvent, QuarantinesAnObjectWithARepeatedKey) {
+  auto d = Decode(Event("2.55", R"(,"Price":999)"));
+  EXPECT_FALSE(d.ok);
+  EXPECT_EQ(d.why.rule, "valid_json");
+  EXPECT_NE(d.why.message.find("key \"Price\" appears twice"), std::string::npos) << d.why.message;
+}
+
+TEST(OrderEvent, NamesTheByteOffsetOfInvalidJson) {
+  auto d = Decode(R"({"event_type":"order_line","schema_version":1,"event_id":"e-1","Price":2.5.5})");
+  EXPECT_FALSE(d.ok);
+  EXPECT_EQ(d.why.rule, "valid_json");
+  EXPECT_NE(d.why.message.find("at byte "), std::string::npos) << d.why.message;
+  d = Decode(R"({"event_type":"order_line"} trailing)");
+  EXPECT_NE(d.why.message.find("at byte 28"), std::string::npos) << d.why.message;
+  d = Decode(R"({"event_type":"order_line","Country":"United)");
+  EXPECT_FALSE(d.ok);
+  EXPECT_NE(d.why.message.find("not valid JSON"), std::string::npos) << d.why.message;
+}
+
 TEST(OrderEvent, NormalizesCustomerCountryAndFlagsAdjustments) {
   OrderNormalization norm;
   norm.country_aliases = {{"EIRE", "Ireland"}, {"RSA", "South Africa"}};
@@ -154,7 +202,13 @@ TEST(Decimal, ParsesAndFormatsScaledIntegers) {
   EXPECT_EQ(ParseScaledDecimal("2.55", 3), 2550);
   EXPECT_EQ(ParseScaledDecimal("-1", 3), -1000);
   EXPECT_EQ(ParseScaledDecimal("2.5500", 3), 2550);
-  EXPECT_FALSE(ParseScaledDecimal("1e3", 3));
+  EXPECT_FALSE(ParseScaledDecimal("1e3", 3));  // text: a plain decimal only
+  EXPECT_EQ(ParseScaledDecimal("1e3", 3, true), 1000000);  // a JSON number's exponent form
+  EXPECT_EQ(ParseScaledDecimal("2.5E-2", 3, true), 25);
+  EXPECT_FALSE(ParseScaledDecimal("1e-4", 3, true));        // below the scale: refused, not rounded
+  EXPECT_FALSE(ParseScaledDecimal("1e-400", 3, true));
+  EXPECT_FALSE(ParseScaledDecimal("9e30", 3, true));
+  EXPECT_EQ(ParseScaledDecimal("0e-400", 3, true), 0);
   EXPECT_FALSE(ParseScaledDecimal("", 3));
   EXPECT_FALSE(ParseScaledDecimal("99999999999999999999", 3));
   EXPECT_EQ(FormatScaledDecimal(2550, 3), "2.550");

@@ -58,6 +58,29 @@ TEST(SchemaDecoder, RefusesBadRecordsNamingTheFieldAndTheRule) {
   EXPECT_NE(why.message.find("/extra: not a field of the schema"), std::string::npos);
 }
 
+TEST(SchemaDecoder, RefusesNumbersThatDoNotFitAndRepeatedKeysButSkipsUnknownMembers) {
+  SchemaDecoder d({{"id", {"id", ColumnType::kString}, true},
+                   {"ratio", {"ratio", ColumnType::kDouble}, false},
+                   {"count", {"count", ColumnType::kInt64}, false}},
+                  false);
+  RecordBatch b({{"id", ColumnType::kString}, {"ratio", ColumnType::kDouble}, {"count", ColumnType::kInt64}});
+  DecodeError why;
+  EXPECT_FALSE(d.Decode(R"({"id":"x","ratio":1e-400})", b, &why));
+  EXPECT_NE(why.message.find("/ratio: expected a number a double holds"), std::string::npos) << why.message;
+  EXPECT_FALSE(d.Decode(R"({"id":"x","ratio":1e999})", b, &why));
+  EXPECT_FALSE(d.Decode(R"({"id":"x","count":123456789012345678901234567890})", b, &why));
+  EXPECT_NE(why.message.find("/count: expected an integer, got 123456789012345678901234567890"), std::string::npos)
+      << why.message;
+  EXPECT_FALSE(d.Decode(R"({"id":"x","id":"y"})", b, &why));
+  EXPECT_EQ(why.rule, "valid_json");
+  EXPECT_NE(why.message.find("appears twice"), std::string::npos) << why.message;
+  ASSERT_TRUE(d.Decode(R"({"id":"x","ratio":0.0e10,"trace":123456789012345678901234567890})", b, &why))
+      << why.message;
+  EXPECT_EQ(b.column(1).doubles[0], 0.0);
+  EXPECT_FALSE(d.Decode(R"({"id":"x",)", b, &why));
+  EXPECT_NE(why.message.find("not valid JSON"), std::string::npos) << why.message;
+}
+
 TEST(Reports, BrlAmountsInPtBrFormRoundHalfUpToTheCentavo) {
   EXPECT_EQ(FormatBrl("1000.0000"), "1000,00");
   EXPECT_EQ(FormatBrl("44.1350"), "44,14");
