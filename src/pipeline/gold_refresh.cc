@@ -86,7 +86,7 @@ Result<GoldRefreshResult> RefreshGoldTable(const GoldPlan& plan, DeltaTable& gol
         full = true;  // rewritten since: recount everything rather than guess
         break;
       }
-      ASSIGN_OR_RETURN(std::string local, DataFileLocalPath(silver.storage(), key));
+      ASSIGN_OR_RETURN(std::string local, DataFileLocalPath(silver.storage(), key, add.size_bytes));
       new_files.push_back(std::move(local));
     }
   }
@@ -162,7 +162,7 @@ Result<GoldRefreshResult> RefreshGoldTable(const GoldPlan& plan, DeltaTable& gol
           auto it = dates.lower_bound(lo);
           if (it == dates.end() || *it > hi) continue;
         }
-        ASSIGN_OR_RETURN(std::string local, DataFileLocalPath(silver.storage(), key));
+        ASSIGN_OR_RETURN(std::string local, DataFileLocalPath(silver.storage(), key, f.size_bytes));
         sources.push_back(std::move(local));
       }
     }

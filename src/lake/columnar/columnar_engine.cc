@@ -270,6 +270,9 @@ Result<std::unique_ptr<ColumnarEngine>> ColumnarEngine::Open(int threads, const 
   if (duckdb_create_config(&config) != DuckDBSuccess) return Internal("duckdb_create_config failed");
   duckdb_set_config(config, "threads", std::to_string(threads).c_str());
   duckdb_set_config(config, "memory_limit", memory_limit.c_str());
+  // Never fetch code from the internet: an unknown function is an error, not a download attempt.
+  duckdb_set_config(config, "autoinstall_known_extensions", "false");
+  duckdb_set_config(config, "autoload_known_extensions", "false");
   char* err = nullptr;
   if (duckdb_open_ext(nullptr, &e->impl_->db, config, &err) != DuckDBSuccess) {
     std::string msg = err ? err : "unknown";

@@ -49,7 +49,9 @@ LogFileName ParseLogFileName(std::string_view name) {
     return out;
   }
   if (name.size() < 21 || !AllDigits(name.substr(0, 20)) || name[20] != '.') return out;
-  const int64_t version = std::stoll(std::string(name.substr(0, 20)));
+  const std::optional<int64_t> parsed = ParseInt64(name.substr(0, 20));
+  if (!parsed) return out;  // beyond int64: not a log file lakestream can address
+  const int64_t version = *parsed;
   std::string_view rest = name.substr(21);
   out.version = version;
   if (rest == "json") {

@@ -1,5 +1,7 @@
 #include "lake/delta/delta_scan.h"
 
+#include <filesystem>
+
 #include <simdjson.h>
 
 #include <map>
@@ -95,16 +97,32 @@ Result<std::string> PartitionValueLiteral(const std::optional<std::string>& valu
   return "CAST(" + q + " AS " + duck + ")";
 }
 
-Result<std::string> DataFileLocalPath(Storage& storage, const std::string& canonical_path) {
-  if (!canonical_path.empty() && canonical_path[0] == '/') return canonical_path;
-  return storage.LocalFile(canonical_path);
+Result<std::string> DataFileLocalPath(Storage& storage, const std::string& canonical_path,
+                                      int64_t expected_size_bytes) {
+  std::string local = canonical_path;
+  if (canonical_path.empty() || canonical_path[0] != '/') {
+    ASSIGN_OR_RETURN(local, storage.LocalFile(canonical_path));
+  }
+  if (expected_size_bytes > 0) {
+    std::error_code ec;
+    const auto actual = std::filesystem::file_size(local, ec);
+    if (ec) return NotFound("{}: data file {} cannot be read: {}", storage.uri(), canonical_path, ec.message());
+    if (static_cast<int64_t>(actual) != expected_size_bytes) {
+      return Corruption("{}: data file {} is {} bytes but the Delta log's add action records {} (Delta PROTOCOL.md, "
+                        "\"Add File and Remove File\"): it was replaced or truncated outside the log. Restore the "
+                        "file from a backup, or restore the table to a version before it was added (`lakestream "
+                        "table URI history`, then `restore --version N`)",
+                        storage.uri(), canonical_path, actual, expected_size_bytes);
+    }
+  }
+  return local;
 }
 
 Result<std::vector<std::string>> DataFileLocalPaths(Storage& storage, const std::map<std::string, AddFile>& files) {
   std::vector<std::string> out;
   out.reserve(files.size());
   for (const auto& [key, add] : files) {
-    ASSIGN_OR_RETURN(std::string local, DataFileLocalPath(storage, key));
+    ASSIGN_OR_RETURN(std::string local, DataFileLocalPath(storage, key, add.size_bytes));
     out.push_back(std::move(local));
   }
   return out;

@@ -49,10 +49,16 @@ Result<std::string> SnapshotScanSql(const Snapshot& snapshot, Storage& storage, 
                                     const ScanOptions& options = {});
 
 /// A local file with an active file's bytes: its canonical path when absolute, else
-/// Storage::LocalFile (the file itself on local disk, a cached copy from Azure). Errors: the store's.
-Result<std::string> DataFileLocalPath(Storage& storage, const std::string& canonical_path);
+/// Storage::LocalFile (the file itself on local disk, a cached copy from Azure). With
+/// `expected_size_bytes` (> 0: the add action's size), the file must have exactly that size: a data
+/// file replaced or truncated behind the log's back is corruption, never read as valid (Delta
+/// PROTOCOL.md, "Add File and Remove File": size). Errors: Corruption naming the file, both sizes
+/// and what to do; the store's.
+Result<std::string> DataFileLocalPath(Storage& storage, const std::string& canonical_path,
+                                      int64_t expected_size_bytes = 0);
 
-/// DataFileLocalPath of each file of `files` (keys: canonical paths), in key order.
+/// DataFileLocalPath of each file of `files` (keys: canonical paths), each checked against its add
+/// action's size, in key order.
 Result<std::vector<std::string>> DataFileLocalPaths(Storage& storage, const std::map<std::string, AddFile>& files);
 
 }  // namespace lakestream

@@ -104,6 +104,13 @@ Result<LogListing> ListDeltaLog(Storage& storage) {
 Result<CommitActions> ReadCommitFile(Storage& storage, int64_t version) {
   const std::string file = CommitFileName(version);
   ASSIGN_OR_RETURN(std::string raw, storage.Read(file));
+  if (raw.find_first_not_of(" \t\r\n") == std::string::npos) {
+    // Commits are created whole (put-if-absent), so an empty one was truncated afterwards: reading it as
+    // a commit with no actions would silently drop what it added.
+    return Corruption("{}/{} is empty ({} bytes): a commit holds at least one action (Delta PROTOCOL.md, \"Delta "
+                      "Log Entries\"). Restore the file from a backup; the table cannot be read past version {} "
+                      "until then", storage.uri(), file, raw.size(), version - 1);
+  }
   return ParseActions(raw, version, storage.uri() + "/" + file);
 }
 

@@ -1,5 +1,7 @@
 #include "lake/delta/delta_table.h"
 
+#include "common/strings.h"
+
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
 
@@ -317,7 +319,9 @@ void DeltaTable::AfterCommit(int64_t version) {
   int64_t interval = options_.checkpoint_interval;
   if (interval == 0) {
     try {
-      interval = std::stoll(snapshot_.Property("delta.checkpointInterval", std::to_string(kDefaultCheckpointInterval)));
+      // A table property another writer set: text, maybe not a number (then Spark's default).
+      interval = ParseInt64(snapshot_.Property("delta.checkpointInterval", std::to_string(kDefaultCheckpointInterval)))
+                     .value_or(kDefaultCheckpointInterval);
     } catch (...) {
       interval = kDefaultCheckpointInterval;
     }
