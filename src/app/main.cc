@@ -47,6 +47,8 @@ struct CommandOptions {
 void AddSettings(CLI::App* app, const std::string& command, CommandOptions* opts) {
   for (const auto& d : AllSettings()) {
     if (!Applies(d, command)) continue;
+    // `sql` and `table` have options of their own (--lakehouse, --log-level none): only azure.* here.
+    if ((command == "sql" || command == "table") && std::string(d.name).rfind("azure.", 0) != 0) continue;
     std::string help = std::string(d.description) + " [env " + d.EnvVar() + "]";
     if (*d.default_value) help += std::string(" [default ") + d.default_value + "]";
     if (d.type == SettingType::kBool) {
@@ -57,7 +59,7 @@ void AddSettings(CLI::App* app, const std::string& command, CommandOptions* opts
       app->add_option(names, opts->values[d.name], help)->type_name(*d.unit ? d.unit : "VALUE");
     }
   }
-  if (command != "broker" && command != "dlq-export" && command != "serve") {
+  if (command != "broker" && command != "dlq-export" && command != "serve" && command != "sql" && command != "table") {
     app->add_option("-K,--kafka-property", opts->kafka_props,
                     "librdkafka property key=value, passed through unchanged (repeatable), e.g. "
                     "-K security.protocol=SASL_SSL -K sasl.mechanism=PLAIN");
@@ -162,6 +164,9 @@ int main(int argc, char** argv) {
   AddSettings(serve, "serve", &serve_opts);
   auto* table = AddTableCommand(app);
   auto* sql = AddSqlCommand(app);
+  CommandOptions table_opts, sql_opts;
+  AddSettings(table, "table", &table_opts);
+  AddSettings(sql, "sql", &sql_opts);
   auto* pipeline_cmd = AddPipelineCommand(app);
   auto* report = AddReportCommand(app);
   auto* job = AddJobCommand(app);
@@ -214,11 +219,6 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
 
-  if (table->parsed()) return RunTableCommand();
-  if (sql->parsed()) return RunSqlCommand();
-  if (pipeline_cmd->parsed()) return RunPipelineCommand();
-  if (report->parsed()) return RunReportCommand();
-  if (job->parsed()) return RunJobCommand();
   if (config_docs->parsed()) {
     std::fputs(GenerateConfigurationMarkdown().c_str(), stdout);
     return 0;
@@ -227,6 +227,28 @@ int main(int argc, char** argv) {
   KafkaProperties props;
   InstallStopSignalHandlers();
   try {
+    // Commands with options of their own still honour the azure.* settings' environment twins
+    // (LAKESTREAM_AZURE_ENDPOINT, …) as `run` does.
+    if (table->parsed() || sql->parsed() || report->parsed() || job->parsed() || pipeline_cmd->parsed()) {
+      for (const auto* opts : {&table_opts, &sql_opts}) {
+        for (const auto& [name, value] : opts->values) {
+          if (!value.empty()) settings.Set(name, value);
+        }
+        for (const auto& [name, on] : opts->flags) {
+          if (on) settings.Set(name, "true");
+        }
+      }
+      if (Status st = settings.Validate(); !st.ok()) {
+        std::fprintf(stderr, "lakestream: %s\n", st.message().c_str());
+        return 2;
+      }
+      if (!ApplyAzureSettings(settings)) return 2;
+    }
+    if (table->parsed()) return RunTableCommand();
+    if (sql->parsed()) return RunSqlCommand();
+    if (pipeline_cmd->parsed()) return RunPipelineCommand();
+    if (report->parsed()) return RunReportCommand();
+    if (job->parsed()) return RunJobCommand();
     if (run->parsed()) return Resolve(run_opts, &settings, &props) ? RunMain(settings, props) : 2;
     if (broker->parsed()) return Resolve(broker_opts, &settings, &props) ? RunBroker(settings) : 2;
     if (produce->parsed()) return Resolve(produce_opts, &settings, &props) ? RunProduce(settings, props) : 2;

@@ -1,5 +1,7 @@
 #include "app/table_command.h"
 
+#include "common/strings.h"
+
 #include <cstdio>
 #include <string>
 
@@ -59,7 +61,10 @@ Result<SnapshotSelector> Selector(const TableOptions& o) {
     if (o.version >= 0) return InvalidArgument("give --version or --timestamp, not both");
     bool digits = o.timestamp.find_first_not_of("0123456789") == std::string::npos;
     if (digits) {
-      s.timestamp_ms = std::stoll(o.timestamp);
+      const std::optional<int64_t> ms = ParseInt64(o.timestamp);
+      if (!ms) return InvalidArgument("--timestamp {}: out of range; give Unix milliseconds or an ISO 8601 instant",
+                                      o.timestamp);
+      s.timestamp_ms = *ms;
     } else {
       auto tz = TimeZoneRule::Parse("UTC");
       auto micros = ParseEventTimeMicros(o.timestamp, *tz);

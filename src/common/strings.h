@@ -2,6 +2,10 @@
 #pragma once
 
 #include <cctype>
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -12,6 +16,21 @@ inline std::string_view TrimBlanks(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
+}
+
+/// `s` as a base-10 int64 (an optional sign, then digits only), or nullopt when it is not one or does
+/// not fit (never throws, unlike std::stoll: text from users, files and other writers can hold
+/// anything, e.g. "99999999999999999999").
+inline std::optional<int64_t> ParseInt64(std::string_view s) {
+  if (s.empty() || s.size() > 32) return std::nullopt;
+  const std::string text(s);
+  errno = 0;
+  char* end = nullptr;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (errno == ERANGE || end != text.c_str() + text.size() || !(std::isdigit(static_cast<unsigned char>(text.back())))) {
+    return std::nullopt;
+  }
+  return static_cast<int64_t>(v);
 }
 
 /// `s` with ASCII letters lower-cased (SQL keywords and identifiers, yes/no words); other bytes unchanged.

@@ -118,6 +118,11 @@ Result<size_t> ParseTimeTravel(std::string_view s, size_t i, TableReference* ref
     return InvalidArgument("{}.{}: cannot read the time travel \"{}\": {}", ref->layer, ref->table, what,
                            kTimeTravelForms);
   };
+  auto VersionOutOfRange = [&](const std::string& digits) {
+    return InvalidArgument("{}.{}: version {} is out of range: a Delta version is at most {} (`lakestream table "
+                           "<table> history` lists the versions there are)",
+                           ref->layer, ref->table, digits, INT64_MAX);
+  };
   auto set_timestamp = [&](const std::string& text, std::string_view written) -> Status {
     auto ms = TimeTravelMillis(text);
     if (!ms) return bad(written);
@@ -139,7 +144,9 @@ Result<size_t> ParseTimeTravel(std::string_view s, size_t i, TableReference* ref
     const std::string text(s.substr(i + 1, j - i - 1));
     if (text.size() > 1 && (text[0] == 'v' || text[0] == 'V') &&
         std::all_of(text.begin() + 1, text.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
-      ref->at.version = std::stoll(text.substr(1));
+      const std::optional<int64_t> n = ParseInt64(text.substr(1));
+      if (!n) return VersionOutOfRange(text.substr(1));
+      ref->at.version = *n;
       ref->at_text = "@" + text;
       return j;
     }
@@ -161,7 +168,9 @@ Result<size_t> ParseTimeTravel(std::string_view s, size_t i, TableReference* ref
     size_t d = v;
     while (d < s.size() && std::isdigit(static_cast<unsigned char>(s[d]))) ++d;
     if (d == v) return bad(s.substr(k, std::min(s.size(), d + 8) - k));
-    ref->at.version = std::stoll(std::string(s.substr(v, d - v)));
+    const std::optional<int64_t> n = ParseInt64(s.substr(v, d - v));
+    if (!n) return VersionOutOfRange(std::string(s.substr(v, d - v)));
+    ref->at.version = *n;
     ref->at_text = "VERSION AS OF " + std::string(s.substr(v, d - v));
     return d;
   }

@@ -315,11 +315,29 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
                                                        {"table"});
             auto& rows = self->registry_->GaugeFamily("lakestream_table_rows", "Rows in the active data files (from "
                                                       "file statistics)", {"table"});
+            auto& readable = self->registry_->GaugeFamily(
+                "lakestream_table_readable", "1 when the table's log and files can be read, 0 when it is corrupt or "
+                "unreadable (GET /api/v1/tables names the error)", {"table"});
+            auto& lost = self->registry_->GaugeFamily(
+                "lakestream_data_loss_records", "Kafka records lost before bronze held them, per recorded gap's "
+                "partition; state open stops every start until accepted (docs/reliability.md)",
+                {"table", "topic", "partition", "state"});
             for (const auto& t : self->lake_->TableStates()) {
+              readable.WithLabels({t.name}).Set(t.error.empty() ? 1 : 0);
+              if (!t.error.empty()) continue;
               version.WithLabels({t.name}).Set(static_cast<double>(t.version));
               files.WithLabels({t.name}).Set(static_cast<double>(t.files));
               bytes.WithLabels({t.name}).Set(static_cast<double>(t.size_bytes));
               rows.WithLabels({t.name}).Set(static_cast<double>(t.rows));
+              std::map<std::pair<std::string, std::string>, std::pair<int64_t, int64_t>> per;  // open, accepted
+              for (const auto& g : t.data_loss) {
+                auto& slot = per[{g.topic, std::to_string(g.partition)}];
+                (g.accepted ? slot.second : slot.first) += g.records();
+              }
+              for (const auto& [tp, n] : per) {
+                lost.WithLabels({t.name, tp.first, tp.second, "open"}).Set(static_cast<double>(n.first));
+                lost.WithLabels({t.name, tp.first, tp.second, "accepted"}).Set(static_cast<double>(n.second));
+              }
             }
             res.set_content(self->registry_->Render(), "text/plain; version=0.0.4; charset=utf-8");
           }));

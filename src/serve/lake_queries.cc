@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <set>
 
+#include <spdlog/spdlog.h>
+
 #include "common/json_writer.h"
 #include "common/time.h"
 #include "lake/delta/delta_scan.h"
@@ -214,10 +216,25 @@ Status LakeQueries::RefreshLocked(bool force) {
     if (tables_.count(name)) continue;
     ASSIGN_OR_RETURN(auto storage, OpenStorage(JoinLocation(root_, name), false));
     auto t = DeltaTable::OpenExisting(storage, name);
-    if (!t.ok()) continue;  // being created: try again on the next refresh
+    if (!t.ok()) {
+      // No commit yet: being created, tried again on the next refresh. Anything else (a corrupt or
+      // unreadable log) is shown with its error, never left out without a word.
+      if (t.status().code() != StatusCode::kNotFound) broken_[name] = t.status();
+      continue;
+    }
+    broken_.erase(name);
     tables_[name] = std::move(t).value();
   }
-  for (auto& [name, t] : tables_) RETURN_IF_ERROR(t->Refresh().WithContext(name));
+  for (auto it = tables_.begin(); it != tables_.end();) {
+    Status st = it->second->Refresh();
+    if (st.ok()) {
+      ++it;
+      continue;
+    }
+    spdlog::error("{}: {}", it->first, st.ToString());
+    broken_[it->first] = st;
+    it = tables_.erase(it);  // reopened from scratch once it can be read again
+  }
   return Status::OK();
 }
 
@@ -534,20 +551,40 @@ Result<std::string> LakeQueries::TablesJson() {
   RETURN_IF_ERROR(RefreshLocked(false));
   std::vector<std::string> names;
   for (const auto& [name, t] : tables_) names.push_back(name);
+  for (const auto& [name, st] : broken_) names.push_back(name);
+  std::sort(names.begin(), names.end());
   auto rank = [](const std::string& n) { return n.rfind("bronze/", 0) == 0 ? 0 : n.rfind("silver/", 0) == 0 ? 1 : 2; };
   std::stable_sort(names.begin(), names.end(), [&](const auto& a, const auto& b) { return rank(a) < rank(b); });
   JsonWriter w;
   w.BeginObject().Key("tables").BeginArray();
   for (const auto& name : names) {
+    w.BeginObject().Key("name").String(name).Key("layer").String(name.substr(0, name.find('/')));
+    if (auto b = broken_.find(name); b != broken_.end()) {
+      w.Key("status").String("error").Key("error").BeginObject().Key("code").String(StatusCodeName(b->second.code()));
+      w.Key("message").String(b->second.message()).EndObject().EndObject();
+      continue;
+    }
     DeltaTable& t = *tables_[name];
     const Snapshot& s = t.snapshot();
-    w.BeginObject().Key("name").String(name).Key("layer").String(name.substr(0, name.find('/')));
+    w.Key("status").String("ok");
     w.Key("version").Int(s.version).Key("files").Int(static_cast<int64_t>(s.files.size()));
     w.Key("size_bytes").Int(s.SizeBytes()).Key("rows").Int(s.NumRecords());
     w.Key("partition_columns").BeginArray();
     for (const auto& c : s.partition_columns()) w.String(c);
     w.EndArray();
     w.Key("checkpoint_version").Int(t.last_checkpoint_version());
+    const std::vector<DataLossGap> gaps = DataLossGapsOf(s);
+    if (!gaps.empty()) {
+      w.Key("data_loss").BeginArray();
+      for (const auto& g : gaps) {
+        w.BeginObject().Key("topic").String(g.topic).Key("partition").Int(g.partition).Key("epoch").String(g.epoch);
+        w.Key("from_offset").Int(g.from_offset).Key("to_offset").Int(g.to_offset).Key("records").Int(g.records());
+        w.Key("seen_at").String(FormatTimestampIso(g.seen_at_ms * 1000)).Key("accepted").Bool(g.accepted);
+        if (g.accepted) w.Key("accepted_at").String(FormatTimestampIso(g.accepted_at_ms * 1000));
+        w.Key("accept_with").String("--accept-data-loss " + g.Spec()).EndObject();
+      }
+      w.EndArray();
+    }
     w.Key("last_commit");
     auto key = std::make_pair(name, s.version);
     auto it = last_commit_json_.find(key);
@@ -577,14 +614,17 @@ std::vector<TableState> LakeQueries::TableStates() {
   if (!RefreshLocked(false).ok()) return out;
   for (const auto& [name, t] : tables_) {
     const Snapshot& s = t->snapshot();
-    out.push_back({name, s.version, static_cast<int64_t>(s.files.size()), s.SizeBytes(), s.NumRecords()});
+    out.push_back({name, s.version, static_cast<int64_t>(s.files.size()), s.SizeBytes(), s.NumRecords(), "",
+                   DataLossGapsOf(s)});
   }
+  for (const auto& [name, st] : broken_) out.push_back({name, -1, 0, 0, 0, st.ToString(), {}});
   return out;
 }
 
 Result<std::string> LakeQueries::TableJson(const std::string& name, int history) {
   std::lock_guard<std::mutex> lock(mu_);
   RETURN_IF_ERROR(RefreshLocked(false));
+  if (auto b = broken_.find(name); b != broken_.end()) return b->second.WithContext("table " + name);
   auto it = tables_.find(name);
   if (it == tables_.end()) return NotFound("no Delta table {} under {}: GET /api/v1/tables lists them", name, root_);
   DeltaTable& t = *it->second;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "pipeline/data_loss.h"
 #include "lake/columnar/columnar.h"
 #include "lake/delta/delta_table.h"
 
@@ -63,6 +64,8 @@ Result<PanelQuery> ParsePanelQuery(const std::multimap<std::string, std::string>
 struct TableState {
   std::string name;
   int64_t version = -1, files = 0, size_bytes = 0, rows = 0;
+  std::string error;  // why the table cannot be read (corrupt log, missing file…); empty when it can
+  std::vector<DataLossGap> data_loss;  // bronze: the gaps its log records (pipeline/data_loss.h)
 };
 
 class LakeQueries {
@@ -138,6 +141,8 @@ class LakeQueries {
   std::unique_ptr<ColumnarEngine> engine_;
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<DeltaTable>> tables_;
+  /// Tables that cannot be read, with the error: listed by TablesJson and /metrics, never left out.
+  std::map<std::string, Status> broken_;
   int64_t last_refresh_ms_ = 0;
   struct CacheEntry {
     std::string version;
