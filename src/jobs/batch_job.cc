@@ -65,8 +65,15 @@ class JobSpecParser : public TomlChecker {
       }
     }
     if (const toml::table* in = Section(root, "input")) {
-      OnlyKeys(*in, {"format", "default"}, "[input]");
+      OnlyKeys(*in, {"format", "default", "last_line_break"}, "[input]");
       spec_.input_format = String(*in, "format", "[input]", true);
+      const std::string last = String(*in, "last_line_break", "[input]", false);
+      if (!last.empty() && last != "required" && last != "optional") {
+        Error(in->get("last_line_break"), "[input].last_line_break must be \"required\" (the default: a CSV whose "
+                                          "last record has no line break is refused as possibly cut short) or "
+                                          "\"optional\"");
+      }
+      spec_.last_line_break_optional = last == "optional";
       if (!spec_.input_format.empty() && spec_.input_format != "csv" && spec_.input_format != "json") {
         Error(in->get("format"), "[input].format must be \"csv\" (a header line, then records) or \"json\" (an array of "
                                  "records, or JSON lines)");
@@ -260,6 +267,38 @@ std::vector<InputRecord> SplitJsonRecords(std::string_view text) {
     advance(nl + 1);
   }
   return out;
+}
+
+Status CheckInputComplete(const std::string& name, std::string_view text, const std::string& format,
+                          bool last_line_break_optional) {
+  const int64_t lines = 1 + std::count(text.begin(), text.end(), '\n');
+  size_t last = text.find_last_not_of(" \t\r\n");
+  if (last == std::string_view::npos) return Status::OK();  // empty: no records
+  if (format == "json") {
+    size_t first = text.find_first_not_of(" \t\r\n");
+    if (text[first] == '[' && text[last] != ']') {
+      return Corruption("input {} is cut short: its JSON array has no closing ']' (the file ends at line {}, byte "
+                             "{}). Nothing was committed: get the whole file and run the job again",
+                             name, lines, text.size());
+    }
+    return Status::OK();
+  }
+  bool quoted = false;
+  for (char c : text) quoted = c == '"' ? !quoted : quoted;
+  if (quoted) {
+    return Corruption("input {} is cut short: a quoted field opened in its last record is never closed (the file "
+                           "ends at line {}, byte {}). Nothing was committed: get the whole file and run the job again",
+                           name, lines, text.size());
+  }
+  if (text.back() != '\n' && !last_line_break_optional) {
+    return Corruption(
+        "input {} may be cut short: its last record (line {}, from byte {}) has no line break, so a file cut inside "
+        "its last value (300 read as 30) cannot be told from a whole one. Nothing was committed. If the file is "
+        "whole, add a line break at its end, or set [input].last_line_break = \"optional\" in the job file for a "
+        "source known to omit it (docs/jobs.md)",
+        name, lines, text.rfind('\n') == std::string_view::npos ? 0 : text.rfind('\n') + 1);
+  }
+  return Status::OK();
 }
 
 std::vector<InputRecord> SplitCsvRecords(std::string_view text) {
@@ -569,6 +608,14 @@ Result<JobRunResult> RunJob(const JobSpec& spec, const JobRunOptions& o) {
   ASSIGN_OR_RETURN(auto engine, ColumnarEngine::Open(2, "1GB"));
   const std::string app = kAppPrefix + spec.name;
 
+  // 0. Every input is whole before anything is committed.
+  for (const auto& path : files) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return IoError("cannot read input {}", path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    RETURN_IF_ERROR(CheckInputComplete(path, ss.str(), spec.input_format, spec.last_line_break_optional));
+  }
   // 1. Bronze: each input file once, by checksum.
   ASSIGN_OR_RETURN(auto bronze, medallion::OpenTable(o.lakehouse, spec.bronze_table, BronzeColumns(), {}, true));
   std::set<std::string> landed_now;  // sha256 of the files landed by this run

@@ -48,6 +48,9 @@ struct JobSpec {
   std::string file, dir;  // the job file, and its directory (inputs are relative to it)
   std::string name, description;
   std::string input_format;                 // "csv" (header line) or "json" (array or JSON lines)
+  /// CSV: whether the last record may lack a line break ([input].last_line_break = "optional"). By
+  /// default it is "required", since a file cut inside its last value cannot be told apart otherwise.
+  bool last_line_break_optional = false;
   std::vector<std::string> default_inputs;  // paths or globs, relative to dir
   std::vector<JobParam> params;
   std::string bronze_table, silver_table, gold_table;  // locations under the lakehouse, e.g. "silver/invoices"
@@ -116,6 +119,11 @@ struct InputRecord {
   int64_t line = 0;  // 1-based
 };
 std::vector<InputRecord> SplitJsonRecords(std::string_view text);
+/// OK when `text` (an input file of `format` "csv" or "json") is whole: a JSON array ends with its
+/// ']'; a CSV closes its last quoted field and, unless `last_line_break_optional`, ends its last record
+/// with a line break. Errors: Corruption naming `name`, the line and byte offset, and the fix.
+Status CheckInputComplete(const std::string& name, std::string_view text, const std::string& format,
+                          bool last_line_break_optional);
 
 /// Splits CSV text into records (RFC 4180: quoted fields may hold line breaks) and each into fields.
 /// Returns the records' exact texts; `FieldsOfCsvRecord` parses one. Pure.
