@@ -166,6 +166,8 @@ int main(int argc, char** argv) {
   auto* sql = AddSqlCommand(app);
   CommandOptions table_opts, sql_opts;
   AddSettings(table, "table", &table_opts);
+  // `table URI describe --azure-endpoint …`: each sub-command passes options it does not know up.
+  for (CLI::App* sub : table->get_subcommands([](CLI::App*) { return true; })) sub->fallthrough();
   AddSettings(sql, "sql", &sql_opts);
   auto* pipeline_cmd = AddPipelineCommand(app);
   auto* report = AddReportCommand(app);

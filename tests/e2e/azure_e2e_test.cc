@@ -57,6 +57,21 @@ TEST(AzureEndToEnd, KilledRunOnAzureResumesWithoutLossOrDuplicatesAndSqlAndTable
   EXPECT_NE(describe.find("rows (from stats)  9999"), std::string::npos) << describe;
   ASSERT_EQ(RunCli({"table", lake_uri + "/gold/sales_daily", "history", "--json"}, dir + "/history.txt"), 0);
   EXPECT_NE(ReadFile(dir + "/history.txt").find("\"operation\":\"WRITE\""), std::string::npos);
+  // The azure.* settings count for `sql` and `table` as for `run`: with the standard variable pointing
+  // nowhere, LAKESTREAM_AZURE_ENDPOINT (or --azure-endpoint) names the real endpoint. Before, both
+  // commands ignored it and called the endpoint of the standard variable.
+  const std::string endpoint = std::getenv("AZURE_STORAGE_ENDPOINT");
+  const std::vector<std::pair<std::string, std::string>> wrong = {{"AZURE_STORAGE_ENDPOINT", "http://127.0.0.1:9/x"},
+                                                                   {"LAKESTREAM_AZURE_RETRY_BUDGET_MS", "2000"}};
+  auto with = wrong;
+  with.push_back({"LAKESTREAM_AZURE_ENDPOINT", endpoint});
+  EXPECT_EQ(Wait(Spawn({"sql", "--lake", lake_uri, "--list-tables"}, dir + "/env.txt", with)), 0) << ReadFile(dir + "/env.txt");
+  EXPECT_EQ(Wait(Spawn({"table", lake_uri + "/bronze/orders", "describe", "--azure-endpoint", endpoint}, dir + "/flag.txt",
+                       wrong)),
+            0)
+      << ReadFile(dir + "/flag.txt");
+  EXPECT_NE(Wait(Spawn({"sql", "--lake", lake_uri, "--list-tables"}, dir + "/none.txt", wrong)), 0)
+      << "the standard variable alone points nowhere: " << ReadFile(dir + "/none.txt");
   // Nothing secret in what the run printed (the emulator's key is public, but the rule holds).
   EXPECT_EQ(ReadFile(dir + "/log2.txt").find("Eby8vdM02x"), std::string::npos);
 }
