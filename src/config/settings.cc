@@ -124,6 +124,28 @@ const std::vector<SettingDef>& AllSettings() {
        "A file holding the access token (at least 16 characters) that every HTTP request but /healthz and /readyz "
        "must carry (Authorization: Bearer …). The environment variable LAKESTREAM_HTTP_TOKEN is the alternative. "
        "Required when http.listen is not a loopback address."},
+      {"http.allowed_hosts", "--http-allowed-hosts", SettingType::kString, "", "host[,…]", "run, ingest, serve",
+       "Host names the server answers to besides IP addresses and localhost, e.g. the name of a reverse proxy in "
+       "front of it (comma-separated). A request whose Host (or a POST whose Origin) names any other host is "
+       "refused with 403: a web page cannot reach the API by rebinding its own name to this machine (DNS "
+       "rebinding)."},
+      {"http.max_connections", "--http-max-connections", SettingType::kInt, "1024", "connections",
+       "run, ingest, serve",
+       "Open connections allowed at once; more are answered 503 and closed before they reach a worker.", 1},
+      {"http.max_connections_per_ip", "--http-max-connections-per-ip", SettingType::kInt, "300", "connections",
+       "run, ingest, serve", "Open connections allowed from one client address; more are answered 503 and closed.",
+       1},
+      {"http.header_timeout_ms", "--http-header-timeout-ms", SettingType::kInt, "10000", "ms", "run, ingest, serve",
+       "A connection must send a request's whole header within this long (and an idle keep-alive connection is "
+       "closed after it). Headers are awaited without a worker thread, so slow clients cannot starve the others.",
+       100},
+      {"http.body_timeout_ms", "--http-body-timeout-ms", SettingType::kInt, "30000", "ms", "run, ingest, serve",
+       "A request's body must arrive within this long after its header.", 100},
+      {"http.secure_cookie", "--http-secure-cookie", SettingType::kBool, "false", "", "run, ingest, serve",
+       "Mark the session cookie Secure (sent over HTTPS only): set it when TLS terminates in front of lakestream. "
+       "It is also set when a request says X-Forwarded-Proto: https."},
+      {"http.session_max_age_s", "--http-session-max-age-s", SettingType::kInt, "86400", "s", "run, ingest, serve",
+       "Lifetime of the session cookie a dashboard link with ?access_token= sets (Max-Age).", 60},
       {"http.max_stream_clients", "--http-max-stream-clients", SettingType::kInt, "256", "clients", "run, ingest, serve",
        "Open /api/v1/stream connections allowed at once; more get 503. Each holds one server thread.", 1},
       {"duckdb.threads", "--duckdb-threads", SettingType::kInt, "1", "threads", "run, ingest, bench",

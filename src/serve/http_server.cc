@@ -6,11 +6,26 @@
 #include <spdlog/spdlog.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "common/json_writer.h"
+#include "common/strings.h"
 #include "common/time.h"
 #include "serve/notification_reports.h"
 #include "serve/sql_api.h"
@@ -120,8 +135,43 @@ bool IsLoopbackHost(const std::string& host) {
   return false;
 }
 
+bool HostAllowed(const std::string& host_header, const std::string& listen_host,
+                 const std::vector<std::string>& allowed) {
+  if (host_header.empty()) return true;  // HTTP/1.0 clients; browsers always send Host
+  std::string host = host_header;
+  if (host.front() == '[') {
+    const size_t close = host.find(']');
+    if (close == std::string::npos) return false;
+    host = host.substr(1, close - 1);
+  } else if (const size_t colon = host.rfind(':'); colon != std::string::npos && host.find(':') == colon) {
+    host = host.substr(0, colon);  // name:port (a bare IPv6 address has several colons)
+  }
+  const std::string lower = AsciiLower(host);
+  in_addr v4{};
+  in6_addr v6{};
+  if (inet_pton(AF_INET, lower.c_str(), &v4) == 1 || inet_pton(AF_INET6, lower.c_str(), &v6) == 1) return true;
+  if (lower == "localhost" || lower == AsciiLower(listen_host)) return true;
+  for (const auto& a : allowed) {
+    if (lower == AsciiLower(a)) return true;
+  }
+  return false;
+}
+
 Result<HttpServerOptions> HttpServerOptionsFrom(const Settings& s) {
   HttpServerOptions o;
+  const std::string hosts = s.GetString("http.allowed_hosts");
+  for (size_t pos = 0; pos < hosts.size();) {
+    const size_t comma = std::min(hosts.find(',', pos), hosts.size());
+    std::string h(TrimBlanks(std::string_view(hosts).substr(pos, comma - pos)));
+    if (!h.empty()) o.allowed_hosts.push_back(h);
+    pos = comma + 1;
+  }
+  o.max_connections = static_cast<int>(s.GetInt("http.max_connections"));
+  o.max_connections_per_ip = static_cast<int>(s.GetInt("http.max_connections_per_ip"));
+  o.header_timeout_ms = s.GetInt("http.header_timeout_ms");
+  o.body_timeout_ms = s.GetInt("http.body_timeout_ms");
+  o.secure_cookie = s.GetBool("http.secure_cookie");
+  o.session_max_age_s = s.GetInt("http.session_max_age_s");
   const std::string listen = s.GetString("http.listen");
   const size_t colon = listen.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size()) {
@@ -160,8 +210,327 @@ Result<HttpServerOptions> HttpServerOptionsFrom(const Settings& s) {
   return o;
 }
 
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// The connection front: cpp-httplib gives each accepted connection a worker thread for as long as it
+// lives, so slow or idle clients can occupy every worker before they are even authenticated. Here the
+// accepting thread only counts the connection (global and per-address caps, answered 503 beyond them)
+// and hands it to one epoll thread, which waits — without a worker — until a whole request header has
+// arrived (peeked, not read) or the header timeout passes. Only then does a worker read and answer that
+// one request through httplib's own request processing; a keep-alive connection then goes back to the
+// epoll thread to wait for its next request.
+
+constexpr size_t kMaxHeaderBytes = 16384;
+
+int64_t SteadyMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string PeerAddress(int fd) {
+  sockaddr_storage a{};
+  socklen_t len = sizeof a;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) return "";
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (a.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&a)->sin_addr, buf, sizeof buf);
+  } else if (a.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&a)->sin6_addr, buf, sizeof buf);
+  }
+  return buf;
+}
+
+void AddressOf(int fd, bool peer, std::string& ip, int& port) {
+  sockaddr_storage a{};
+  socklen_t len = sizeof a;
+  const int rc = peer ? ::getpeername(fd, reinterpret_cast<sockaddr*>(&a), &len)
+                      : ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  if (rc != 0) return;
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (a.ss_family == AF_INET) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&a);
+    inet_ntop(AF_INET, &in->sin_addr, buf, sizeof buf);
+    port = ntohs(in->sin_port);
+  } else if (a.ss_family == AF_INET6) {
+    auto* in = reinterpret_cast<sockaddr_in6*>(&a);
+    inet_ntop(AF_INET6, &in->sin6_addr, buf, sizeof buf);
+    port = ntohs(in->sin6_port);
+  }
+  ip = buf;
+}
+
+// One request's stream for httplib: the header bytes already received, then the socket, read with a
+// deadline for the whole request and written with a timeout per wait. Never reads past what httplib
+// asks for, so the next request of a keep-alive connection stays in the socket.
+class RequestStream : public httplib::Stream {
+ public:
+  RequestStream(int fd, std::string head, int64_t read_deadline_ms, int write_timeout_ms)
+      : fd_(fd), head_(std::move(head)), read_deadline_ms_(read_deadline_ms), write_timeout_ms_(write_timeout_ms) {}
+  bool is_readable() const override { return pos_ < head_.size() || Wait(POLLIN, read_deadline_ms_ - SteadyMillis()); }
+  bool is_writable() const override { return Wait(POLLOUT, write_timeout_ms_); }
+  ssize_t read(char* ptr, size_t size) override {
+    if (pos_ < head_.size()) {
+      const size_t n = std::min(size, head_.size() - pos_);
+      std::memcpy(ptr, head_.data() + pos_, n);
+      pos_ += n;
+      return static_cast<ssize_t>(n);
+    }
+    if (!Wait(POLLIN, read_deadline_ms_ - SteadyMillis())) return -1;
+    for (;;) {
+      const ssize_t n = ::recv(fd_, ptr, size, 0);
+      if (n < 0 && errno == EINTR) continue;
+      return n;
+    }
+  }
+  ssize_t write(const char* ptr, size_t size) override {
+    if (!is_writable()) return -1;
+    for (;;) {
+      const ssize_t n = ::send(fd_, ptr, size, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      return n;
+    }
+  }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override { AddressOf(fd_, true, ip, port); }
+  void get_local_ip_and_port(std::string& ip, int& port) const override { AddressOf(fd_, false, ip, port); }
+  socket_t socket() const override { return fd_; }
+
+ private:
+  bool Wait(short events, int64_t timeout_ms) const {
+    if (timeout_ms <= 0) return false;
+    pollfd p{fd_, events, 0};
+    for (;;) {
+      const int rc = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(timeout_ms, 60000)));
+      if (rc < 0 && errno == EINTR) continue;
+      return rc > 0 && (p.revents & events);
+    }
+  }
+  int fd_;
+  std::string head_;
+  size_t pos_ = 0;
+  int64_t read_deadline_ms_;
+  int write_timeout_ms_;
+};
+
+// Answers a connection turned away before any worker (503) and closes it.
+void Refuse(int fd, const char* why) {
+  const std::string body = std::string(why) + "\n";
+  const std::string msg = "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n"
+                          "Content-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  (void)::send(fd, msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  ::close(fd);
+}
+
+}  // namespace
+
+// httplib::Server with the connection front in place of its thread-per-connection loop: the accepting
+// thread calls process_and_close_socket (through a task queue that runs it at once), which only hands
+// the socket over.
+class GuardedServer : public httplib::Server {
+ public:
+  struct Limits {
+    int max_connections = 1024, max_per_ip = 300, workers = 64;
+    int64_t header_timeout_ms = 10000, body_timeout_ms = 30000;
+    int write_timeout_ms = 10000;
+  };
+
+  explicit GuardedServer(Limits limits) : limits_(limits) {
+    new_task_queue = [] { return new InlineQueue(); };
+    epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
+    reactor_ = std::thread([this] { ReactorLoop(); });
+    for (int i = 0; i < limits_.workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  }
+  ~GuardedServer() override { Shutdown(); }
+
+  // cpp-httplib listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG): a burst of connections then
+  // waits for SYN retransmissions (1 s, 3 s, …). Listening again on the bound socket widens it.
+  void WidenBacklog(int backlog) { ::listen(svr_sock_, backlog); }
+
+  // Stops waiting connections and workers (after httplib's stop(): nothing new is accepted).
+  void Shutdown() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (shutdown_) return;
+      shutdown_ = true;
+    }
+    cv_.notify_all();
+    if (reactor_.joinable()) reactor_.join();
+    for (auto& w : workers_) w.join();
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [fd, c] : waiting_) ::close(fd);
+    waiting_.clear();
+    for (auto& job : jobs_) ::close(job.fd);
+    jobs_.clear();
+    if (epoll_ >= 0) ::close(epoll_);
+    epoll_ = -1;
+  }
+
+ private:
+  struct InlineQueue : public httplib::TaskQueue {
+    void enqueue(std::function<void()> fn) override { fn(); }
+    void shutdown() override {}
+  };
+  struct Waiting {
+    std::string ip;
+    int64_t deadline_ms = 0;
+  };
+  struct Job {
+    int fd;
+    std::string ip;
+    size_t header_bytes;
+  };
+
+  // On the accepting thread.
+  bool process_and_close_socket(socket_t sock) override {
+    const std::string ip = PeerAddress(sock);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (shutdown_) {
+        ::close(sock);
+        return false;
+      }
+      if (open_ >= limits_.max_connections) {
+        Refuse(sock, "too many connections: retry in a moment (--http-max-connections)");
+        return false;
+      }
+      if (per_ip_[ip] >= limits_.max_per_ip) {
+        Refuse(sock, "too many connections from this address (--http-max-connections-per-ip)");
+        return false;
+      }
+      ++open_;
+      ++per_ip_[ip];
+    }
+    const int one = 1;
+    ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // no Nagle delay on small answers
+    Wait(sock, ip);
+    return true;
+  }
+
+  void Wait(int fd, const std::string& ip) {
+    std::lock_guard<std::mutex> lock(mu_);
+    waiting_[fd] = Waiting{ip, SteadyMillis() + limits_.header_timeout_ms};
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+    ev.data.fd = fd;
+    ::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
+    Check(fd);  // a request may be there already (keep-alive, or bytes before the registration)
+  }
+
+  void Close(int fd, const std::string& ip) {
+    ::close(fd);
+    std::lock_guard<std::mutex> lock(mu_);
+    --open_;
+    if (--per_ip_[ip] <= 0) per_ip_.erase(ip);
+  }
+
+  // With mu_ held: is `fd`'s request header complete (dispatch), malformed or gone (close)?
+  void Check(int fd) {
+    auto it = waiting_.find(fd);
+    if (it == waiting_.end()) return;
+    char buf[kMaxHeaderBytes];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+    const std::string_view peeked(buf, n > 0 ? static_cast<size_t>(n) : 0);
+    const size_t end = peeked.find("\r\n\r\n");
+    if (n > 0 && end == std::string_view::npos && peeked.size() < sizeof buf) return;  // more to come
+    ::epoll_ctl(epoll_, EPOLL_CTL_DEL, fd, nullptr);
+    const std::string ip = it->second.ip;
+    waiting_.erase(it);
+    if (n <= 0 || end == std::string_view::npos) {
+      if (n > 0) {
+        static const char kTooLarge[] =
+            "HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+        (void)::send(fd, kTooLarge, sizeof kTooLarge - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+      }
+      ::close(fd);
+      --open_;
+      if (--per_ip_[ip] <= 0) per_ip_.erase(ip);
+      return;
+    }
+    jobs_.push_back(Job{fd, ip, end + 4});
+    cv_.notify_one();
+  }
+
+  void ReactorLoop() {
+    epoll_event events[128];
+    while (true) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (shutdown_) return;
+      }
+      const int n = ::epoll_wait(epoll_, events, 128, 100);
+      std::lock_guard<std::mutex> lock(mu_);
+      for (int i = 0; i < n; ++i) Check(events[i].data.fd);
+      // Connections that did not send a whole header in time (slow, or idle keep-alive) are closed.
+      const int64_t now = SteadyMillis();
+      for (auto it = waiting_.begin(); it != waiting_.end();) {
+        if (it->second.deadline_ms > now) {
+          ++it;
+          continue;
+        }
+        ::epoll_ctl(epoll_, EPOLL_CTL_DEL, it->first, nullptr);
+        ::close(it->first);
+        --open_;
+        if (--per_ip_[it->second.ip] <= 0) per_ip_.erase(it->second.ip);
+        it = waiting_.erase(it);
+      }
+    }
+  }
+
+  void WorkerLoop() {
+    for (;;) {
+      Job job;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return shutdown_ || !jobs_.empty(); });
+        if (shutdown_) return;
+        job = jobs_.front();
+        jobs_.pop_front();
+      }
+      // The header is in the socket already: read exactly it, then let httplib answer the request.
+      std::string head(job.header_bytes, '\0');
+      size_t got = 0;
+      while (got < head.size()) {
+        const ssize_t n = ::recv(job.fd, head.data() + got, head.size() - got, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += static_cast<size_t>(n);
+      }
+      bool keep = got == head.size();
+      if (keep) {
+        RequestStream strm(job.fd, std::move(head), SteadyMillis() + limits_.body_timeout_ms, limits_.write_timeout_ms);
+        bool closed = false;
+        keep = process_request(strm, /*close_connection=*/false, closed, nullptr) && !closed;
+      }
+      bool stopping;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        stopping = shutdown_;
+      }
+      if (keep && !stopping) {
+        Wait(job.fd, job.ip);  // the next request of this keep-alive connection
+      } else {
+        Close(job.fd, job.ip);
+      }
+    }
+  }
+
+  Limits limits_;
+  int epoll_ = -1;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool shutdown_ = false;
+  int open_ = 0;
+  std::map<std::string, int> per_ip_;
+  std::map<int, Waiting> waiting_;
+  std::deque<Job> jobs_;
+  std::thread reactor_;
+  std::vector<std::thread> workers_;
+};
+
 struct HttpServer::Impl {
-  httplib::Server server;
+  explicit Impl(GuardedServer::Limits limits) : server(limits) {}
+  GuardedServer server;
   std::atomic<int> sql_running{0};  // POST /api/v1/sql statements in flight
 };
 
@@ -204,15 +573,17 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   s->lake_ = &lake;
   s->monitors_ = std::move(monitors);
   s->registry_ = &registry;
-  s->impl_ = std::make_unique<Impl>();
+  GuardedServer::Limits limits;
+  limits.max_connections = options.max_connections;
+  limits.max_per_ip = options.max_connections_per_ip;
+  limits.workers = options.max_stream_clients + 32;  // an open event stream holds one
+  limits.header_timeout_ms = options.header_timeout_ms;
+  limits.body_timeout_ms = options.body_timeout_ms;
+  s->impl_ = std::make_unique<Impl>(limits);
   HttpServer* self = s.get();
   httplib::Server& svr = s->impl_->server;
-  const size_t workers = static_cast<size_t>(options.max_stream_clients) + 32;
-  svr.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
   svr.set_payload_max_length(64 * 1024);
-  svr.set_keep_alive_timeout(5);
-  svr.set_read_timeout(10, 0);
-  svr.set_write_timeout(10, 0);
+  svr.set_tcp_nodelay(true);
 
   auto& requests = registry.CounterFamily("lakestream_http_requests_total", "HTTP requests answered, by route and status",
                                           {"route", "status"});
@@ -222,8 +593,28 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   auto& streams = registry.GaugeFamily("lakestream_http_stream_clients", "Open Server-Sent Events streams");
   metrics::Gauge* stream_gauge = &streams.WithLabels({});
 
-  // Every request: method, then the access token (when one is set).
+  // Every request: its Host (and a POST's Origin), its method, then the access token (when one is set).
   svr.set_pre_routing_handler([self](const httplib::Request& req, httplib::Response& res) {
+    const std::string host = req.get_header_value("Host");
+    if (!HostAllowed(host, self->options_.host, self->options_.allowed_hosts)) {
+      SetError(res, 403, "Forbidden",
+               "Host '" + host + "' is not a name of this server: only IP addresses, localhost and the names given "
+               "with --http-allowed-hosts are answered (a page that rebinds its own name to this machine must not "
+               "reach the API)");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (req.method == "POST" && req.has_header("Origin")) {
+      // A state-reading POST from a browser must come from a page of this server (same checks as Host).
+      const std::string origin = req.get_header_value("Origin");
+      const size_t scheme = origin.find("://");
+      if (origin == "null" || scheme == std::string::npos ||
+          !HostAllowed(origin.substr(scheme + 3), self->options_.host, self->options_.allowed_hosts)) {
+        SetError(res, 403, "Forbidden",
+                 "Origin '" + origin + "' may not POST here: only pages served from an IP address, localhost or a "
+                 "name given with --http-allowed-hosts");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+    }
     const bool sql = req.path == "/api/v1/sql";
     if (sql ? req.method != "POST" : (req.method != "GET" && req.method != "HEAD")) {
       res.set_header("Allow", sql ? "POST" : "GET, HEAD");
@@ -248,7 +639,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
         query += (query.empty() ? "?" : "&") + httplib::detail::encode_query_param(k) + "=" +
                  httplib::detail::encode_query_param(v);
       }
-      res.set_header("Set-Cookie", std::string(kTokenCookie) + "=" + token + "; Path=/; HttpOnly; SameSite=Strict");
+      const bool secure = self->options_.secure_cookie || req.get_header_value("X-Forwarded-Proto") == "https";
+      res.set_header("Set-Cookie", std::string(kTokenCookie) + "=" + token + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
+                                       std::to_string(self->options_.session_max_age_s) + (secure ? "; Secure" : ""));
       res.set_redirect(req.path + query, 303);
       return httplib::Server::HandlerResponse::Handled;
     }
@@ -563,7 +956,10 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
     res.status = r.http_status;
     res.set_header("Cache-Control", "no-store");
     if (!r.tables_header.empty()) res.set_header("X-Lakestream-Tables", r.tables_header);
-    if (r.truncated) res.set_header("X-Lakestream-Truncated", "true");
+    if (r.truncated) {
+      res.set_header("X-Lakestream-Truncated", "true");
+      res.set_header("X-Lakestream-Truncated-By", r.truncated_by);
+    }
     if (r.http_status == 503) res.set_header("Retry-After", "1");
     res.set_content(r.body, r.content_type);
   }));
@@ -644,6 +1040,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
     }
     s->port_ = options.port;
   }
+  s->impl_->server.WidenBacklog(1024);
   s->listen_thread_ = std::thread([self] { self->impl_->server.listen_after_bind(); });
   s->Tick();
   s->ticker_thread_ = std::thread([self] {
@@ -663,6 +1060,7 @@ void HttpServer::Stop() {
   if (ticker_thread_.joinable()) ticker_thread_.join();
   if (impl_) impl_->server.stop();
   if (listen_thread_.joinable()) listen_thread_.join();
+  if (impl_) impl_->server.Shutdown();
 }
 
 }  // namespace lakestream

@@ -32,16 +32,30 @@ struct HttpServerOptions {
   std::string access_token;
   int max_stream_clients = 256;
   int64_t stream_interval_ms = 1000;
+  /// Host names answered besides IP literals and localhost (DNS-rebinding defence).
+  std::vector<std::string> allowed_hosts;
+  int max_connections = 1024;         // open at once; more get 503 before a worker is taken
+  int max_connections_per_ip = 300;   // from one client address
+  int64_t header_timeout_ms = 10000;  // a request's whole header, awaited without a worker
+  int64_t body_timeout_ms = 30000;    // a request's body, after its header
+  bool secure_cookie = false;         // the session cookie's Secure attribute
+  int64_t session_max_age_s = 86400;  // the session cookie's Max-Age
 };
 
-/// The options from settings http.listen, http.token_file and the LAKESTREAM_HTTP_TOKEN environment
-/// variable. Errors: InvalidArgument when http.listen is not HOST:PORT, the token file cannot be read
+/// The options from settings http.* and the LAKESTREAM_HTTP_TOKEN environment variable.
+/// Errors: InvalidArgument when http.listen is not HOST:PORT, the token file cannot be read
 /// or is empty, a token is shorter than 16 characters, or the host is not loopback and no token is
 /// given (each message says how to fix it).
 Result<HttpServerOptions> HttpServerOptionsFrom(const Settings& s);
 
 /// True for 127.0.0.0/8, ::1 and "localhost".
 bool IsLoopbackHost(const std::string& host);
+
+/// Whether a request's Host header (or an Origin's host) may be answered: absent, an IP literal,
+/// localhost, the address listened on, or one of `allowed` (case-insensitive); the port is ignored.
+/// A name outside these is how a DNS-rebinding page reaches a server bound to 127.0.0.1.
+bool HostAllowed(const std::string& host_header, const std::string& listen_host,
+                 const std::vector<std::string>& allowed);
 
 class HttpServer {
  public:
