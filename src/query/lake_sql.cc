@@ -390,6 +390,8 @@ Status LakeSqlQuery::Stream(const ColumnarEngine::HeaderCallback& header, const 
     });
   }
   Status st = engine_->StreamRows(rewritten_, header, [&](const std::vector<std::optional<std::string_view>>& v) {
+    // The limit holds while the rows are written out too, not only while DuckDB computes them.
+    if (timed_out.load()) return false;
     if (options_.max_rows >= 0 && rows_ >= options_.max_rows) {
       truncated_ = true;
       return false;
@@ -405,7 +407,7 @@ Status LakeSqlQuery::Stream(const ColumnarEngine::HeaderCallback& header, const 
     cv.notify_all();
     watchdog.join();
   }
-  if (timed_out && !st.ok()) {
+  if (timed_out) {
     return DeadlineExceeded("the statement ran longer than its limit of {} ms and was stopped; narrow it (filters, "
                             "LIMIT) or raise the limit",
                             options_.timeout_ms);

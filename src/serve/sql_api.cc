@@ -44,7 +44,7 @@ const char* KindName(ColumnarEngine::ValueKind k) {
 
 struct Request {
   std::string sql, format = "json";
-  int64_t max_rows = -1, timeout_ms = -1;
+  int64_t max_rows = -1, timeout_ms = -1, max_bytes = -1;
 };
 
 Result<Request> ParseRequest(const std::string& body) {
@@ -65,12 +65,13 @@ Result<Request> ParseRequest(const std::string& body) {
         return InvalidArgument("\"format\" must be \"json\" or \"csv\"");
       }
       r.format = std::string(s);
-    } else if (key == "max_rows" || key == "timeout_ms") {
+    } else if (key == "max_rows" || key == "timeout_ms" || key == "max_bytes") {
       int64_t n = 0;
       if (value.get(n) != simdjson::SUCCESS || n < 1) return InvalidArgument("\"{}\" must be a positive integer", key);
-      (key == "max_rows" ? r.max_rows : r.timeout_ms) = n;
+      (key == "max_rows" ? r.max_rows : key == "timeout_ms" ? r.timeout_ms : r.max_bytes) = n;
     } else {
-      return InvalidArgument("unknown member \"{}\": the body takes sql, format, max_rows and timeout_ms", key);
+      return InvalidArgument("unknown member \"{}\": the body takes sql, format, max_rows, max_bytes and timeout_ms",
+                             key);
     }
   }
   if (r.sql.empty()) return InvalidArgument("\"sql\" is required: {{\"sql\": \"SELECT …\"}}");
@@ -90,6 +91,10 @@ SqlApiResponse AnswerSqlRequest(const std::string& body, const std::string& lake
   if (req->timeout_ms > limits.timeout_cap_ms) {
     return ErrorResponse(InvalidArgument("\"timeout_ms\" may be at most {}", limits.timeout_cap_ms));
   }
+  if (req->max_bytes > limits.max_bytes_cap) {
+    return ErrorResponse(InvalidArgument("\"max_bytes\" may be at most {}", limits.max_bytes_cap));
+  }
+  const size_t max_bytes = static_cast<size_t>(req->max_bytes > 0 ? req->max_bytes : limits.default_max_bytes);
   if (running->fetch_add(1) >= limits.max_concurrent) {
     running->fetch_sub(1);
     return ErrorResponse(Unavailable("{} SQL statements are already running: retry in a moment", limits.max_concurrent));
@@ -112,15 +117,28 @@ SqlApiResponse AnswerSqlRequest(const std::string& body, const std::string& lake
   SqlApiResponse out;
   std::string& text = out.body;
   Status st;
+  bool bytes_full = false;
   if (req->format == "csv") {
     out.content_type = "text/csv; charset=utf-8";
+    size_t kept = 0;  // the text up to the last whole row
     auto writer = ResultWriter::Make(ResultFormat::kCsv, [&](std::string_view piece) {
       text.append(piece);
       return true;
     });
-    st = (*q)->Stream([&](const auto& c) { writer->Header(c); }, [&](const auto& v) { return writer->Row(v); });
+    st = (*q)->Stream([&](const auto& c) { writer->Header(c); kept = text.size(); },
+                      [&](const auto& v) {
+                        if (!writer->Row(v)) return false;
+                        if (text.size() > max_bytes) {  // this row does not fit: leave it out, stop
+                          text.resize(kept);
+                          bytes_full = true;
+                          return false;
+                        }
+                        kept = text.size();
+                        return true;
+                      });
     out.tables_header = (*q)->TablesRead();
-    out.truncated = (*q)->truncated();
+    out.truncated = (*q)->truncated() || bytes_full;
+    out.truncated_by = bytes_full ? "bytes" : (*q)->truncated() ? "rows" : "";
   } else {
     std::vector<ColumnarEngine::ResultColumn> columns;
     std::string rows;
@@ -128,6 +146,7 @@ SqlApiResponse AnswerSqlRequest(const std::string& body, const std::string& lake
         [&](const auto& c) { columns = c; },
         [&](const std::vector<std::optional<std::string_view>>& v) {
           // One row as a JSON array, values typed as the JSON-lines writer types them.
+          const size_t before = rows.size();
           rows += rows.empty() ? "[" : ",[";
           for (size_t i = 0; i < v.size(); ++i) {
             if (i) rows += ',';
@@ -135,6 +154,11 @@ SqlApiResponse AnswerSqlRequest(const std::string& body, const std::string& lake
             else rows += "null";
           }
           rows += ']';
+          if (rows.size() > max_bytes) {  // this row does not fit: leave it out, stop
+            rows.resize(before);
+            bytes_full = true;
+            return false;
+          }
           return true;
         });
     if (st.ok()) {
@@ -142,7 +166,14 @@ SqlApiResponse AnswerSqlRequest(const std::string& body, const std::string& lake
       w.BeginObject().Key("columns").BeginArray();
       for (const auto& c : columns) w.BeginObject().Key("name").String(c.name).Key("type").String(KindName(c.kind)).EndObject();
       w.EndArray().Key("rows").Raw("[" + rows + "]");
-      w.Key("row_count").Int((*q)->rows()).Key("truncated").Bool((*q)->truncated());
+      const bool truncated = (*q)->truncated() || bytes_full;
+      w.Key("row_count").Int((*q)->rows() - (bytes_full ? 1 : 0)).Key("truncated").Bool(truncated);
+      w.Key("truncated_by");
+      if (truncated) {
+        w.String(bytes_full ? "bytes" : "rows");
+      } else {
+        w.Null();
+      }
       w.Key("tables").BeginArray();
       for (const auto& t : (*q)->tables()) {
         w.BeginObject().Key("name").String(t.name).Key("version").Int(t.version).Key("files").Int(t.files);
