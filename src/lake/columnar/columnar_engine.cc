@@ -156,7 +156,10 @@ Status Exec(duckdb_connection conn, const std::string& sql) {
   duckdb_result r;
   if (duckdb_query(conn, sql.c_str(), &r) != DuckDBSuccess) {
     std::string msg = duckdb_result_error(&r) ? duckdb_result_error(&r) : "unknown error";
+    // A file that cannot be written (a full disk) is the system's failure, not a bad statement.
+    const bool io = duckdb_result_error_type(&r) == DUCKDB_ERROR_IO;
     duckdb_destroy_result(&r);
+    if (io) return IoError("{}", msg);
     return InvalidArgument("{}", msg);
   }
   duckdb_destroy_result(&r);
