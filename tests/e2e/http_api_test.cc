@@ -321,11 +321,15 @@ class Live : public ::testing::Test {
                  *dir_ + "/run.log");
     port_ = WaitForPort(*dir_ + "/run.log");
     ASSERT_GT(port_, 0) << ReadFile(*dir_ + "/run.log");
-    // Wait until the pipeline has committed something.
+    // Wait until the pipeline has committed something, gold included.
     httplib::Client c("127.0.0.1", port_);
     for (int i = 0; i < 600; ++i) {
       auto r = c.Get("/api/v1/pipelines");
-      if (r && r->body.find("\"bronze_rows\":0,") == std::string::npos && r->body.find("bronze_rows") != std::string::npos) break;
+      auto gold = c.Get("/api/v1/orders/top-products");
+      if (r && r->body.find("\"bronze_rows\":0,") == std::string::npos && r->body.find("bronze_rows") != std::string::npos &&
+          gold && gold->status == 200) {
+        break;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }
@@ -426,7 +430,12 @@ TEST_F(Live, HundredEventStreamsStayConnectedWhileTheApiAnswers) {
     const auto t0 = std::chrono::steady_clock::now();
     auto r = c.Get(paths[i % 5]);
     latency_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-    if (!r || r->status != 200) ++failures;
+    if (!r || r->status != 200) {
+      ++failures;
+      std::printf("[ failure ] %s: %s\n", paths[i % 5],
+                  r ? (std::to_string(r->status) + " " + r->body.substr(0, 200)).c_str()
+                    : httplib::to_string(r.error()).c_str());
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(500));

@@ -330,6 +330,42 @@ TEST(Restarts, ARestartedIngestGetsItsPartitionsWithinSeconds) {
   Wait(broker);
 }
 
+// A full disk: `run` with its lakehouse on a tmpfs too small for it (a mount namespace of this test's own,
+// made with unshare, as no root is needed for it), then the tmpfs grown and `run` again. The first run
+// stops with the system's error and exit code 1; the second lands every line once.
+TEST(FullDisk, ARunThatFillsTheDiskStopsAndARestartWithRoomLandsEveryLineOnce) {
+  const std::string dir = TempDir();
+  std::filesystem::create_directories(dir + "/copy");
+  const std::string script = dir + "/full.sh";
+  std::ofstream(script) << "set -u\n"
+                           "mkdir -p \"$1/lake\"\n"
+                           "mount -t tmpfs -o size=600k tmpfs \"$1/lake\" || exit 90\n"
+                           "\"$2\" run --lakehouse \"$1/lake\" --input \"$3\" --rate max --no-http > \"$1/run1.txt\" 2>&1\n"
+                           "echo $? > \"$1/rc1\"\n"
+                           "mount -o remount,size=256m \"$1/lake\" || exit 91\n"
+                           "\"$2\" run --lakehouse \"$1/lake\" --input \"$3\" --rate max --no-http > \"$1/run2.txt\" 2>&1\n"
+                           "echo $? > \"$1/rc2\"\n"
+                           "cp -a \"$1/lake/.\" \"$1/copy/\"\n";
+  const std::string cmd = "unshare --user --map-root-user --mount bash " + script + " " + dir + " " + LAKESTREAM_BINARY +
+                          " " + kUci + " > " + dir + "/unshare.txt 2>&1";
+  const int rc = std::system(cmd.c_str());
+  if (WEXITSTATUS(rc) == 90 || (WEXITSTATUS(rc) != 0 && !std::filesystem::exists(dir + "/rc1"))) {
+    GTEST_SKIP() << "this machine allows no private tmpfs mount (unshare --user --mount): "
+                 << ReadFile(dir + "/unshare.txt");
+  }
+  ASSERT_EQ(WEXITSTATUS(rc), 0) << ReadFile(dir + "/unshare.txt");
+  EXPECT_EQ(ReadFile(dir + "/rc1"), "1\n") << ReadFile(dir + "/run1.txt");
+  EXPECT_NE(ReadFile(dir + "/run1.txt").find("lakestream: error: IoError"), std::string::npos) << ReadFile(dir + "/run1.txt");
+  EXPECT_NE(ReadFile(dir + "/run1.txt").find("No space left on device"), std::string::npos) << ReadFile(dir + "/run1.txt");
+  EXPECT_EQ(ReadFile(dir + "/rc2"), "0\n") << ReadFile(dir + "/run2.txt");
+  Lake lake(dir + "/copy");
+  ExpectEveryBronzeRowAccountedFor(lake, lake.Rows("bronze/orders"), /*one_broker=*/false);
+  EXPECT_EQ(lake.Rows("silver/orders"), 9999);
+  EXPECT_EQ(lake.One("SELECT count(DISTINCT event_id) FROM " + lake.Scan("silver/orders")), "9999");
+  ExpectGoldEqualsRecountOfSilver(lake);
+  ExpectGoldMatchesRecount(dir + "/copy", kUci, false, dir);
+}
+
 // A lakehouse written by `run` over the Kaggle excerpt, for the corruption tests.
 std::string SmallLake() {
   const std::string dir = TempDir();
