@@ -32,8 +32,8 @@ double_start() {  # two ingest processes on one lakehouse while 9,999 lines are 
   wait_file "$d/_broker" bootstrap
   "$BIN" ingest --lakehouse "$d" --follow --no-http --commit-interval-ms 200 > "$d/a.txt" 2>&1 & local a=$!
   wait_file "$d/a.txt" assigned
-  "$BIN" produce --lakehouse "$d" --input "$UCI" --rate 2000 > "$d/p.txt" 2>&1 & local p=$!
-  sleep 1
+  "$BIN" produce --lakehouse "$d" --input "$UCI" --rate 400 > "$d/p.txt" 2>&1 & local p=$!
+  sleep 3
   "$BIN" ingest --lakehouse "$d" --follow --no-http --commit-interval-ms 200 > "$d/b.txt" 2>&1 & local c=$!
   wait $p; sleep 8
   kill -INT $a $c 2>/dev/null; wait $a; local rc_a=$?; wait $c; local rc_b=$?
@@ -126,9 +126,9 @@ replaced_file() {  # a silver data file replaced by a bronze one
   echo "replaced_file: sql rc $? ($(tail -1 "$WORK/r.txt" | cut -c1-80))"
 }
 
-start_serve() {  # `serve` over the small lakehouse on a free port: sets SERVE_PID and PORT
+start_serve() {  # `serve` over the small lakehouse on a free port, with extra flags: sets SERVE_PID and PORT
   local d=$WORK/small; [ -d "$d" ] || "$BIN" run --lakehouse "$d" --input "$UCI" --rate max --no-http > /dev/null 2>&1
-  "$BIN" serve --lakehouse "$d" --http 127.0.0.1:0 > "$WORK/serve.txt" 2>&1 &
+  "$BIN" serve --lakehouse "$d" --http 127.0.0.1:0 "$@" > "$WORK/serve.txt" 2>&1 &
   SERVE_PID=$!
   wait_file "$WORK/serve.txt" dashboard
   PORT=$(sed -n 's|.*dashboard: http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$WORK/serve.txt")
@@ -145,13 +145,13 @@ keep_alive() {  # 20 requests over one connection
   start_serve
   local urls=(); for _ in $(seq 1 20); do urls+=("http://127.0.0.1:$PORT/api/v1/tables"); done
   local t0; t0=$(date +%s.%N)
-  curl -s -o /dev/null "${urls[@]}"
+  curl -s "${urls[@]}" > /dev/null
   echo "keep_alive: 20 requests on one connection in $(echo "$(date +%s.%N) - $t0" | bc | cut -c1-5) s"
   stop_serve
 }
 
-slow_connections() {  # 200 connections sending a header byte per second; /healthz meanwhile
-  start_serve
+slow_connections() {  # 200 connections sending a header byte now and then; /healthz meanwhile (48 workers)
+  start_serve --http-max-stream-clients 16
   /usr/bin/python3 - "$PORT" <<'EOF'
 import socket, sys, time
 port = int(sys.argv[1])
