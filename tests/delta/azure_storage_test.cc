@@ -21,15 +21,10 @@
 #include "lake/delta/delta_table.h"
 #include "lake/delta/delta_writer.h"
 #include "lake/storage/azure_blob_storage.h"
+#include "support/status_testing.h"
 
 namespace lakestream {
 namespace {
-
-#define ASSERT_OK(expr)                                       \
-  do {                                                        \
-    auto _st = (expr);                                        \
-    ASSERT_TRUE(_st.ok()) << #expr << ": " << _st.ToString(); \
-  } while (0)
 
 TEST(AzureLocation, AcceptsTheUriFormsOfDeltaRsAndSpark) {
   struct Case {

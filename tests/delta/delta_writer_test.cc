@@ -19,6 +19,7 @@
 #include "lake/delta/delta_scan.h"
 #include "lake/delta/delta_table.h"
 #include "lake/delta/delta_writer.h"
+#include "support/status_testing.h"
 
 namespace lakestream {
 namespace {
@@ -29,12 +30,6 @@ ColumnarEngine& Engine() {
   static auto e = ColumnarEngine::Open(2, "1GB");
   return **e;
 }
-
-#define ASSERT_OK(expr)                                          \
-  do {                                                           \
-    auto _st = (expr);                                           \
-    ASSERT_TRUE(_st.ok()) << #expr << ": " << _st.ToString();    \
-  } while (0)
 
 std::string One(const std::string& sql) {
   auto r = Engine().Query(sql);
