@@ -101,7 +101,7 @@ const std::vector<SettingDef>& AllSettings() {
        "writes anything; it may take over once the lease expires, or at once when the holder was a process of the "
        "same machine that no longer runs (docs/reliability.md).", 1000},
       {"pipeline.gold_interval_ms", "--gold-interval-ms", SettingType::kInt, "5000", "ms", "run, ingest, bench",
-       "Gold tables are brought up to date with silver (incrementally) at most this often, and once at the end.", 0},
+       "Gold tables are brought up to date with silver (incrementally) at most this often, and once at the end; a silver commit reaches gold within this time whether or not more records arrive.", 0},
       {"lake.auto_compact_min_files", "--auto-compact-min-files", SettingType::kInt, "50", "files", "run, ingest, bench",
        "Automatic compaction: when a bronze or silver table holds more than this many small files (under an "
        "eighth of lake.target_file_size_bytes), the pipeline compacts those into files near the target size; "

@@ -277,14 +277,21 @@ Status DeclaredPipeline::ProcessBatch(const std::vector<KafkaRecord>& all_record
                                                                      medallion::DeriveCommit::kAppend);
                                                }));
   if (version < 0) return Status::OK();
-  if (NowMillis() - last_gold_ms_ >= options_.gold_interval_ms) {
-    RETURN_IF_ERROR(RefreshGold());
-    // Bronze compacts on its own thread (bronze_compactor_).
-    std::vector<DeltaTable*> append_only = {tables_[options_.spec.silver_table].get(),
-                                            tables_[options_.spec.quarantine_table].get()};
-    RETURN_IF_ERROR(medallion::CompactSmallFiles(append_only, *engine_, options_.auto_compact_min_files,
-                                                 options_.target_file_size_bytes, counters_));
-  }
+  gold_pending_ = true;
+  RETURN_IF_ERROR(Tick());
+  medallion::CountCheckpoints(tables_, counters_);
+  return Status::OK();
+}
+
+Status DeclaredPipeline::Tick() {
+  if (!gold_pending_ || NowMillis() - last_gold_ms_ < options_.gold_interval_ms) return Status::OK();
+  if (lease_) RETURN_IF_ERROR(lease_->Check());
+  RETURN_IF_ERROR(RefreshGold());
+  // Bronze compacts on its own thread (bronze_compactor_).
+  std::vector<DeltaTable*> append_only = {tables_[options_.spec.silver_table].get(),
+                                          tables_[options_.spec.quarantine_table].get()};
+  RETURN_IF_ERROR(medallion::CompactSmallFiles(append_only, *engine_, options_.auto_compact_min_files,
+                                               options_.target_file_size_bytes, counters_));
   medallion::CountCheckpoints(tables_, counters_);
   return Status::OK();
 }
@@ -462,6 +469,7 @@ Status DeclaredPipeline::CatchUp() {
 
 Status DeclaredPipeline::RefreshGold() {
   last_gold_ms_ = NowMillis();
+  gold_pending_ = false;
   auto& silver = *tables_[options_.spec.silver_table];
   const int64_t first_open_day = FirstOpenDay();
   for (const auto& g : gold_) {

@@ -70,6 +70,7 @@ class DeclaredPipeline : public StreamingPipeline {
   std::vector<std::string> Tables() const override;
   std::optional<int64_t> StartOffset(const std::string& topic, int32_t partition) override;
   Status ProcessBatch(const std::vector<KafkaRecord>& records) override;
+  Status Tick() override;
   Status Close() override;
   int64_t CommittedBytes(int32_t partition) const override;
   std::vector<TableSummary> Summary() override;
@@ -127,6 +128,7 @@ class DeclaredPipeline : public StreamingPipeline {
   std::unique_ptr<medallion::BronzeSink> bronze_;
   std::unique_ptr<medallion::ExpectationTally> tally_;
   int64_t last_gold_ms_ = 0;
+  bool gold_pending_ = false;  // a silver version committed since the last gold refresh
   bool derive_failed_ = false;
   std::unique_ptr<medallion::DerivedAppIds> apps_;
   std::unique_ptr<WriterLease> lease_;  // held from Open until Close or destruction

@@ -221,10 +221,17 @@ Status OrdersPipeline::ProcessBatch(const std::vector<KafkaRecord>& all_records)
                                                                      medallion::DeriveCommit::kAppend);
                                                }));
   if (version < 0) return Status::OK();
-  if (NowMillis() - last_gold_ms_ >= options_.gold_interval_ms) {
-    RETURN_IF_ERROR(RefreshGold());
-    RETURN_IF_ERROR(MaybeCompact());
-  }
+  gold_pending_ = true;
+  RETURN_IF_ERROR(Tick());
+  CountCheckpoints();
+  return Status::OK();
+}
+
+Status OrdersPipeline::Tick() {
+  if (!gold_pending_ || NowMillis() - last_gold_ms_ < options_.gold_interval_ms) return Status::OK();
+  if (lease_) RETURN_IF_ERROR(lease_->Check());
+  RETURN_IF_ERROR(RefreshGold());
+  RETURN_IF_ERROR(MaybeCompact());
   CountCheckpoints();
   return Status::OK();
 }
@@ -411,6 +418,7 @@ Status OrdersPipeline::CatchUp() {
 
 Status OrdersPipeline::RefreshGold() {
   last_gold_ms_ = NowMillis();
+  gold_pending_ = false;
   auto& silver = *tables_[kSilver];
   for (const auto& plan : OrdersGoldPlans()) {
     ASSIGN_OR_RETURN(GoldRefreshResult r, RefreshGoldTable(plan, *tables_[plan.def.name], silver, *engine_));

@@ -105,6 +105,7 @@ class OrdersPipeline : public StreamingPipeline {
   /// Fences silver/quarantine txns to the latest bronze version and refreshes gold: call before exit.
   /// After a batch whose silver derivation failed it does nothing, so that the next Open derives
   /// that bronze version again (CatchUp).
+  Status Tick() override;
   Status Close() override;
 
   /// The set of source lines of `source_name` already in bronze (from the events' source.line).
@@ -157,6 +158,7 @@ class OrdersPipeline : public StreamingPipeline {
   std::unique_ptr<medallion::ExpectationTally> tally_;
   DeadLetterSink dead_letter_;
   int64_t last_gold_ms_ = 0;
+  bool gold_pending_ = false;  // a silver version committed since the last gold refresh
   bool derive_failed_ = false;  // a batch reached bronze but not silver (e.g. a `fail` expectation)
   std::string name_ = "orders";
   std::unique_ptr<medallion::DerivedAppIds> apps_;

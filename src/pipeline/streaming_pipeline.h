@@ -69,6 +69,12 @@ class StreamingPipeline {
   /// below bronze's txn offset are skipped. Errors: Conflict when another writer owns a partition;
   /// ExpectationFailed for a `fail` expectation; storage, DuckDB and Delta errors.
   virtual Status ProcessBatch(const std::vector<KafkaRecord>& records) = 0;
+  /// The pipeline's own clock: refreshes gold (then compacts silver and quarantine) when a silver
+  /// version committed since the last refresh is not in gold yet and gold_interval_ms has passed since
+  /// that refresh, whether or not more records arrive. So gold reflects every committed silver version
+  /// within gold_interval_ms of its commit (docs/exactly-once.md, "Gold"). Cheap when nothing is due:
+  /// the ingest loop calls it after every poll (about every 50 ms). Errors: as ProcessBatch.
+  virtual Status Tick() = 0;
   /// Fences the derived tables at the latest bronze version and refreshes gold: call before exit.
   virtual Status Close() = 0;
   /// Payload bytes committed to bronze per partition by this process (for backpressure).
