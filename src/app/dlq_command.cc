@@ -5,6 +5,7 @@
 #include <string>
 
 #include "pipeline/dead_letters.h"
+#include "pipeline/runner_internal.h"
 
 namespace lakestream {
 
@@ -26,20 +27,25 @@ ExportOptions& Opts() {
 CLI::App* AddDlqExportCommand(CLI::App& dlq) {
   ExportOptions& o = Opts();
   auto* cmd = dlq.add_subcommand(
-      "export", "Write the open quarantined records (silver holds no row with their event_id) as JSON lines: "
-                "event_id, failed_rules, reason, Kafka coordinates, quarantined_at and the payload");
+      "export", "Write the open quarantined records of a pipeline (--pipeline; silver holds no row with their "
+                "deduplication key) as JSON lines: event_id (the key), failed_rules, reason, Kafka coordinates, quarantined_at and the payload");
   cmd->add_option("--rule", o.rule, "Only records that failed this expectation or envelope rule")->type_name("NAME");
   cmd->add_option("-o,--output", o.output, "Write to this file instead of standard output")->type_name("path");
   cmd->add_flag("--all", o.include_closed, "Include closed records too (silver holds their event_id)");
   return cmd;
 }
 
-int RunDlqExportCommand(const std::string& lake_root) {
+int RunDlqExportCommand(const Settings& settings) {
   const ExportOptions& o = Opts();
   DeadLetterFilter filter;
   filter.rule = o.rule;
   filter.include_closed = o.include_closed;
-  auto sel = SelectQuarantined(lake_root, filter);
+  auto spec = internal::LoadSpec(settings);
+  if (!spec.ok()) {
+    std::fprintf(stderr, "lakestream dlq export: %s\n", spec.status().ToString().c_str());
+    return 2;
+  }
+  auto sel = SelectQuarantined(settings.GetString("lake.root"), *spec, filter);
   if (!sel.ok()) {
     std::fprintf(stderr, "lakestream dlq export: %s\n", sel.status().ToString().c_str());
     return 1;

@@ -4,11 +4,15 @@
 
 #include <CLI/CLI.hpp>
 
+#include "config/settings.h"
+
 namespace lakestream {
 
 /// Adds `export` under the `dlq` subcommand; RunDlqExportCommand runs it when parsed.
 CLI::App* AddDlqExportCommand(CLI::App& dlq);
 /// `lake_root`: the lakehouse (setting lake.root). Returns the exit code: 0 done, 1 failed (printed).
-int RunDlqExportCommand(const std::string& lake_root);
+/// Exports the open quarantined records of the pipeline `settings` name (pipeline.file; the built-in
+/// orders pipeline by default) under lake.root. Exit code 0, 1 on an error, 2 on a bad pipeline file.
+int RunDlqExportCommand(const Settings& settings);
 
 }  // namespace lakestream

@@ -261,7 +261,7 @@ int main(int argc, char** argv) {
       return Resolve(replay_opts, &settings, &props) ? RunDlqReplay(settings, props, replay_args) : 2;
     }
     if (dlq_export->parsed()) {
-      return Resolve(export_opts, &settings, &props) ? RunDlqExportCommand(settings.GetString("lake.root")) : 2;
+      return Resolve(export_opts, &settings, &props) ? RunDlqExportCommand(settings) : 2;
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lakestream: internal error: %s\n", e.what());

@@ -75,7 +75,7 @@ const std::vector<SettingDef>& AllSettings() {
        "Micro-batch length: bronze and silver commit at least this often while data flows.", 10},
       {"pipeline.max_batch_bytes", "--max-batch-bytes", SettingType::kInt, "8388608", "bytes", "run, ingest, bench",
        "A micro-batch is committed early once it holds this many payload bytes.", 1024},
-      {"pipeline.file", "--pipeline", SettingType::kString, "", "path", "run, ingest, produce, broker, dlq-replay, bench",
+      {"pipeline.file", "--pipeline", SettingType::kString, "", "path", "run, ingest, produce, broker, dlq-replay, dlq-export, bench",
        "Pipeline file (format: docs/pipelines/README.md): source, schema, silver rules, gold tables, sinks, e.g. "
        "pipelines/notifications.toml. run, ingest and broker take a comma-separated list to run several "
        "pipelines in one process, each with its own topic, group and tables. Empty: the built-in copy of "

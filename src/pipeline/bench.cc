@@ -124,14 +124,13 @@ Result<PhaseResult> PipelinePhase(const Settings& s, const KafkaProperties& kafk
   KafkaProperties props = kafka_props;
   props["bootstrap.servers"] = broker->bootstrap_servers();
   ASSIGN_OR_RETURN(PipelineSpec spec, LoadSpec(s));
-  ASSIGN_OR_RETURN(OrdersPipelineOptions options, PipelineOptionsFrom(s, std::move(spec), broker->epoch()));
+  ASSIGN_OR_RETURN(MedallionPipelineOptions options, PipelineOptionsFrom(s, std::move(spec), broker->epoch()));
   options.lake_root = dir;
-  options.topic = kTopic;
   options.command = "bench";
-  ASSIGN_OR_RETURN(auto pipeline, OrdersPipeline::Open(options));
+  ASSIGN_OR_RETURN(auto pipeline, MedallionPipeline::Open(options));
   ASSIGN_OR_RETURN(auto producer, OrderProducer::Create(props, kTopic));
   OrderProducer* prod = producer.get();
-  OrdersPipeline* pipe = pipeline.get();
+  MedallionPipeline* pipe = pipeline.get();
   ASSIGN_OR_RETURN(auto consumer, PipelineConsumer::Create(props, kTopic, "lakestream-bench",
                                                            [pipe](const std::string& t, int32_t p) {
                                                              return pipe->StartOffset(t, p);

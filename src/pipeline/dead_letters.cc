@@ -11,7 +11,6 @@
 #include "lake/delta/delta_scan.h"
 #include "lake/delta/delta_table.h"
 #include "lake/storage/storage.h"
-#include "pipeline/orders_pipeline.h"
 
 namespace lakestream {
 
@@ -30,13 +29,15 @@ Result<std::string> ScanOf(ColumnarEngine& engine, const std::string& lake_root,
 
 }  // namespace
 
-Result<DeadLetterSelection> SelectQuarantined(const std::string& lake_root, const DeadLetterFilter& filter) {
+Result<DeadLetterSelection> SelectQuarantined(const std::string& lake_root, const PipelineSpec& spec,
+                                              const DeadLetterFilter& filter) {
   ASSIGN_OR_RETURN(auto engine, ColumnarEngine::Open(1, "1GB"));
-  ASSIGN_OR_RETURN(std::string quarantine, ScanOf(*engine, lake_root, OrdersPipeline::kQuarantine));
-  ASSIGN_OR_RETURN(std::string silver, ScanOf(*engine, lake_root, OrdersPipeline::kSilver));
+  ASSIGN_OR_RETURN(std::string quarantine, ScanOf(*engine, lake_root, spec.quarantine_table));
+  ASSIGN_OR_RETURN(std::string silver, ScanOf(*engine, lake_root, spec.silver_table));
   // Rows without an event_id cannot be matched to their own replays: each is its own group.
   const std::string sql =
-      "WITH q AS (" + quarantine + "), s AS (SELECT DISTINCT event_id FROM (" + silver +
+      "WITH q AS (" + quarantine + "), s AS (SELECT DISTINCT " +
+      ColumnarEngine::QuoteIdentifier(spec.silver.dedupe_key) + " AS event_id FROM (" + silver +
       ")), ranked AS (SELECT *, row_number() OVER (PARTITION BY coalesce(event_id, concat_ws(':', bronze_version, "
       "topic, kafka_partition, kafka_offset)) ORDER BY quarantined_at DESC, bronze_version DESC, kafka_offset DESC) "
       "AS nth FROM q) "

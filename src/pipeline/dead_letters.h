@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "pipeline/pipeline_spec.h"
 
 namespace lakestream {
 
@@ -41,10 +42,12 @@ struct DeadLetterSelection {
   int64_t superseded_skipped = 0;          // older rows of an event_id quarantined more than once
 };
 
-/// Reads the current snapshot of <lake_root>/silver/orders_quarantine: per event_id its latest row
-/// (records without an event_id: every row), filtered by `filter`. Errors: NotFound when the lake has
-/// no quarantine table (names the path and the flag); storage, Delta and DuckDB errors.
-Result<DeadLetterSelection> SelectQuarantined(const std::string& lake_root, const DeadLetterFilter& filter);
+/// Reads the current snapshot of the quarantine table of pipeline `spec` (<lake_root>/<sinks.quarantine>):
+/// per deduplication key its latest row (records without one: every row), filtered by `filter`; a
+/// record is closed when silver holds a row with its key ([silver].dedupe_key). Errors: NotFound when
+/// the lake has no quarantine table (names the path and the flag); storage, Delta and DuckDB errors.
+Result<DeadLetterSelection> SelectQuarantined(const std::string& lake_root, const PipelineSpec& spec,
+                                              const DeadLetterFilter& filter);
 
 /// One line of `dlq export`: a JSON object with event_id, failed_rules, reason, topic, partition, offset,
 /// quarantined_at and payload (a JSON string holding the payload text; non-UTF-8 bytes become U+FFFD).

@@ -18,7 +18,7 @@
 #include "lake/storage/storage.h"
 #include "pipeline/dead_letters.h"
 #include "pipeline/orders_gold.h"
-#include "pipeline/orders_pipeline.h"
+#include "pipeline/medallion_pipeline.h"
 #include "pipeline/replay.h"
 #include "pipeline/runner_internal.h"
 #include "pipeline/silver_rules.h"
@@ -173,15 +173,10 @@ std::vector<DataLossAcceptance> AcceptancesFor(const Settings& s, const std::str
 }
 }  // namespace
 
-Result<OrdersPipelineOptions> PipelineOptionsFrom(const Settings& s, PipelineSpec spec, const std::string& epoch) {
-  OrdersPipelineOptions o;
-  if (!spec.is_orders()) {
-    return InvalidArgument("{}: pipeline '{}' is not the orders pipeline (format \"{}\"); this command needs "
-                           "format = \"orders\"", spec.file, spec.name, spec.format);
-  }
-  o.rules = std::move(spec.silver);
+Result<MedallionPipelineOptions> PipelineOptionsFrom(const Settings& s, PipelineSpec spec, const std::string& epoch) {
+  MedallionPipelineOptions o;
+  o.spec = std::move(spec);
   o.lake_root = s.GetString("lake.root");
-  o.topic = TopicOf(s, spec);
   o.source_epoch = epoch;
   o.timezone = s.GetString("replay.timezone");
   o.gold_interval_ms = s.GetInt("pipeline.gold_interval_ms");
@@ -190,7 +185,7 @@ Result<OrdersPipelineOptions> PipelineOptionsFrom(const Settings& s, PipelineSpe
   o.auto_compact_min_files = s.GetInt("lake.auto_compact_min_files");
   o.target_file_size_bytes = s.GetInt("lake.target_file_size_bytes");
   o.writer_lease_ms = s.GetInt("pipeline.writer_lease_ms");
-  o.accept_data_loss = AcceptancesFor(s, o.topic);
+  o.accept_data_loss = AcceptancesFor(s, TopicOf(s, o.spec));
   return o;
 }
 
@@ -216,40 +211,22 @@ int64_t UncommittedBytes(const OrderProducer& producer, const StreamingPipeline&
 Result<OpenedPipeline> OpenPipeline(const Settings& s, const KafkaProperties& props, const std::string& epoch,
                                     const PipelineSpec& spec, const std::string& command) {
   OpenedPipeline out;
-  if (!spec.is_orders()) {  // pipeline.dlq_topic is the orders pipeline's (LoadSpecs checks one is given)
-    DeclaredPipelineOptions o;
-    o.spec = spec;
-    o.lake_root = s.GetString("lake.root");
-    o.source_epoch = epoch;
-    o.gold_interval_ms = s.GetInt("pipeline.gold_interval_ms");
-    o.duckdb_threads = static_cast<int>(s.GetInt("duckdb.threads"));
-    o.duckdb_memory_limit = s.GetString("duckdb.memory_limit");
-    o.auto_compact_min_files = s.GetInt("lake.auto_compact_min_files");
-    o.target_file_size_bytes = s.GetInt("lake.target_file_size_bytes");
-    o.writer_lease_ms = s.GetInt("pipeline.writer_lease_ms");
-    o.accept_data_loss = AcceptancesFor(s, TopicOf(s, spec));
-    o.command = command;
-    ASSIGN_OR_RETURN(out.pipeline, DeclaredPipeline::Open(o));
-    return out;
-  }
-  ASSIGN_OR_RETURN(OrdersPipelineOptions options, PipelineOptionsFrom(s, spec, epoch));
+  ASSIGN_OR_RETURN(MedallionPipelineOptions options, PipelineOptionsFrom(s, spec, epoch));
   options.command = command;
   const std::string dlq_topic = s.GetString("pipeline.dlq_topic");
   std::unique_ptr<OrderProducer> dlq;
-  if (!dlq_topic.empty()) {
+  if (!dlq_topic.empty() && spec.is_orders()) {  // pipeline.dlq_topic is the orders pipeline's (LoadSpecs)
     // Created before the pipeline opens: its catch-up may quarantine records already.
     ASSIGN_OR_RETURN(dlq, OrderProducer::Create(props, dlq_topic));
   }
-  ASSIGN_OR_RETURN(auto orders, OrdersPipeline::Open(options));
-  out.orders = orders.get();
-  out.pipeline = std::move(orders);
+  ASSIGN_OR_RETURN(out.pipeline, MedallionPipeline::Open(options));
   if (dlq) AttachDeadLetterProducer(out, std::move(dlq));
   return out;
 }
 
 void AttachDeadLetterProducer(OpenedPipeline& opened, std::unique_ptr<OrderProducer> dlq) {
   OrderProducer* producer = dlq.get();
-  opened.orders->SetDeadLetterSink([producer](const KafkaRecord& r, const std::string& rules, const std::string& reason) {
+  opened.pipeline->SetDeadLetterSink([producer](const KafkaRecord& r, const std::string& rules, const std::string& reason) {
     // Header names follow Kafka Connect's dead-letter convention (__connect.errors.*), in our namespace.
     KafkaHeaders h = {{"lakestream.errors.rules", rules},
                       {"lakestream.errors.reason", reason},
@@ -348,7 +325,7 @@ void PrintSummary(StreamingPipeline& pipeline, double elapsed_s, int64_t produce
                 t.checkpoint_version >= 0 ? std::to_string(t.checkpoint_version).c_str() : "-", t.uri.c_str());
   }
   const auto& c = pipeline.counters();
-  if (const auto* declared = dynamic_cast<const DeclaredPipeline*>(&pipeline)) {
+  if (const auto* declared = dynamic_cast<const MedallionPipeline*>(&pipeline); declared && !declared->spec().is_orders()) {
     std::printf("  silver: %s redelivered duplicates left out (same %s), %s rows dropped by expectations, %s records "
                 "broke the schema, %s rows arrived after their day was final (counted as adjustments)\n",
                 Thousands(c.duplicates_dropped.load()).c_str(), declared->spec().silver.dedupe_key.c_str(),
@@ -645,7 +622,7 @@ Result<std::unique_ptr<PipelineJob>> OpenJob(const Settings& s, const KafkaPrope
     if (spec.is_orders()) {
       ReplayOptions ropts = ReplayOptionsFrom(s);
       if (ropts.source_name.empty()) ropts.source_name = DefaultSourceName(ropts.input);
-      ASSIGN_OR_RETURN(std::set<int64_t> skip, job->opened.orders->CommittedSourceLines(ropts.source_name));
+      ASSIGN_OR_RETURN(std::set<int64_t> skip, job->opened.pipeline->CommittedSourceLines(ropts.source_name));
       if (!skip.empty()) {
         std::printf("resuming: %s lines of %s are already in bronze and will not be produced again\n",
                     Thousands(static_cast<int64_t>(skip.size())).c_str(), ropts.source_name.c_str());
@@ -985,6 +962,8 @@ int RunProduce(const Settings& s, const KafkaProperties& kafka_props) {
 }
 
 int RunDlqReplay(const Settings& s, const KafkaProperties& kafka_props, const DlqReplayOptions& o) {
+  auto spec = LoadSpec(s);
+  if (!spec.ok()) return Fail(spec.status());
   std::vector<QuarantinedRecord> records;
   if (!o.input.empty()) {
     auto r = ReadDeadLetterFile(o.input);
@@ -1004,7 +983,7 @@ int RunDlqReplay(const Settings& s, const KafkaProperties& kafka_props, const Dl
     DeadLetterFilter filter;
     filter.rule = o.rule;
     filter.include_closed = o.include_closed;
-    auto sel = SelectQuarantined(s.GetString("lake.root"), filter);
+    auto sel = SelectQuarantined(s.GetString("lake.root"), *spec, filter);
     if (!sel.ok()) return Fail(sel.status());
     records = std::move(sel->records);
     std::printf("%zu open quarantined records%s; left out: %s closed (silver holds their event_id), %s superseded "
@@ -1012,9 +991,6 @@ int RunDlqReplay(const Settings& s, const KafkaProperties& kafka_props, const Dl
                 records.size(), o.rule.empty() ? "" : fmt::format(" that failed {}", o.rule).c_str(),
                 Thousands(sel->closed_skipped).c_str(), Thousands(sel->superseded_skipped).c_str());
   }
-  auto spec = LoadSpec(s);
-  if (!spec.ok()) return Fail(spec.status());
-  if (!spec->is_orders()) return Fail(InvalidArgument("dlq replay: supported for the orders pipeline only"));
   const std::string topic = TopicOf(s, *spec);
   if (o.dry_run) {
     for (const auto& r : records) std::printf("%s\n", QuarantinedRecordJson(r).c_str());

@@ -11,8 +11,7 @@
 
 #include "common/time.h"
 #include "config/settings.h"
-#include "pipeline/declared_pipeline.h"
-#include "pipeline/orders_pipeline.h"
+#include "pipeline/medallion_pipeline.h"
 #include "pipeline/pipeline_spec.h"
 #include "pipeline/replay.h"
 #include "serve/http_server.h"
@@ -40,9 +39,9 @@ Result<PipelineSpec> LoadSpec(const Settings& s);
 std::string TopicOf(const Settings& s, const PipelineSpec& spec);
 /// kafka.group_id, or the pipeline's [source] group_id when unset.
 std::string GroupOf(const Settings& s, const PipelineSpec& spec);
-/// The orders pipeline's options from the settings and its spec. Errors: InvalidArgument when `spec`
-/// is not format "orders".
-Result<OrdersPipelineOptions> PipelineOptionsFrom(const Settings& s, PipelineSpec spec, const std::string& epoch);
+/// A pipeline's options from the settings and its spec. Errors: none today (a Result for the checks
+/// to come).
+Result<MedallionPipelineOptions> PipelineOptionsFrom(const Settings& s, PipelineSpec spec, const std::string& epoch);
 ReplayOptions ReplayOptionsFrom(const Settings& s);
 
 /// Backpressure for an in-process replay: the largest number of payload bytes any partition has had
@@ -52,19 +51,17 @@ int64_t UncommittedBytes(const OrderProducer& producer, const StreamingPipeline&
 /// The pipeline with its dead-letter producer (when pipeline.dlq_topic is set).
 struct OpenedPipeline {
   std::unique_ptr<OrderProducer> dlq;  // declared first: destroyed after the pipeline that uses it
-  std::unique_ptr<StreamingPipeline> pipeline;
-  OrdersPipeline* orders = nullptr;    // the same pipeline when it is the orders pipeline
+  std::unique_ptr<MedallionPipeline> pipeline;
 };
-/// Opens the pipeline `spec` declares: the orders pipeline (format "orders") or a DeclaredPipeline;
-/// `command` ("run", "ingest") is named in its writer lease. Errors: the producer's and the pipeline's
+/// Opens the pipeline `spec` declares (MedallionPipeline); `command` ("run", "ingest") is named in its writer lease. Errors: the producer's and the pipeline's
 /// Open (Conflict when another process holds the writer lease).
 Result<OpenedPipeline> OpenPipeline(const Settings& s, const KafkaProperties& props, const std::string& epoch,
                                     const PipelineSpec& spec, const std::string& command);
-/// Sends the orders pipeline's quarantined records to `dlq` too (replacing any producer before).
+/// Sends the pipeline's quarantined records to `dlq` too (replacing any producer before).
 void AttachDeadLetterProducer(OpenedPipeline& opened, std::unique_ptr<OrderProducer> dlq);
 
 /// The consume → commit loop shared by `run`, `ingest` and `bench`: micro-batches of
-/// pipeline.commit_interval_ms or pipeline.max_batch_bytes, committed by OrdersPipeline::ProcessBatch;
+/// pipeline.commit_interval_ms or pipeline.max_batch_bytes, committed by StreamingPipeline::ProcessBatch;
 /// `on_commit` (optional) sees each batch once bronze and silver hold it, with the time
 /// ProcessBatch took (ms; gold refreshes included when one was due). Returns when
 /// `should_finish()` says the work is done or `interrupt()` (optional) asks to stop this consumer,

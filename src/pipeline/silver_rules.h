@@ -44,7 +44,7 @@ std::string_view DefaultOrdersPipelineText();
 
 /// Parses rules from TOML `text`; `source` names the file in errors. Errors: InvalidArgument naming
 /// the file, the line, the key and the fix (unknown keys are refused, so a typo never goes unnoticed).
-/// Conditions are checked for syntax against the silver columns later, by OrdersPipeline::Open.
+/// Conditions are bound against the silver columns later, by MedallionPipeline::Open (CheckPipelineSql).
 Result<SilverRules> ParseSilverRules(std::string_view text, const std::string& source);
 /// Reads and parses `path`; an empty path gives the default rules. Errors: NotFound, as ParseSilverRules.
 Result<SilverRules> LoadSilverRules(const std::string& path);

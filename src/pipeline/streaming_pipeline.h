@@ -1,5 +1,5 @@
-// StreamingPipeline: what the runner, the HTTP monitor and the benchmark see of a pipeline — the
-// orders pipeline (orders_pipeline.h) and every declared pipeline (declared_pipeline.h) alike.
+// StreamingPipeline: what the runner, the HTTP monitor and the benchmark see of a pipeline (one
+// engine serves every pipeline: medallion_pipeline.h).
 // Lifecycle: Open (the implementation's) → StartOffset/ProcessBatch… → Close. One thread drives it;
 // counters(), ExpectationCounts() and CommittedBytes() may be read from any thread.
 #pragma once

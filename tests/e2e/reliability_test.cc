@@ -8,7 +8,7 @@
 #include "format/order_event.h"
 #include "format/schema_decoder.h"
 #include "pipeline/medallion.h"
-#include "pipeline/orders_pipeline.h"
+#include "pipeline/medallion_pipeline.h"
 #include "pipeline/pipeline_spec.h"
 #include "source/kafka/embedded_broker.h"
 
@@ -43,11 +43,11 @@ std::vector<KafkaRecord> SyntheticOrders(int64_t from, int64_t to, int32_t parti
   return out;
 }
 
-OrdersPipelineOptions LibraryOptions(const std::string& dir) {
-  OrdersPipelineOptions o;
+MedallionPipelineOptions LibraryOptions(const std::string& dir) {
+  MedallionPipelineOptions o;
+  o.spec = std::move(DefaultOrdersPipelineSpec()).value();
   o.lake_root = dir;
   o.source_epoch = "e1";
-  o.rules = std::move(DefaultOrdersPipelineSpec()).value().silver;
   o.auto_compact_min_files = 0;
   return o;
 }
@@ -60,7 +60,7 @@ TEST(DoubleStart, ABronzeVersionWithNoDerivedRowsIsRepairedAtTheNextStart) {
   const std::string dir = TempDir();
   Lake lake(dir);
   {
-    auto p = OrdersPipeline::Open(LibraryOptions(dir));
+    auto p = MedallionPipeline::Open(LibraryOptions(dir));
     ASSERT_TRUE(p.ok()) << p.status().ToString();
     ASSERT_TRUE((*p)->ProcessBatch(SyntheticOrders(1, 100, 0, 0)).ok());
     ASSERT_TRUE((*p)->Close().ok());
@@ -94,7 +94,7 @@ TEST(DoubleStart, ABronzeVersionWithNoDerivedRowsIsRepairedAtTheNextStart) {
   }
   ASSERT_EQ(lake.Rows("silver/orders"), 100);
   {
-    auto p = OrdersPipeline::Open(LibraryOptions(dir));
+    auto p = MedallionPipeline::Open(LibraryOptions(dir));
     ASSERT_TRUE(p.ok()) << p.status().ToString();
     EXPECT_EQ((*p)->counters().repaired_versions.load(), 1);
     EXPECT_EQ((*p)->counters().duplicates_dropped.load(), 5) << "the redelivered lines 1-5 are in silver already";
@@ -107,7 +107,7 @@ TEST(DoubleStart, ABronzeVersionWithNoDerivedRowsIsRepairedAtTheNextStart) {
             "50");
   ExpectGoldEqualsRecountOfSilver(lake);
   {  // Checked once: the next start finds nothing to repair.
-    auto p = OrdersPipeline::Open(LibraryOptions(dir));
+    auto p = MedallionPipeline::Open(LibraryOptions(dir));
     ASSERT_TRUE(p.ok()) << p.status().ToString();
     EXPECT_EQ((*p)->counters().repaired_versions.load(), 0);
     ASSERT_TRUE((*p)->Close().ok());

@@ -28,8 +28,7 @@
 #include "lake/delta/delta_scan.h"
 #include "lake/delta/delta_table.h"
 #include "lake/storage/storage.h"
-#include "pipeline/declared_pipeline.h"
-#include "pipeline/orders_pipeline.h"
+#include "pipeline/medallion_pipeline.h"
 #include "pipeline/pipeline_spec.h"
 #include "support/status_testing.h"
 
@@ -52,6 +51,9 @@ struct GoldenCase {
   /// Columns whose values depend on the wall clock (ingest time, quarantine time), left out.
   std::vector<std::string> ignore_columns;
 };
+
+// GoogleTest prints a case by its folder name.
+void PrintTo(const GoldenCase& c, std::ostream* os) { *os << c.name; }
 
 std::vector<GoldenCase> LoadCases() {
   std::vector<GoldenCase> out;
@@ -103,24 +105,13 @@ std::vector<KafkaRecord> ReadRecords(ColumnarEngine& engine, const fs::path& fil
 Result<std::unique_ptr<StreamingPipeline>> OpenCasePipeline(const PipelineSpec& spec, const std::string& lake) {
   // Gold after every batch: the incremental refresh is exercised on each one, and the rows do not
   // depend on the wall clock.
-  if (spec.is_orders()) {
-    OrdersPipelineOptions o;
-    o.lake_root = lake;
-    o.topic = spec.topic;
-    o.rules = spec.silver;
-    o.gold_interval_ms = 0;
-    o.auto_compact_min_files = 0;
-    o.writer_lease_ms = 0;
-    ASSIGN_OR_RETURN(auto p, OrdersPipeline::Open(o));
-    return std::unique_ptr<StreamingPipeline>(std::move(p));
-  }
-  DeclaredPipelineOptions o;
+  MedallionPipelineOptions o;
   o.spec = spec;
   o.lake_root = lake;
   o.gold_interval_ms = 0;
   o.auto_compact_min_files = 0;
   o.writer_lease_ms = 0;
-  ASSIGN_OR_RETURN(auto p, DeclaredPipeline::Open(o));
+  ASSIGN_OR_RETURN(auto p, MedallionPipeline::Open(o));
   return std::unique_ptr<StreamingPipeline>(std::move(p));
 }
 

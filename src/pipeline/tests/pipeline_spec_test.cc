@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "lake/columnar/columnar.h"
-#include "pipeline/declared_pipeline.h"
+#include "pipeline/window_gold.h"
 
 namespace lakestream {
 namespace {
@@ -122,7 +122,7 @@ TEST(PipelineSpec, GoldQueryCountsOnTimeRowsAndMarksFinalDays) {
       "('d', '2020-02-04 01:00:00+00'::TIMESTAMPTZ, 1.00::DECIMAL(12,2), false)) AS t(id, ts, amount, "
       "arrived_after_close)) ";
   const std::string with_date = "(SELECT *, ts::DATE AS event_date, now() AS ingest_time FROM " + silver + ")";
-  auto bills = (*engine)->Query(DeclaredPipeline::GoldQuery(*s, s->gold[0], false, with_date, 18296) +
+  auto bills = (*engine)->Query(WindowGoldQuery(*s, s->gold[0], false, with_date, 18296) +
                                 " ORDER BY 1");  // 18296 = 2020-02-04: the 3rd is final
   ASSERT_TRUE(bills.ok()) << bills.status().ToString();
   ASSERT_EQ(bills->rows.size(), 2u);
@@ -130,7 +130,7 @@ TEST(PipelineSpec, GoldQueryCountsOnTimeRowsAndMarksFinalDays) {
   EXPECT_EQ(*bills->rows[0][2], "3.75");
   EXPECT_EQ(*bills->rows[0][3], "true");
   EXPECT_EQ(*bills->rows[1][3], "false");
-  auto adj = (*engine)->Query(DeclaredPipeline::GoldQuery(*s, s->gold[0], true, with_date, 18296));
+  auto adj = (*engine)->Query(WindowGoldQuery(*s, s->gold[0], true, with_date, 18296));
   ASSERT_TRUE(adj.ok()) << adj.status().ToString();
   ASSERT_EQ(adj->rows.size(), 1u);
   EXPECT_EQ(*adj->rows[0][3], "9.00");
