@@ -94,7 +94,8 @@ const std::vector<SettingDef>& AllSettings() {
        "Generated pipelines: number of customers (Zipf-skewed volumes).", 1},
       {"pipeline.dlq_topic", "--dlq-topic", SettingType::kString, "", "topic", "run, ingest",
        "Dead-letter topic: every quarantined record is also produced there (e.g. orders.dlq) with headers naming "
-       "the failed rules, the reason, and the original topic, partition, offset and time. Empty: off."},
+       "the failed rules, the reason, and the original topic, partition, offset and time. Empty: the pipeline file's "
+       "[source] dead_letter_topic, else off. With several pipelines, set it in each file instead."},
       {"pipeline.writer_lease_ms", "--writer-lease-ms", SettingType::kInt, "15000", "ms", "run, ingest, bench",
        "One process writes a pipeline's tables at a time: it holds a lease recorded in the lakehouse "
        "(_lakestream/leases/<pipeline>/), renewed every third of this. A second process is refused before it "

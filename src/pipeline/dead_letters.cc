@@ -144,13 +144,20 @@ Result<std::vector<QuarantinedRecord>> ReadDeadLetterFile(const std::string& pat
   return out;
 }
 
-std::string ReplayKeyOf(const std::string& payload) {
+std::string ReplayKeyOf(const std::string& payload, const std::string& key_member,
+                        const std::string& fallback_member) {
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
-  if (parser.parse(payload).get(doc) != simdjson::SUCCESS) return "";
-  std::string_view s;
-  if (doc["TransactionNo"].get(s) == simdjson::SUCCESS && !s.empty()) return std::string(s);
-  if (doc["event_id"].get(s) == simdjson::SUCCESS) return std::string(s);
+  if (parser.parse(payload).get(doc) != simdjson::SUCCESS || !doc.is_object()) return "";
+  for (const std::string* member : {&key_member, &fallback_member}) {
+    if (member->empty()) continue;
+    simdjson::dom::element v;
+    if (doc[*member].get(v) != simdjson::SUCCESS) continue;
+    std::string_view text;
+    int64_t n = 0;
+    if (v.get(text) == simdjson::SUCCESS && !text.empty()) return std::string(text);
+    if (v.get(n) == simdjson::SUCCESS) return std::to_string(n);
+  }
   return "";
 }
 

@@ -58,8 +58,11 @@ std::string QuarantinedRecordJson(const QuarantinedRecord& record);
 /// Errors: NotFound for the file; InvalidArgument naming the line number and the field.
 Result<std::vector<QuarantinedRecord>> ReadDeadLetterFile(const std::string& path);
 
-/// The Kafka key to replay `payload` with: its TransactionNo (the orders key, docs/events), else its
-/// event_id, else "" (librdkafka then spreads keyless records).
-std::string ReplayKeyOf(const std::string& payload);
+/// The Kafka key to replay `payload` (a JSON object) with: its member `key_member` (the pipeline's key,
+/// PipelineSpec::KeyMember, e.g. "TransactionNo" or "customer_id"), else its member `fallback_member`
+/// (the deduplication key), else "" (librdkafka then spreads keyless records). String members as they
+/// are, integers as their text.
+std::string ReplayKeyOf(const std::string& payload, const std::string& key_member,
+                        const std::string& fallback_member);
 
 }  // namespace lakestream

@@ -152,7 +152,8 @@ class SpecParser : public TomlChecker {
         Error(p, "a [source] table is required: topic, format, key and contract");
         return;
       }
-      OnlyKeys(*s, {"topic", "format", "key", "contract", "group_id", "unknown_fields"}, "[source]");
+      OnlyKeys(*s, {"topic", "format", "key", "contract", "group_id", "unknown_fields", "dead_letter_topic"},
+               "[source]");
       spec_.topic = String(*s, "topic", "[source]", true);
       spec_.format = String(*s, "format", "[source]", true);
       if (!spec_.format.empty() && spec_.format != "json" && spec_.format != "orders") {
@@ -164,6 +165,7 @@ class SpecParser : public TomlChecker {
       spec_.key = String(*s, "key", "[source]", false);
       spec_.contract = String(*s, "contract", "[source]", false);
       spec_.group_id = String(*s, "group_id", "[source]", false);
+      spec_.dead_letter_topic = String(*s, "dead_letter_topic", "[source]", false);
       std::string unknown = String(*s, "unknown_fields", "[source]", false);
       if (!unknown.empty() && unknown != "ignore" && unknown != "quarantine") {
         Error(s->get("unknown_fields"), "unknown_fields must be \"ignore\" or \"quarantine\"");
@@ -535,6 +537,12 @@ Result<PipelineSpec> LoadPipelineSpec(const std::string& path) {
   std::stringstream ss;
   ss << f.rdbuf();
   return ParsePipelineSpec(ss.str(), path);
+}
+
+std::string PipelineSpec::KeyMember() const {
+  // The order-line contract names its members in the source's own spelling (docs/events/order-events.md).
+  if (format == "orders") return key == "transaction_no" ? "TransactionNo" : key;
+  return key;
 }
 
 Result<PipelineSpec> DefaultOrdersPipelineSpec() {

@@ -94,6 +94,9 @@ struct PipelineSpec {
   std::string contract;         // where the event contract is documented
   std::string group_id;         // consumer group, default "lakestream-<name>"
   bool unknown_fields_quarantine = false;  // "quarantine": members not in the schema break the contract
+  /// Topic that receives a copy of every quarantined record ("" = none; --dlq-topic overrides it when
+  /// one pipeline runs). docs/pipelines/README.md, "Dead letters".
+  std::string dead_letter_topic;
   // [schema]
   std::vector<FieldSpec> fields;
   // [silver]: expectations and deduplication (dedupe_key names a field); orders keeps its own extras.
@@ -107,6 +110,9 @@ struct PipelineSpec {
   std::string bronze_table, silver_table, quarantine_table;
 
   bool is_orders() const { return format == "orders"; }
+  /// The payload's JSON member that producers key records by ([source].key in the payload's spelling:
+  /// "TransactionNo" for the order-line contract), "" when unkeyed.
+  std::string KeyMember() const;
   const FieldSpec* Field(std::string_view name) const;
   const LookupSpec* Lookup(std::string_view name) const;
 };

@@ -99,11 +99,6 @@ Result<std::vector<PipelineSpec>> LoadSpecs(const Settings& s) {
     ASSIGN_OR_RETURN(PipelineSpec spec, LoadPipelineSpec(file));
     specs.push_back(std::move(spec));
   }
-  if (s.IsSet("pipeline.dlq_topic") &&
-      std::none_of(specs.begin(), specs.end(), [](const PipelineSpec& p) { return p.is_orders(); })) {
-    return InvalidArgument("--dlq-topic: the dead-letter topic is supported for the orders pipeline only; the "
-                           "pipelines given keep their bad records in their quarantine tables");
-  }
   ASSIGN_OR_RETURN(std::vector<DataLossAcceptance> accept, ParseDataLossAcceptances(s.GetString("source.accept_data_loss")));
   if (specs.size() > 1) {
     for (const auto& a : accept) {
@@ -116,11 +111,13 @@ Result<std::vector<PipelineSpec>> LoadSpecs(const Settings& s) {
   if (specs.size() == 1) return specs;
   using Flag = std::tuple<const char*, const char*, const char*>;  // setting, flag, [source] member
   for (const auto& [key, flag, member] : {Flag{"kafka.topic", "--topic", "topic"},
-                                          Flag{"kafka.group_id", "--group", "group_id"}}) {
+                                          Flag{"kafka.group_id", "--group", "group_id"},
+                                          Flag{"pipeline.dlq_topic", "--dlq-topic", "dead_letter_topic"}}) {
     if (s.IsSet(key)) {
+      std::string env = key;
+      for (char& c : env) c = c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
       return InvalidArgument("{} (or LAKESTREAM_{}): with several pipelines each uses the {} its file's [source] "
-                             "table names; drop the flag or run one pipeline", flag,
-                             key == std::string("kafka.topic") ? "KAFKA_TOPIC" : "KAFKA_GROUP_ID", member);
+                             "table names; drop the flag or run one pipeline", flag, env, member);
     }
   }
   std::map<std::string, std::string> names, topics, groups, tables;  // value -> the file that took it
@@ -154,6 +151,10 @@ Result<PipelineSpec> LoadSpec(const Settings& s) {
 
 std::string TopicOf(const Settings& s, const PipelineSpec& spec) {
   return s.IsSet("kafka.topic") ? s.GetString("kafka.topic") : spec.topic;
+}
+
+std::string DeadLetterTopicOf(const Settings& s, const PipelineSpec& spec) {
+  return s.IsSet("pipeline.dlq_topic") ? s.GetString("pipeline.dlq_topic") : spec.dead_letter_topic;
 }
 
 std::string GroupOf(const Settings& s, const PipelineSpec& spec) {
@@ -213,9 +214,9 @@ Result<OpenedPipeline> OpenPipeline(const Settings& s, const KafkaProperties& pr
   OpenedPipeline out;
   ASSIGN_OR_RETURN(MedallionPipelineOptions options, PipelineOptionsFrom(s, spec, epoch));
   options.command = command;
-  const std::string dlq_topic = s.GetString("pipeline.dlq_topic");
+  const std::string dlq_topic = DeadLetterTopicOf(s, spec);
   std::unique_ptr<OrderProducer> dlq;
-  if (!dlq_topic.empty() && spec.is_orders()) {  // pipeline.dlq_topic is the orders pipeline's (LoadSpecs)
+  if (!dlq_topic.empty()) {
     // Created before the pipeline opens: its catch-up may quarantine records already.
     ASSIGN_OR_RETURN(dlq, OrderProducer::Create(props, dlq_topic));
   }
@@ -822,8 +823,10 @@ int RunPipelines(const Settings& s, const KafkaProperties& kafka_props, bool wit
     auto broker_or = StartBrokerUnlessExternal(s, specs, &props, &epoch);
     if (!broker_or.ok()) return Fail(broker_or.status());
     broker = std::move(broker_or).value();
-    if (broker && s.IsSet("pipeline.dlq_topic")) {
-      if (Status st = broker->CreateTopic(s.GetString("pipeline.dlq_topic"), 1); !st.ok()) return Fail(st);
+    for (const auto& spec : specs) {
+      const std::string dlq = DeadLetterTopicOf(s, spec);
+      if (!broker || dlq.empty()) continue;
+      if (Status st = broker->CreateTopic(dlq, 1); !st.ok()) return Fail(st);
     }
   } else if (Status st = ResolveBrokers(s, &props, &epoch, &broker_file); !st.ok()) {
     return Fail(st);
@@ -1026,7 +1029,7 @@ int RunDlqReplay(const Settings& s, const KafkaProperties& kafka_props, const Dl
                       {"lakestream.replay.offset", std::to_string(r.offset)},
                       {"lakestream.replay.quarantined_at", r.quarantined_at},
                       {"lakestream.replay.at", replayed_at}};
-    if (Status st = producer->Produce(topic, ReplayKeyOf(r.payload), r.payload, h); !st.ok()) return Fail(st);
+    if (Status st = producer->Produce(topic, ReplayKeyOf(r.payload, spec->KeyMember(), spec->silver.dedupe_key), r.payload, h); !st.ok()) return Fail(st);
     produced++;
   }
   Status st = producer->Flush(30000);

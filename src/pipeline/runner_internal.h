@@ -37,6 +37,8 @@ Result<std::vector<PipelineSpec>> LoadSpecs(const Settings& s);
 Result<PipelineSpec> LoadSpec(const Settings& s);
 /// kafka.topic, or the pipeline's [source] topic when unset.
 std::string TopicOf(const Settings& s, const PipelineSpec& spec);
+/// pipeline.dlq_topic, or the pipeline's [source] dead_letter_topic when unset ("": none).
+std::string DeadLetterTopicOf(const Settings& s, const PipelineSpec& spec);
 /// kafka.group_id, or the pipeline's [source] group_id when unset.
 std::string GroupOf(const Settings& s, const PipelineSpec& spec);
 /// A pipeline's options from the settings and its spec. Errors: none today (a Result for the checks

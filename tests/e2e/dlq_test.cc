@@ -143,6 +143,89 @@ TEST(DeadLetters, TopicCarriesTheReasonHeadersAndReplayLandsFixedRecordsOnce) {
   EXPECT_EQ(Wait(broker), 0);
 }
 
+// Dead letters are the engine's, not the orders pipeline's: the notifications pipeline publishes its
+// quarantined records to a dead-letter topic, `dlq export --pipeline` lists them by message_id, and a
+// fixed payload replayed with `dlq replay --pipeline` lands in silver once, keyed by its customer_id.
+TEST(DeadLetters, WorkForEveryPipelineNotOnlyOrders) {
+  std::string dir = TempDir();
+  Lake lake(dir);
+  const std::string notifications = kSource + "/pipelines/notifications.toml";
+  pid_t broker = Spawn({"broker", "--lakehouse", dir, "--pipeline", notifications}, dir + "/broker.txt");
+  WaitForBrokerFile(dir);
+  std::string bootstrap, epoch;
+  ASSERT_TRUE(ReadBrokerFile(dir + "/_broker", &bootstrap, &epoch).ok());
+  auto message = [](const std::string& id, const std::string& customer) {
+    return R"({"customer_id":")" + customer + R"(","message_id":")" + id +
+           R"(","customer_name":"Acme","channel":"Whatsapp","payload":"Olá","event_datetime":"2020-02-03T10:00:00.000+00:00"})";
+  };
+  {
+    std::ofstream f(dir + "/in.jsonl");
+    f << message("n-1", "7494212") << "\n" << message("n-2", "bad customer!") << "\n" << message("n-3", "7494212") << "\n"
+      << R"({"customer_id":"7494212","message_id":"n-4"})" << "\n";
+  }
+  ASSERT_EQ(std::system(("/usr/bin/python3 " + kSource + "/tests/e2e/produce_json.py " + bootstrap +
+                         " notifications " + dir + "/in.jsonl > " + dir + "/produce.txt 2>&1").c_str()),
+            0)
+      << ReadFile(dir + "/produce.txt");
+  ASSERT_EQ(RunCli(IngestArgs(dir, {"--pipeline", notifications, "--dlq-topic", "notifications.dlq"}),
+                   dir + "/ingest1.txt"),
+            0)
+      << ReadFile(dir + "/ingest1.txt");
+  EXPECT_EQ(lake.Rows("silver/notifications"), 2);
+  ASSERT_EQ(lake.Rows("silver/notifications_quarantine"), 2);
+
+  const std::string dlq_log = dir + "/dlq.jsonl";
+  ASSERT_EQ(std::system(("/usr/bin/python3 " + kSource + "/tests/e2e/consume_dlq.py " + bootstrap +
+                         " notifications.dlq 2 > " + dlq_log + " 2>" + dir + "/dlq.err").c_str()),
+            0)
+      << ReadFile(dir + "/dlq.err");
+  const std::string dlq = "read_json('" + dlq_log + "', format = 'newline_delimited', columns = {key: 'VARCHAR', "
+                          "value: 'VARCHAR', headers: 'MAP(VARCHAR, VARCHAR)'})";
+  EXPECT_EQ(lake.One("SELECT string_agg(headers['lakestream.errors.rules'], ',' ORDER BY headers['lakestream.errors.rules']) "
+                     "FROM " + dlq),
+            "customer_id_format,schema");
+
+  ASSERT_EQ(RunCli({"dlq", "export", "--lakehouse", dir, "--pipeline", notifications, "-o", dir + "/open.jsonl"},
+                   dir + "/export.txt"),
+            0)
+      << ReadFile(dir + "/export.txt");
+  const std::string open = ReadFile(dir + "/open.jsonl");
+  ASSERT_EQ(CountLines(open), 2) << open;
+  EXPECT_NE(open.find(R"("event_id":"n-2")"), std::string::npos) << open;
+  {  // Fix the customer id of n-2; n-4 (no channel) stays open.
+    std::ifstream in(dir + "/open.jsonl");
+    std::ofstream out(dir + "/fixed.jsonl");
+    std::string line;
+    while (std::getline(in, line)) {
+      const size_t at = line.find("bad customer!");
+      if (at == std::string::npos) continue;
+      line.replace(at, std::string("bad customer!").size(), "1001028");
+      out << line << "\n";
+    }
+  }
+  ASSERT_EQ(RunCli({"dlq", "replay", "--lakehouse", dir, "--pipeline", notifications, "--input", dir + "/fixed.jsonl"},
+                   dir + "/replay.txt"),
+            0)
+      << ReadFile(dir + "/replay.txt");
+  ASSERT_EQ(RunCli(IngestArgs(dir, {"--pipeline", notifications}), dir + "/ingest2.txt"), 0)
+      << ReadFile(dir + "/ingest2.txt");
+  EXPECT_EQ(lake.One("SELECT count(*) || ' ' || string_agg(decode(key), ',') FROM " + lake.Scan("silver/notifications") +
+                     " s JOIN " + lake.Scan("bronze/notifications") +
+                     " b ON s.kafka_partition = b.partition AND s.kafka_offset = b.offset WHERE s.message_id = 'n-2'"),
+            "1 1001028")
+      << "the fixed record lands once, keyed by its customer_id";
+  // Replaying the same file again adds nothing: silver keeps each message_id once.
+  ASSERT_EQ(RunCli({"dlq", "replay", "--lakehouse", dir, "--pipeline", notifications, "--input", dir + "/fixed.jsonl"},
+                   dir + "/replay2.txt"),
+            0);
+  ASSERT_EQ(RunCli(IngestArgs(dir, {"--pipeline", notifications}), dir + "/ingest3.txt"), 0);
+  EXPECT_EQ(lake.Rows("silver/notifications"), 3);
+  ASSERT_EQ(RunCli({"dlq", "export", "--lakehouse", dir, "--pipeline", notifications}, dir + "/export2.txt"), 0);
+  EXPECT_NE(ReadFile(dir + "/export2.txt").find("1 records exported"), std::string::npos) << ReadFile(dir + "/export2.txt");
+  kill(broker, SIGINT);
+  Wait(broker);
+}
+
 TEST(Expectations, DropLeavesRowsOutOfSilverAndCountsThem) {
   std::string dir = TempDir();
   Lake lake(dir);

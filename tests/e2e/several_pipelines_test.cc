@@ -106,7 +106,7 @@ TEST(SeveralPipelines, SharedNamesTopicsOrFlagsStopAtStartUp) {
       {{"--pipeline", kBoth, "--group", "g"}, "--group (or LAKESTREAM_KAFKA_GROUP_ID): with several pipelines"},
       {{"--pipeline", kOrders + ","}, "an empty file name in the list"},
       {{"--pipeline", kOrders + "," + clash}, "both use table location 'gold/sales_daily'"},
-      {{"--pipeline", kNotifications, "--dlq-topic", "dlq"}, "supported for the orders pipeline only"},
+      {{"--pipeline", kBoth, "--dlq-topic", "dlq"}, "--dlq-topic (or LAKESTREAM_PIPELINE_DLQ_TOPIC): with several pipelines"},
   };
   for (const auto& c : cases) {
     std::vector<std::string> args = {"run", "--lakehouse", dir, "--no-http"};

@@ -44,9 +44,10 @@ TEST(DeadLetters, ExportLinesReadBackExactlyIncludingNonUtf8Payloads) {
   EXPECT_EQ((*read)[0].offset, 41);
   EXPECT_EQ((*read)[1].payload, binary.payload);
   EXPECT_FALSE((*read)[1].event_id.has_value());
-  EXPECT_EQ(ReplayKeyOf(text.payload), "C536379");
-  EXPECT_EQ(ReplayKeyOf("{\"event_id\":\"e2\"}"), "e2");
-  EXPECT_EQ(ReplayKeyOf("not json"), "");
+  EXPECT_EQ(ReplayKeyOf(text.payload, "TransactionNo", "event_id"), "C536379");
+  EXPECT_EQ(ReplayKeyOf("{\"event_id\":\"e2\"}", "TransactionNo", "event_id"), "e2");
+  EXPECT_EQ(ReplayKeyOf("{\"customer_id\":7494212,\"message_id\":\"m\"}", "customer_id", "message_id"), "7494212");
+  EXPECT_EQ(ReplayKeyOf("not json", "TransactionNo", "event_id"), "");
 }
 
 TEST(DeadLetters, AnInlineEventObjectIsAcceptedAndBadLinesAreNamed) {
