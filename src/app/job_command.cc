@@ -1,5 +1,7 @@
 #include "app/job_command.h"
 
+#include "config/bundled_files.h"
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -103,12 +105,12 @@ CLI::App* AddJobCommand(CLI::App& app) {
   o.run->add_option("--param", o.params, "A parameter, NAME=VALUE (repeatable), e.g. reference_month=2020-01")
       ->type_name("NAME=VALUE");
   o.run->add_option("--lakehouse,--lake", o.lakehouse, "Root of the lakehouse: a directory or an Azure location (az://…, abfss://…; docs/storage.md) [default ./lakehouse]")->type_name("path");
-  o.run->add_option("--jobs-dir", o.jobs_dir, "Where job files live [default ./jobs]")->type_name("path");
+  o.run->add_option("--jobs-dir", o.jobs_dir, "Where job files live [default ./jobs, else the jobs shipped beside the binary]")->type_name("path");
   o.run->add_option("--format", o.format, "human (pt-BR numbers), csv or json (JSON lines) [default human]")
       ->type_name("FORMAT");
   o.run->add_option("--output", o.output, "Write the output to this file instead of standard output")->type_name("path");
   o.list = job->add_subcommand("list", "List the jobs in --jobs-dir with their descriptions");
-  o.list->add_option("--jobs-dir", o.jobs_dir, "Where job files live [default ./jobs]")->type_name("path");
+  o.list->add_option("--jobs-dir", o.jobs_dir, "Where job files live [default ./jobs, else the jobs shipped beside the binary]")->type_name("path");
   o.validate = job->add_subcommand("validate", "Check job files; every error with its line");
   o.validate->add_option("files", o.files, "Job files")->required();
   return job;
@@ -120,7 +122,8 @@ int RunJobCommand() {
   if (o.list->parsed()) {
     std::error_code ec;
     std::vector<std::string> files;
-    for (const auto& e : std::filesystem::directory_iterator(o.jobs_dir, ec)) {
+    const std::string dir = FindBundled(o.jobs_dir).value_or(o.jobs_dir);  // jobs/ ships beside the binary
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
       if (e.path().extension() == ".toml") files.push_back(e.path().string());
     }
     if (ec) return Fail(NotFound("no jobs directory {}: pass --jobs-dir DIR", o.jobs_dir), 2);

@@ -3,6 +3,8 @@
 #include "common/strings.h"
 
 #include <cstdio>
+#include <map>
+#include <optional>
 #include <string>
 
 #include "common/json_writer.h"
@@ -79,8 +81,47 @@ Result<SnapshotSelector> Selector(const TableOptions& o) {
   return s;
 }
 
+// The table's row count: from the add actions' stats, and for files that carry none from their Parquet
+// footers (Delta PROTOCOL.md, "Per-file Statistics": stats are optional, e.g. Spark tables written
+// with stats collection off). nullopt when a footer cannot be read.
+struct RowCount {
+  std::optional<int64_t> rows;
+  int64_t files_without_stats = 0;
+};
+
+RowCount CountRows(DeltaTable& t) {
+  const Snapshot& s = t.snapshot();
+  RowCount out;
+  std::map<std::string, AddFile> no_stats;
+  int64_t from_stats = 0;
+  for (const auto& [path, f] : s.files) {
+    if (f.num_records >= 0) {
+      from_stats += f.num_records;
+    } else {
+      no_stats.emplace(path, f);
+    }
+  }
+  out.files_without_stats = static_cast<int64_t>(no_stats.size());
+  if (no_stats.empty()) {
+    out.rows = from_stats;
+    return out;
+  }
+  auto engine = ColumnarEngine::Open(1, "256MB");
+  if (!engine.ok()) return out;
+  auto paths = DataFileLocalPaths(t.storage(), no_stats);
+  if (!paths.ok()) return out;
+  auto r = (*engine)->Query("SELECT sum(num_rows)::BIGINT FROM parquet_file_metadata(" +
+                            ColumnarEngine::PathList(*paths) + ")");
+  if (!r.ok() || r->rows.empty() || !r->rows[0][0]) return out;
+  const std::optional<int64_t> footers = ParseInt64(*r->rows[0][0]);
+  if (!footers) return out;
+  out.rows = from_stats + *footers;
+  return out;
+}
+
 int Describe(DeltaTable& t, bool json) {
   const Snapshot& s = t.snapshot();
+  const RowCount count = CountRows(t);
   if (json) {
     JsonWriter w;
     w.BeginObject()
@@ -96,7 +137,13 @@ int Describe(DeltaTable& t, bool json) {
     for (const auto& p : s.partition_columns()) w.String(p);
     w.EndArray()
         .Key("numFiles").Int(static_cast<int64_t>(s.files.size()))
-        .Key("numRecords").Int(s.NumRecords())
+        .Key("numRecords");
+    if (count.rows) {
+      w.Int(*count.rows);
+    } else {
+      w.Null();
+    }
+    w.Key("filesWithoutStats").Int(count.files_without_stats)
         .Key("sizeInBytes").Int(s.SizeBytes())
         .Key("checkpointVersion").Int(s.checkpoint_version)
         .Key("properties").BeginObject();
@@ -117,7 +164,15 @@ int Describe(DeltaTable& t, bool json) {
   for (const auto& p : s.partition_columns()) parts += (parts.empty() ? "" : ", ") + p;
   std::printf("partition columns  %s\n", parts.empty() ? "-" : parts.c_str());
   std::printf("files              %zu\n", s.files.size());
-  std::printf("rows (from stats)  %lld\n", static_cast<long long>(s.NumRecords()));
+  if (!count.rows) {
+    std::printf("rows               unknown (%lld files carry no stats and their Parquet footers could not be read)\n",
+                static_cast<long long>(count.files_without_stats));
+  } else if (count.files_without_stats > 0) {
+    std::printf("rows               %lld (%lld files without stats counted from their Parquet footers)\n",
+                static_cast<long long>(*count.rows), static_cast<long long>(count.files_without_stats));
+  } else {
+    std::printf("rows (from stats)  %lld\n", static_cast<long long>(*count.rows));
+  }
   std::printf("size               %s (%lld bytes)\n", HumanBytes(s.SizeBytes()).c_str(),
               static_cast<long long>(s.SizeBytes()));
   if (s.checkpoint_version >= 0) {

@@ -54,7 +54,8 @@ const std::vector<SettingDef>& AllSettings() {
        "docs/reliability.md."},
       {"replay.input", "--input", SettingType::kString,
        "data/online-shop/online_retail.combined-305-by-day-files.FULL-541909-rows.csv.gz", "path", "run, produce, bench",
-       "CSV (or .csv.gz) in the online-shop model to replay; either header dialect (Kaggle or UCI)."},
+       "CSV (or .csv.gz) in the online-shop model to replay; either header dialect (Kaggle or UCI). A relative path "
+       "missing from the working directory is looked up beside the binary (share/lakestream/, or the source tree)."},
       {"replay.source_name", "--source-name", SettingType::kString, "", "", "run, produce",
        "Name of the replayed source in each event; event ids derive from it and the line number. Default: the "
        "input file's name."},
@@ -81,8 +82,9 @@ const std::vector<SettingDef>& AllSettings() {
        "pipelines in one process, each with its own topic, group and tables. Empty: the built-in copy of "
        "pipelines/orders.toml."},
       {"generator.limit", "--limit", SettingType::kInt, "0", "events", "run, produce",
-       "Generated pipelines (notifications): stop the generator after this many events; `run` then commits "
-       "everything and exits (0: generate until Ctrl-C).", 0},
+       "Stop the source after this many events: the replay of the orders input, or the generator of a generated "
+       "pipeline (notifications); `run` then commits everything and exits (0: the whole input, or generate "
+       "until Ctrl-C).", 0},
       {"generator.seed", "--seed", SettingType::kInt, "1", "", "run, produce",
        "Generated pipelines: random seed; the same seed and settings produce the same events.", 0},
       {"generator.start", "--start", SettingType::kString, "", "ISO 8601", "run, produce",

@@ -1,5 +1,7 @@
 #include "jobs/batch_job.h"
 
+#include "config/bundled_files.h"
+
 #include <glob.h>
 
 #include <algorithm>
@@ -198,7 +200,8 @@ Result<std::string> FindJobFile(const std::string& name_or_path, const std::stri
   if (name_or_path.size() > 5 && name_or_path.substr(name_or_path.size() - 5) == ".toml") return name_or_path;
   const fs::path p = fs::path(jobs_dir) / (name_or_path + ".toml");
   std::error_code ec;
-  if (fs::exists(p, ec)) return p.string();
+  // From the working directory, else beside the binary (jobs/ ships with it: config/bundled_files.h).
+  if (auto found = FindBundled(p.string())) return *found;
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(jobs_dir, ec)) {
     if (e.path().extension() == ".toml") names.push_back(e.path().stem().string());

@@ -69,7 +69,8 @@ struct JobSpec {
 /// pivot without key/value/order_by. Errors: InvalidArgument (all problems), NotFound/IoError for the file.
 Result<JobSpec> LoadJobSpec(const std::string& path);
 
-/// The job file for `name_or_path`: a path ending in ".toml", else <jobs_dir>/<name>.toml.
+/// The job file for `name_or_path`: a path ending in ".toml", else <jobs_dir>/<name>.toml, looked up
+/// from the working directory and then beside the binary (config/bundled_files.h).
 /// Errors: NotFound listing the jobs in jobs_dir.
 Result<std::string> FindJobFile(const std::string& name_or_path, const std::string& jobs_dir);
 

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/ids.h"
+#include "config/bundled_files.h"
 #include "common/time.h"
 #include "lake/storage/storage.h"
 #include "pipeline/dead_letters.h"
@@ -96,7 +97,8 @@ Result<std::vector<PipelineSpec>> LoadSpecs(const Settings& s) {
       return InvalidArgument("--pipeline '{}': an empty file name in the list; separate files by single commas, e.g. "
                              "--pipeline pipelines/orders.toml,pipelines/notifications.toml", files);
     }
-    ASSIGN_OR_RETURN(PipelineSpec spec, LoadPipelineSpec(file));
+    // A relative file missing here is looked up beside the binary (pipelines/ ships with it).
+    ASSIGN_OR_RETURN(PipelineSpec spec, LoadPipelineSpec(FindBundled(file).value_or(file)));
     specs.push_back(std::move(spec));
   }
   ASSIGN_OR_RETURN(std::vector<DataLossAcceptance> accept, ParseDataLossAcceptances(s.GetString("source.accept_data_loss")));
@@ -190,9 +192,21 @@ Result<MedallionPipelineOptions> PipelineOptionsFrom(const Settings& s, Pipeline
   return o;
 }
 
+Result<std::string> ReplayInputOf(const Settings& s) {
+  const std::string input = s.GetString("replay.input");
+  if (auto found = FindBundled(input)) return *found;
+  std::string looked;
+  for (const auto& c : BundledCandidates(input)) looked += (looked.empty() ? "" : ", ") + c;
+  return NotFound("--input {}: no such file (looked at {}); pass --input PATH to a CSV or .csv.gz in the "
+                  "online-shop model, e.g. the bundled data/online-shop/online_retail.first-9999-rows.orig-format.csv.gz",
+                  input, looked);
+}
+
 ReplayOptions ReplayOptionsFrom(const Settings& s) {
   ReplayOptions o;
-  o.input = s.GetString("replay.input");
+  auto input = ReplayInputOf(s);
+  o.input = input.ok() ? *input : s.GetString("replay.input");  // the replay reports a missing file itself
+  o.max_events = s.GetInt("generator.limit");
   o.source_name = s.GetString("replay.source_name");
   o.rate = s.GetRate("replay.rate");
   o.speedup = s.GetDouble("replay.speedup");
@@ -811,9 +825,12 @@ int RunPipelines(const Settings& s, const KafkaProperties& kafka_props, bool wit
   std::vector<std::string> topics;
   for (const auto& spec : specs) {
     topics.push_back(TopicOf(s, spec));
-    // A wrong generator flag stops the process before the broker starts.
+    // A wrong generator flag or a missing input stops the process before the broker starts.
     if (with_source && !spec.is_orders()) {
       if (auto gen = GeneratorOptionsFrom(s, spec); !gen.ok()) return Fail(gen.status());
+    }
+    if (with_source && spec.is_orders()) {
+      if (auto input = ReplayInputOf(s); !input.ok()) return Fail(input.status());
     }
   }
   KafkaProperties props = kafka_props;
@@ -903,6 +920,9 @@ int RunBroker(const Settings& s) {
 int RunProduce(const Settings& s, const KafkaProperties& kafka_props) {
   auto spec = LoadSpec(s);
   if (!spec.ok()) return Fail(spec.status());
+  if (spec->is_orders()) {
+    if (auto input = ReplayInputOf(s); !input.ok()) return Fail(input.status());
+  }
   KafkaProperties props = kafka_props;
   std::string epoch;
   if (Status st = ResolveBrokers(s, &props, &epoch); !st.ok()) return Fail(st);

@@ -44,6 +44,10 @@ std::string GroupOf(const Settings& s, const PipelineSpec& spec);
 /// A pipeline's options from the settings and its spec. Errors: none today (a Result for the checks
 /// to come).
 Result<MedallionPipelineOptions> PipelineOptionsFrom(const Settings& s, PipelineSpec spec, const std::string& epoch);
+/// replay.input as found (config/bundled_files.h: from the working directory, else beside the binary).
+/// Errors: NotFound naming the flag, the places looked at and a bundled example.
+Result<std::string> ReplayInputOf(const Settings& s);
+/// The replay's options; replay.input as ReplayInputOf finds it, generator.limit as max_events.
 ReplayOptions ReplayOptionsFrom(const Settings& s);
 
 /// Backpressure for an in-process replay: the largest number of payload bytes any partition has had

@@ -537,6 +537,21 @@ CommandResult RunCli(const std::string& args) {
   return r;
 }
 
+// A Spark table whose add actions carry no stats: describe counts those files' rows from their Parquet
+// footers instead of printing 0; a table whose files cannot be read says the count is unknown.
+TEST(TableCommand, DescribeCountsRowsOfFilesWithoutStatsFromTheirFooters) {
+  const std::string golden = std::string(LAKESTREAM_SOURCE_DIR) + "/tests/data/delta-golden/";
+  auto d = RunCli("table " + golden + "data-reader-primitives describe");
+  EXPECT_EQ(d.exit_code, 0) << d.output;
+  EXPECT_NE(d.output.find("rows               11 (2 files without stats counted from their Parquet footers)"),
+            std::string::npos)
+      << d.output;
+  auto j = RunCli("table " + golden + "data-reader-primitives describe --json");
+  EXPECT_NE(j.output.find(R"("numRecords":11,"filesWithoutStats":2)"), std::string::npos) << j.output;
+  auto missing = RunCli("table " + golden + "checkpoint describe");  // its log names files the folder lacks
+  EXPECT_NE(missing.output.find("rows               unknown"), std::string::npos) << missing.output;
+}
+
 TEST(TableCommand, DescribesHistoryOptimizesVacuumsAndRestoresFromTheCommandLine) {
   std::string dir = testing::MakeTableLocation("cli");
   auto t = NewTable(dir, Simple(), {});

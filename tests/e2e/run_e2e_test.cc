@@ -190,3 +190,55 @@ TEST(Configuration, CommittedConfigurationMdIsUpToDate) {
 
 }  // namespace
 }  // namespace lakestream::e2e
+
+namespace lakestream::e2e {
+namespace {
+
+// Runs `command` (a shell command line) in `dir`; returns its exit code, output in `log`.
+int RunIn(const std::string& dir, const std::string& command, const std::string& log) {
+  const int rc = std::system(("cd '" + dir + "' && " + command + " > '" + log + "' 2>&1").c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+// The binary finds what it ships with (sample data, pipeline files, jobs) from any working directory:
+// from the build tree here, from PREFIX/share/lakestream once installed.
+TEST(Cli, WorksFromAnyDirectory) {
+  const std::string dir = TempDir(), bin = LAKESTREAM_BINARY;
+  ASSERT_EQ(RunIn(dir, bin + " run --limit 500 --no-http --lakehouse lake", dir + "/run.txt"), 0)
+      << ReadFile(dir + "/run.txt");
+  Lake lake(dir + "/lake");
+  EXPECT_EQ(lake.Rows("bronze/orders"), 500);
+  EXPECT_EQ(lake.Rows("silver/orders") + lake.Rows("silver/orders_quarantine"), 500);
+  ASSERT_EQ(RunIn(dir, bin + " run --pipeline pipelines/notifications.toml --limit 300 --rate max --no-http --lakehouse nlake",
+                  dir + "/notifications.txt"),
+            0)
+      << ReadFile(dir + "/notifications.txt");
+  EXPECT_EQ(Lake(dir + "/nlake").Rows("bronze/notifications"), 300);
+  ASSERT_EQ(RunIn(dir, bin + " job run invoices --input " + kSource + "/data/communication-platform/invoices.csv" +
+                           " --lakehouse jlake",
+                  dir + "/job.txt"),
+            0)
+      << ReadFile(dir + "/job.txt");
+  ASSERT_EQ(RunIn(dir, bin + " job list", dir + "/list.txt"), 0) << ReadFile(dir + "/list.txt");
+  EXPECT_NE(ReadFile(dir + "/list.txt").find("invoices"), std::string::npos) << ReadFile(dir + "/list.txt");
+  // A missing input names the flag and stops before anything is created.
+  EXPECT_EQ(RunIn(dir, bin + " run --input nowhere.csv --no-http --lakehouse missing", dir + "/missing.txt"), 1);
+  EXPECT_NE(ReadFile(dir + "/missing.txt").find("--input nowhere.csv: no such file"), std::string::npos)
+      << ReadFile(dir + "/missing.txt");
+  EXPECT_FALSE(std::filesystem::exists(dir + "/missing"));
+}
+
+TEST(Cli, InstalledBinaryFindsItsDataInShare) {
+  const std::string dir = TempDir();
+  const std::string build = std::filesystem::path(LAKESTREAM_BINARY).parent_path().string();
+  ASSERT_EQ(RunIn(dir, "cmake --install '" + build + "' --prefix '" + dir + "/prefix'", dir + "/install.txt"), 0)
+      << ReadFile(dir + "/install.txt");
+  ASSERT_TRUE(std::filesystem::exists(dir + "/prefix/share/lakestream/data/online-shop"));
+  ASSERT_EQ(RunIn(dir, dir + "/prefix/bin/lakestream run --limit 200 --no-http --lakehouse lake", dir + "/run.txt"), 0)
+      << ReadFile(dir + "/run.txt");
+  EXPECT_EQ(Lake(dir + "/lake").Rows("bronze/orders"), 200);
+  std::filesystem::remove_all(dir + "/prefix");
+}
+
+}  // namespace
+}  // namespace lakestream::e2e
