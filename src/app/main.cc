@@ -59,7 +59,8 @@ void AddSettings(CLI::App* app, const std::string& command, CommandOptions* opts
       app->add_option(names, opts->values[d.name], help)->type_name(*d.unit ? d.unit : "VALUE");
     }
   }
-  if (command != "broker" && command != "dlq-export" && command != "serve" && command != "sql" && command != "table") {
+  if (command != "broker" && command != "dlq-export" && command != "serve" && command != "sql" && command != "table" &&
+      command != "rebuild") {
     app->add_option("-K,--kafka-property", opts->kafka_props,
                     "librdkafka property key=value, passed through unchanged (repeatable), e.g. "
                     "-K security.protocol=SASL_SSL -K sasl.mechanism=PLAIN");
@@ -190,6 +191,15 @@ int main(int argc, char** argv) {
   dlq_replay->add_flag("--dry-run", replay_args.dry_run, "Print the records that would be replayed; produce nothing");
   auto* dlq_export = AddDlqExportCommand(*dlq);
   AddSettings(dlq_export, "dlq-export", &export_opts);
+  CommandOptions rebuild_opts;
+  std::string rebuild_table;
+  auto* rebuild = app.add_subcommand(
+      "rebuild", "Recompute a derived table from its source: a gold table from silver, or silver and quarantine from "
+                 "every bronze version (then gold). For a table restored or edited by hand, or after a rule change; "
+                 "stop `ingest` first (the writer lease refuses a second writer). docs/pipelines/README.md");
+  AddSettings(rebuild, "rebuild", &rebuild_opts);
+  rebuild->add_option("table", rebuild_table, "The table: gold/sales_daily (or gold.sales_daily), silver/orders, …")
+      ->required();
   CommandOptions bench_opts;
   BenchOptions bench_args;
   auto* bench = app.add_subcommand(
@@ -263,6 +273,7 @@ int main(int argc, char** argv) {
     if (dlq_export->parsed()) {
       return Resolve(export_opts, &settings, &props) ? RunDlqExportCommand(settings) : 2;
     }
+    if (rebuild->parsed()) return Resolve(rebuild_opts, &settings, &props) ? RunRebuild(settings, rebuild_table) : 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lakestream: internal error: %s\n", e.what());
     return 1;

@@ -29,6 +29,7 @@ struct TableOptions {
   double retention_hours = -1;
   bool dry_run = false;
   bool force = false;
+  bool restore_anyway = false;
   CLI::App *describe = nullptr, *history = nullptr, *files = nullptr, *head = nullptr, *checkpoint = nullptr,
            *optimize = nullptr, *vacuum = nullptr, *restore = nullptr;
 };
@@ -292,6 +293,9 @@ CLI::App* AddTableCommand(CLI::App& app) {
   o.vacuum->add_flag("--force", o.force, "Allow a retention below the table's delete retention");
   o.restore = table->add_subcommand("restore", "Commit a new version with the files of an older one");
   o.restore->add_option("--version", o.version, "The version to restore")->type_name("N")->required();
+  o.restore->add_flag("--force", o.restore_anyway,
+                      "Restore a table a lakestream pipeline maintains (refused otherwise: `lakestream rebuild` "
+                      "recomputes a derived table)");
   return table;
 }
 
@@ -354,6 +358,23 @@ int RunTableCommand() {
     return 0;
   }
   if (o.restore->parsed()) {
+    // A table a pipeline maintains records in its txns what it reflects (bronze: Kafka offsets; silver,
+    // quarantine: the bronze version; gold: the silver version). RESTORE brings files back, not txns, so
+    // the pipeline would go on as if the table were current and keep the old rows for good.
+    std::string maintained;
+    for (const auto& [app, txn] : t.snapshot().txns) {
+      if (app.rfind("lakestream-", 0) == 0) maintained = app;
+    }
+    if (!maintained.empty() && !o.restore_anyway) {
+      std::string pipeline = maintained.substr(std::string("lakestream-").size());
+      pipeline = pipeline.substr(0, pipeline.find('-'));
+      return Fail(Conflict(
+          "{} is maintained by the lakestream pipeline '{}' (txn {}): a restore would bring old files back while "
+          "the pipeline's progress marker stays, so the table would stay wrong. To recompute it from its source, "
+          "stop the pipeline and run `lakestream rebuild --lakehouse <root> [--pipeline FILE] <layer>/<table>`; "
+          "to restore anyway (then rebuild what is derived from it), pass --force",
+          t.storage().uri(), pipeline, maintained));
+    }
     auto v = Restore(t, o.version);
     if (!v.ok()) return Fail(v.status());
     std::printf("restored version %lld as version %lld\n", static_cast<long long>(o.version),

@@ -19,7 +19,7 @@ std::string SettingDef::EnvVar() const {
 
 const std::vector<SettingDef>& AllSettings() {
   static const std::vector<SettingDef> kSettings = {
-      {"lake.root", "--lakehouse", SettingType::kString, "./lakehouse", "path", "run, ingest, broker, produce, dlq-replay, dlq-export, serve",
+      {"lake.root", "--lakehouse", SettingType::kString, "./lakehouse", "path", "run, ingest, broker, produce, dlq-replay, dlq-export, serve, rebuild",
        "Root of the lakehouse: a directory or an Azure location (az://<container>/<path>, "
        "abfss://<container>@<account>.dfs.core.windows.net/<path>; docs/storage.md). Tables are written under "
        "bronze/, silver/ and gold/ below it; the broker file (_broker) of a local lakehouse lives there too."},
@@ -65,7 +65,7 @@ const std::vector<SettingDef>& AllSettings() {
       {"replay.speedup", "--speedup", SettingType::kDouble, "250000", "factor", "run, produce",
        "Replay pace over event time: 250000 plays a year in about two minutes (gaps without orders, such as "
        "nights, pass at the same speed)."},
-      {"replay.timezone", "--timezone", SettingType::kString, "Europe/London", "", "run, produce, ingest, bench",
+      {"replay.timezone", "--timezone", SettingType::kString, "Europe/London", "", "run, produce, ingest, bench, rebuild",
        "Time zone of local date-times in the source (UTC, Europe/London or +HH:MM)."},
       {"replay.max_lag_bytes", "--max-lag-bytes", SettingType::kInt, "2097152", "bytes",
        "run, ingest, produce, dlq-replay, bench",
@@ -76,7 +76,7 @@ const std::vector<SettingDef>& AllSettings() {
        "Micro-batch length: bronze and silver commit at least this often while data flows.", 10},
       {"pipeline.max_batch_bytes", "--max-batch-bytes", SettingType::kInt, "8388608", "bytes", "run, ingest, bench",
        "A micro-batch is committed early once it holds this many payload bytes.", 1024},
-      {"pipeline.file", "--pipeline", SettingType::kString, "", "path", "run, ingest, produce, broker, dlq-replay, dlq-export, bench",
+      {"pipeline.file", "--pipeline", SettingType::kString, "", "path", "run, ingest, produce, broker, dlq-replay, dlq-export, bench, rebuild",
        "Pipeline file (format: docs/pipelines/README.md): source, schema, silver rules, gold tables, sinks, e.g. "
        "pipelines/notifications.toml. run, ingest and broker take a comma-separated list to run several "
        "pipelines in one process, each with its own topic, group and tables. Empty: the built-in copy of "
@@ -98,7 +98,7 @@ const std::vector<SettingDef>& AllSettings() {
        "Dead-letter topic: every quarantined record is also produced there (e.g. orders.dlq) with headers naming "
        "the failed rules, the reason, and the original topic, partition, offset and time. Empty: the pipeline file's "
        "[source] dead_letter_topic, else off. With several pipelines, set it in each file instead."},
-      {"pipeline.writer_lease_ms", "--writer-lease-ms", SettingType::kInt, "15000", "ms", "run, ingest, bench",
+      {"pipeline.writer_lease_ms", "--writer-lease-ms", SettingType::kInt, "15000", "ms", "run, ingest, bench, rebuild",
        "One process writes a pipeline's tables at a time: it holds a lease recorded in the lakehouse "
        "(_lakestream/leases/<pipeline>/), renewed every third of this. A second process is refused before it "
        "writes anything; it may take over once the lease expires, or at once when the holder was a process of the "
@@ -151,45 +151,45 @@ const std::vector<SettingDef>& AllSettings() {
        "Lifetime of the session cookie a dashboard link with ?access_token= sets (Max-Age).", 60},
       {"http.max_stream_clients", "--http-max-stream-clients", SettingType::kInt, "256", "clients", "run, ingest, serve",
        "Open /api/v1/stream connections allowed at once; more get 503. Each holds one server thread.", 1},
-      {"duckdb.threads", "--duckdb-threads", SettingType::kInt, "1", "threads", "run, ingest, bench",
+      {"duckdb.threads", "--duckdb-threads", SettingType::kInt, "1", "threads", "run, ingest, bench, rebuild",
        "DuckDB worker threads used to write Parquet and recompute gold.", 1},
       {"duckdb.memory_limit", "--duckdb-memory-limit", SettingType::kString, "1GB", "bytes (DuckDB syntax)",
-       "run, ingest, bench", "Memory limit of each DuckDB instance: a pipeline has two (its own and its bronze "
+       "run, ingest, bench, rebuild", "Memory limit of each DuckDB instance: a pipeline has two (its own and its bronze "
        "compactor's), `sql`/`serve` one."},
-      {"azure.account_name", "--azure-account-name", SettingType::kString, "", "", "run, ingest, serve, dlq-export, sql, table",
+      {"azure.account_name", "--azure-account-name", SettingType::kString, "", "", "run, ingest, serve, dlq-export, sql, table, rebuild",
        "Azure storage account of az:// lake locations (abfss://<container>@<account>.dfs.core.windows.net names it "
        "itself). Empty: AZURE_STORAGE_ACCOUNT_NAME. docs/storage.md."},
       {"azure.account_key_file", "--azure-account-key-file", SettingType::kString, "", "path",
-       "run, ingest, serve, dlq-export, sql, table",
+       "run, ingest, serve, dlq-export, sql, table, rebuild",
        "A file holding the account's shared key (SharedKey signing). Empty: AZURE_STORAGE_ACCOUNT_KEY. Never "
        "logged."},
-      {"azure.sas_token_file", "--azure-sas-token-file", SettingType::kString, "", "path", "run, ingest, serve, dlq-export, sql, table",
+      {"azure.sas_token_file", "--azure-sas-token-file", SettingType::kString, "", "path", "run, ingest, serve, dlq-export, sql, table, rebuild",
        "A file holding a SAS token (needs read, add, create, write, delete and list on the container). Empty: "
        "AZURE_STORAGE_SAS_TOKEN. Never logged."},
       {"azure.bearer_token_file", "--azure-bearer-token-file", SettingType::kString, "", "path",
-       "run, ingest, serve, dlq-export, sql, table",
+       "run, ingest, serve, dlq-export, sql, table, rebuild",
        "A file holding an Azure AD access token for https://storage.azure.com/ (e.g. from `az account "
        "get-access-token --resource https://storage.azure.com/`), re-read at start-up only. Empty: "
        "AZURE_STORAGE_TOKEN. Never logged."},
-      {"azure.endpoint", "--azure-endpoint", SettingType::kString, "", "URL", "run, ingest, serve, dlq-export, sql, table",
+      {"azure.endpoint", "--azure-endpoint", SettingType::kString, "", "URL", "run, ingest, serve, dlq-export, sql, table, rebuild",
        "Blob service URL for sovereign clouds or the emulator (http://127.0.0.1:10000/devstoreaccount1). Empty: "
        "AZURE_STORAGE_ENDPOINT, else https://<account>.blob.core.windows.net."},
-      {"azure.use_emulator", "--azure-use-emulator", SettingType::kBool, "false", "", "run, ingest, serve, dlq-export, sql, table",
+      {"azure.use_emulator", "--azure-use-emulator", SettingType::kBool, "false", "", "run, ingest, serve, dlq-export, sql, table, rebuild",
        "Use Azurite's development account, key and endpoint (as AZURE_STORAGE_USE_EMULATOR=true)."},
-      {"azure.cache_dir", "--azure-cache-dir", SettingType::kString, "", "path", "run, ingest, serve, dlq-export, sql, table",
+      {"azure.cache_dir", "--azure-cache-dir", SettingType::kString, "", "path", "run, ingest, serve, dlq-export, sql, table, rebuild",
        "Local cache of Parquet data files and checkpoints read from or written to Azure (DuckDB reads local "
        "files). Empty: LAKESTREAM_AZURE_CACHE_DIR, else <tmp>/lakestream-azure-cache."},
       {"azure.cache_max_bytes", "--azure-cache-max-bytes", SettingType::kInt, "4294967296", "bytes",
-       "run, ingest, serve, dlq-export, sql, table",
+       "run, ingest, serve, dlq-export, sql, table, rebuild",
        "Above this size the cache drops its least recently used files (none used in the last minute).", 1048576},
       {"azure.block_size_bytes", "--azure-block-size-bytes", SettingType::kInt, "8388608", "bytes",
-       "run, ingest, serve, dlq-export, sql, table",
+       "run, ingest, serve, dlq-export, sql, table, rebuild",
        "Files larger than this upload in blocks of this size (Put Block, Put Block List); ranged reads fetch this "
        "much per request.", 65536},
       {"azure.upload_concurrency", "--azure-upload-concurrency", SettingType::kInt, "4", "blocks",
-       "run, ingest, serve, dlq-export, sql, table",
+       "run, ingest, serve, dlq-export, sql, table, rebuild",
        "Blocks of one file in flight at once; memory for an upload is this times azure.block_size_bytes.", 1},
-      {"azure.retry_budget_ms", "--azure-retry-budget-ms", SettingType::kInt, "60000", "ms", "run, ingest, serve, dlq-export, sql, table",
+      {"azure.retry_budget_ms", "--azure-retry-budget-ms", SettingType::kInt, "60000", "ms", "run, ingest, serve, dlq-export, sql, table, rebuild",
        "How long one storage operation may keep retrying 429, 5xx and network errors (exponential backoff with "
        "jitter, Retry-After honoured) before it fails.", 0},
       {"log.level", "--log-level", SettingType::kString, "info", "", "all",

@@ -55,7 +55,8 @@ std::string EmptyRelation(const std::vector<ColumnSpec>& columns) {
 }
 
 Result<GoldRefreshResult> RefreshGoldTable(const GoldPlan& plan, DeltaTable& gold, DeltaTable& silver,
-                                           ColumnarEngine& engine, const std::set<std::string>& extra_dates) {
+                                           ColumnarEngine& engine, const std::set<std::string>& extra_dates,
+                                           bool rebuild) {
   const GoldTableDef& def = plan.def;
   GoldRefreshResult out;
   RETURN_IF_ERROR(gold.Refresh());
@@ -63,14 +64,14 @@ Result<GoldRefreshResult> RefreshGoldTable(const GoldPlan& plan, DeltaTable& gol
   const int64_t sv = ss.version;
   const int64_t gv = gold.snapshot().TxnVersion(plan.app_id).value_or(-1);
   const bool has_extra = plan.kind == GoldPlan::Kind::kDatePartitions && !extra_dates.empty();
-  if (gv >= sv && !has_extra) return out;
+  if (gv >= sv && !has_extra && !rebuild) return out;
   auto silver_relation = [&](const std::vector<std::string>& files) {
     return files.empty() ? EmptyRelation(plan.silver_columns) : ReadParquet(files);
   };
 
   ASSIGN_OR_RETURN(std::vector<std::string> all_files, DataFileLocalPaths(silver.storage(), ss.files));
   // The silver files added since gv, when the log still has those commits and the files are active.
-  bool full = gv < 0;
+  bool full = gv < 0 || rebuild;
   std::vector<std::string> new_files;
   for (int64_t v = gv + 1; !full && v <= sv; ++v) {
     auto c = silver.ReadCommit(v);

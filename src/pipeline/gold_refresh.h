@@ -62,10 +62,13 @@ struct GoldRefreshResult {
 
 /// Brings `gold` up to `silver`'s current snapshot by `plan`. `extra_dates` ("YYYY-MM-DD") are
 /// recomputed as well (kDatePartitions), e.g. days whose status changed. Does nothing when the gold
-/// table already reflects silver and no extra date is given. Errors: from storage, DuckDB and Delta;
-/// Conflict when another writer refreshed the same gold table concurrently (its txn is newer).
+/// table already reflects silver and no extra date is given. `rebuild`: recompute the whole table from
+/// silver in one commit (every file removed, the result added), whatever its txn says (`lakestream
+/// rebuild`). Errors: from storage, DuckDB and Delta; Conflict when another writer refreshed the same
+/// gold table concurrently (its txn is newer).
 Result<GoldRefreshResult> RefreshGoldTable(const GoldPlan& plan, DeltaTable& gold, DeltaTable& silver,
-                                           ColumnarEngine& engine, const std::set<std::string>& extra_dates = {});
+                                           ColumnarEngine& engine, const std::set<std::string>& extra_dates = {},
+                                           bool rebuild = false);
 
 /// A relation with `columns` and no rows: "(SELECT NULL::T AS c, … WHERE false)".
 std::string EmptyRelation(const std::vector<ColumnSpec>& columns);

@@ -402,9 +402,72 @@ Status MedallionPipeline::CatchUp() {
   return RefreshGold();
 }
 
+Status MedallionPipeline::Rebuild(const std::string& table) {
+  if (lease_) RETURN_IF_ERROR(lease_->Check());
+  for (const auto& g : gold_) {
+    if (g.plan.def.name != table) continue;
+    ASSIGN_OR_RETURN(GoldRefreshResult r, RefreshGoldTable(g.plan, *tables_[table], *silver_, *engine_, {}, true));
+    spdlog::info("{}: rebuilt {} in full from silver version {} (gold version {})", name(), table,
+                 silver_->snapshot().version, r.version);
+    counters_.gold_version = r.version;
+    return Status::OK();
+  }
+  if (table != options_.spec.silver_table && table != options_.spec.quarantine_table) {
+    std::string names;
+    for (const auto& t : Tables()) {
+      if (t != options_.spec.bronze_table) names += (names.empty() ? "" : ", ") + t;
+    }
+    return InvalidArgument("{} is not a derived table of pipeline '{}': rebuild one of {} ({} is the source; it is "
+                           "never rebuilt)", table, name(), names, options_.spec.bronze_table);
+  }
+  // Silver and quarantine are derived together: empty both, with their txns back to bronze version 0
+  // (the table's creation, no data), then derive every bronze version again. They are append-only
+  // tables, so each is opened for the rewrite and closed again as Spark users do it: SET TBLPROPERTIES
+  // delta.appendOnly=false, the rewrite, delta.appendOnly=true (Delta PROTOCOL.md, "Append-only
+  // Tables"). A crash in between leaves the table writable, not wrong; running the rebuild again ends it.
+  const int64_t now_ms = NowMillis();
+  auto set_append_only = [&](DeltaTable& t, bool on) -> Status {
+    if ((t.snapshot().Property("delta.appendOnly", "false") == "true") == on) return Status::OK();
+    Transaction txn;
+    txn.operation = "SET TBLPROPERTIES";
+    txn.operation_parameters_json = std::string(R"({"properties":"{\"delta.appendOnly\":\")") +
+                                    (on ? "true" : "false") + R"(\"}"})";
+    txn.set_properties = std::map<std::string, std::string>{{"delta.appendOnly", on ? "true" : "false"}};
+    return t.Commit(txn).status();
+  };
+  for (DeltaTable* t : {silver_, quarantine_}) {
+    RETURN_IF_ERROR(t->Refresh());
+    RETURN_IF_ERROR(set_append_only(*t, false));
+    Transaction txn;
+    txn.operation = "WRITE";
+    txn.operation_parameters_json = R"({"mode":"Overwrite","rebuild":"from bronze"})";
+    txn.read_whole_table = true;
+    for (const auto& [key, f] : t->snapshot().files) txn.removes.push_back(RemoveOf(f, now_ms, true));
+    if (t == silver_) {
+      txn.txns = {{apps_->silver, 0, now_ms}, {apps_->verified, 0, now_ms}, {apps_->silver_repair, 0, now_ms}};
+    } else {
+      txn.txns = {{apps_->quarantine, 0, now_ms}, {apps_->quarantine_repair, 0, now_ms}};
+    }
+    RETURN_IF_ERROR(t->Commit(txn).status());
+  }
+  counters_.silver_rows = 0;
+  counters_.quarantine_rows = 0;
+  max_event_us_ = INT64_MIN;
+  RETURN_IF_ERROR(LoadState(NowMicros()));
+  RETURN_IF_ERROR(bronze_table_->Refresh());
+  rebuild_gold_ = true;  // gold's txns name silver versions whose rows are gone
+  RETURN_IF_ERROR(CatchUp());
+  for (DeltaTable* t : {silver_, quarantine_}) RETURN_IF_ERROR(set_append_only(*t, true));
+  spdlog::info("{}: rebuilt {} and {} from bronze versions 1..{}, and every gold table from silver", name(),
+               options_.spec.silver_table, options_.spec.quarantine_table, bronze_table_->snapshot().version);
+  return Status::OK();
+}
+
 Status MedallionPipeline::RefreshGold() {
   last_gold_ms_ = NowMillis();
   gold_pending_ = false;
+  const bool rebuild = rebuild_gold_;
+  rebuild_gold_ = false;
   const int64_t first_open_day = FirstOpenDay();
   for (const auto& g : gold_) {
     DeltaTable& table = *tables_[g.plan.def.name];
@@ -422,7 +485,7 @@ Status MedallionPipeline::RefreshGold() {
         for (const auto& row : open.rows) extra.insert(row[0].value_or(""));
       }
     }
-    ASSIGN_OR_RETURN(GoldRefreshResult r, RefreshGoldTable(g.plan, table, *silver_, *engine_, extra));
+    ASSIGN_OR_RETURN(GoldRefreshResult r, RefreshGoldTable(g.plan, table, *silver_, *engine_, extra, rebuild));
     if (r.version >= 0) {
       counters_.gold_version = r.version;
       counters_.gold_refreshes++;

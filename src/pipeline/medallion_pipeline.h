@@ -105,6 +105,14 @@ class MedallionPipeline : public StreamingPipeline {
   /// Brings every gold table up to silver (and rewrites days the watermark has made final).
   /// Errors: RefreshGoldTable's.
   Status RefreshGold();
+  /// Recomputes `table` from its source, each in one commit per table (docs/pipelines/README.md,
+  /// "Rebuilding a table"): a gold table in full from silver; silver or quarantine (derived together)
+  /// from every bronze version in order, with the deduplication state and the watermark rebuilt as they
+  /// go, then every gold table in full. For a table restored or edited by hand, or after a change of
+  /// the rules. Errors: InvalidArgument when `table` is not one of this pipeline's derived tables
+  /// (bronze is the source; names them); Delta's, DuckDB's and the derivation's (an unreadable bronze
+  /// version after log cleanup: restore bronze's log, or accept the loss and rebuild gold only).
+  Status Rebuild(const std::string& table);
   /// Sends every record quarantined from now on to `sink` as well (after the quarantine commit).
   void SetDeadLetterSink(DeadLetterSink sink) { dead_letter_ = std::move(sink); }
   /// The source lines of `source_name` already in bronze, from the payloads' source.name/source.line
@@ -152,6 +160,7 @@ class MedallionPipeline : public StreamingPipeline {
   DeadLetterSink dead_letter_;
   int64_t last_gold_ms_ = 0;
   bool gold_pending_ = false;   // a silver version committed since the last gold refresh
+  bool rebuild_gold_ = false;   // the next RefreshGold recomputes every gold table in full
   bool derive_failed_ = false;  // a batch reached bronze but not silver (e.g. a `fail` expectation)
   std::unique_ptr<medallion::DerivedAppIds> apps_;
   std::unique_ptr<WriterLease> lease_;  // held from Open until Close or destruction

@@ -984,6 +984,33 @@ int RunProduce(const Settings& s, const KafkaProperties& kafka_props) {
   return 0;
 }
 
+int RunRebuild(const Settings& s, const std::string& table_name) {
+  auto spec = LoadSpec(s);
+  if (!spec.ok()) return Fail(spec.status());
+  std::string table = table_name;
+  if (table.find('/') == std::string::npos && table.find('.') != std::string::npos) table[table.find('.')] = '/';
+  auto options = PipelineOptionsFrom(s, *spec, "");
+  if (!options.ok()) return Fail(options.status());
+  options->command = "rebuild";
+  options->auto_compact_min_files = 0;
+  const int64_t start = MonotonicMillis();
+  auto pipeline = MedallionPipeline::Open(*options);
+  if (!pipeline.ok()) return Fail(pipeline.status());
+  Status st = (*pipeline)->Rebuild(table);
+  if (st.code() == StatusCode::kInvalidArgument) {
+    std::fprintf(stderr, "lakestream rebuild: %s\n", st.message().c_str());
+    return 2;
+  }
+  if (st.ok()) st = (*pipeline)->Close();
+  if (!st.ok()) return Fail(st);
+  std::printf("rebuilt %s in %.1f s\n", table.c_str(), (MonotonicMillis() - start) / 1000.0);
+  for (const auto& t : (*pipeline)->Summary()) {
+    std::printf("  %-30s %10s rows  version %lld\n", t.name.c_str(), Thousands(t.rows).c_str(),
+                static_cast<long long>(t.version));
+  }
+  return 0;
+}
+
 int RunDlqReplay(const Settings& s, const KafkaProperties& kafka_props, const DlqReplayOptions& o) {
   auto spec = LoadSpec(s);
   if (!spec.ok()) return Fail(spec.status());

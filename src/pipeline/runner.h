@@ -21,6 +21,11 @@ int RunMain(const Settings& settings, const KafkaProperties& kafka_props);
 int RunBroker(const Settings& settings);
 int RunProduce(const Settings& settings, const KafkaProperties& kafka_props);
 int RunIngest(const Settings& settings, const KafkaProperties& kafka_props);
+/// `lakestream rebuild TABLE`: recomputes a derived table of the pipeline (pipeline.file) from its source
+/// (MedallionPipeline::Rebuild), holding the writer lease, so no `ingest` may run meanwhile. `table`
+/// is a path under the lake root ("gold/sales_daily") or its SQL name ("gold.sales_daily"). Exit code
+/// 0, 1 on an error (printed), 2 when the table is not one of the pipeline's derived tables.
+int RunRebuild(const Settings& settings, const std::string& table);
 /// `lakestream serve`: the dashboard and API over an existing lakehouse (no pipeline), until Ctrl-C.
 int RunServe(const Settings& settings);
 

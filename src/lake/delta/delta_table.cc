@@ -168,6 +168,31 @@ std::string DeltaTable::SerializeCommit(const Transaction& txn, int64_t read_ver
       .EndObject().EndObject();
   std::string out = ci.Take();
   out.push_back('\n');
+  if (txn.set_properties) {
+    const MetadataAction& m = snapshot_.metadata;
+    std::map<std::string, std::string> configuration = m.configuration;
+    for (const auto& [k, v] : *txn.set_properties) {
+      if (v.empty()) {
+        configuration.erase(k);
+      } else {
+        configuration[k] = v;
+      }
+    }
+    JsonWriter md;
+    md.BeginObject().Key("metaData").BeginObject().Key("id").String(m.id);
+    if (!m.name.empty()) md.Key("name").String(m.name);
+    if (!m.description.empty()) md.Key("description").String(m.description);
+    md.Key("format").BeginObject().Key("provider").String(m.format_provider).Key("options").BeginObject();
+    for (const auto& [k, v] : m.format_options) md.Key(k).String(v);
+    md.EndObject().EndObject().Key("schemaString").String(m.schema_string).Key("partitionColumns").BeginArray();
+    for (const auto& p : m.partition_columns) md.String(p);
+    md.EndArray().Key("configuration").BeginObject();
+    for (const auto& [k, v] : configuration) md.Key(k).String(v);
+    md.EndObject();
+    if (m.created_time_ms >= 0) md.Key("createdTime").Int(m.created_time_ms);
+    md.EndObject().EndObject();
+    out += md.str() + "\n";
+  }
   for (const auto& t : txn.txns) {
     JsonWriter w;
     w.BeginObject().Key("txn").BeginObject()

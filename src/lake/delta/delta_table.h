@@ -42,6 +42,10 @@ struct Transaction {
   std::set<std::string> read_files;
   /// Extra commitInfo.operationMetrics, as string values the way Spark writes them.
   std::map<std::string, std::string> operation_metrics;
+  /// When set, the commit also writes a metaData action: the table's current metadata with these
+  /// properties set ("" removes one), e.g. {"delta.appendOnly": "false"} for SET TBLPROPERTIES (Delta
+  /// PROTOCOL.md, "Change Metadata"). Concurrent writers then fail with MetadataChanged.
+  std::optional<std::map<std::string, std::string>> set_properties;
 };
 
 /// Options for commits on one table. Checkpoint cadence and retention come from the table's
