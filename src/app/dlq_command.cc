@@ -5,7 +5,7 @@
 #include <string>
 
 #include "pipeline/dead_letters.h"
-#include "pipeline/runner_internal.h"
+#include "pipeline/runner.h"
 
 namespace lakestream {
 
@@ -40,7 +40,7 @@ int RunDlqExportCommand(const Settings& settings) {
   DeadLetterFilter filter;
   filter.rule = o.rule;
   filter.include_closed = o.include_closed;
-  auto spec = internal::LoadSpec(settings);
+  auto spec = PipelineOf(settings);
   if (!spec.ok()) {
     std::fprintf(stderr, "lakestream dlq export: %s\n", spec.status().ToString().c_str());
     return 2;

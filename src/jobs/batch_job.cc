@@ -23,7 +23,7 @@
 #include "lake/delta/delta_table.h"
 #include "lake/delta/delta_writer.h"
 #include "lake/storage/storage.h"
-#include "pipeline/medallion.h"
+#include "lake/delta/table_io.h"
 #include "query/result_writer.h"
 
 namespace lakestream {
@@ -620,7 +620,7 @@ Result<JobRunResult> RunJob(const JobSpec& spec, const JobRunOptions& o) {
     RETURN_IF_ERROR(CheckInputComplete(path, ss.str(), spec.input_format, spec.last_line_break_optional));
   }
   // 1. Bronze: each input file once, by checksum.
-  ASSIGN_OR_RETURN(auto bronze, medallion::OpenTable(o.lakehouse, spec.bronze_table, BronzeColumns(), {}, true));
+  ASSIGN_OR_RETURN(auto bronze, OpenTable(o.lakehouse, spec.bronze_table, BronzeColumns(), {}, true));
   std::set<std::string> landed_now;  // sha256 of the files landed by this run
   for (const auto& path : files) {
     std::ifstream in(path, std::ios::binary);
@@ -661,7 +661,7 @@ Result<JobRunResult> RunJob(const JobSpec& spec, const JobRunOptions& o) {
     params.Key("sha256").String(sha).EndObject();
     txn.operation_parameters_json = params.Take();
     if (batch.num_rows() > 0) {
-      ASSIGN_OR_RETURN(AddFile add, medallion::WriteDataFile(*engine, *bronze, batch));
+      ASSIGN_OR_RETURN(AddFile add, WriteDataFile(*engine, *bronze, batch));
       txn.adds.push_back(std::move(add));
     }
     txn.txns.push_back(TxnAction{app_id, 0, NowMillis()});
@@ -676,7 +676,7 @@ Result<JobRunResult> RunJob(const JobSpec& spec, const JobRunOptions& o) {
   // 2. Silver and quarantine: a function of all of bronze, recomputed when bronze moved.
   ASSIGN_OR_RETURN(auto silver, OpenTable(o.lakehouse, spec.silver_table));
   ASSIGN_OR_RETURN(auto quarantine,
-                   medallion::OpenTable(o.lakehouse, spec.QuarantineTable(), QuarantineSchema(), {}, false));
+                   OpenTable(o.lakehouse, spec.QuarantineTable(), QuarantineSchema(), {}, false));
   const std::string silver_app = app + "-silver<-bronze", quarantine_app = app + "-quarantine<-bronze";
   const bool silver_due = silver->snapshot().TxnVersion(silver_app) != result.bronze_version;
   const bool quarantine_due = quarantine->snapshot().TxnVersion(quarantine_app) != result.bronze_version;
@@ -737,7 +737,7 @@ Result<JobRunResult> RunJob(const JobSpec& spec, const JobRunOptions& o) {
     }
     if (quarantine_due) {
       RETURN_IF_ERROR(engine->CreateTempTable("quarantined", d.quarantine));
-      RETURN_IF_ERROR(Overwrite(*engine, *quarantine, medallion::ToDeltaSchema(QuarantineSchema()), {}, {},
+      RETURN_IF_ERROR(Overwrite(*engine, *quarantine, ToDeltaSchema(QuarantineSchema()), {}, {},
                                 "SELECT * FROM quarantined",
                                 {TxnAction{quarantine_app, result.bronze_version, NowMillis()}}, spec.name));
     }

@@ -31,7 +31,7 @@ constexpr const char* kTopic = "orders";
 // cancellations, missing customers. Runs on its own thread.
 class SyntheticOrders {
  public:
-  SyntheticOrders(ReplayOptions base, int64_t events, OrderProducer* producer, std::function<int64_t()> lag_bytes)
+  SyntheticOrders(ReplayOptions base, int64_t events, KafkaProducer* producer, std::function<int64_t()> lag_bytes)
       : base_(std::move(base)), events_(events), producer_(producer), lag_bytes_(std::move(lag_bytes)) {}
   ~SyntheticOrders() { Join(); }
 
@@ -75,7 +75,7 @@ class SyntheticOrders {
 
   ReplayOptions base_;
   int64_t events_;
-  OrderProducer* producer_;
+  KafkaProducer* producer_;
   std::function<int64_t()> lag_bytes_;
   mutable std::mutex mu_;
   std::unique_ptr<Replay> current_;
@@ -128,8 +128,8 @@ Result<PhaseResult> PipelinePhase(const Settings& s, const KafkaProperties& kafk
   options.lake_root = dir;
   options.command = "bench";
   ASSIGN_OR_RETURN(auto pipeline, MedallionPipeline::Open(options));
-  ASSIGN_OR_RETURN(auto producer, OrderProducer::Create(props, kTopic));
-  OrderProducer* prod = producer.get();
+  ASSIGN_OR_RETURN(auto producer, KafkaProducer::Create(props, kTopic));
+  KafkaProducer* prod = producer.get();
   MedallionPipeline* pipe = pipeline.get();
   ASSIGN_OR_RETURN(auto consumer, PipelineConsumer::Create(props, kTopic, "lakestream-bench",
                                                            [pipe](const std::string& t, int32_t p) {
@@ -187,14 +187,14 @@ Result<PhaseResult> RawConsumePhase(const Settings& s, const KafkaProperties& ka
   ASSIGN_OR_RETURN(auto broker, EmbeddedBroker::Start(kTopic, static_cast<int>(s.GetInt("kafka.partitions"))));
   KafkaProperties props = kafka_props;
   props["bootstrap.servers"] = broker->bootstrap_servers();
-  ASSIGN_OR_RETURN(auto producer, OrderProducer::Create(props, kTopic));
+  ASSIGN_OR_RETURN(auto producer, KafkaProducer::Create(props, kTopic));
   ASSIGN_OR_RETURN(auto consumer, PipelineConsumer::Create(props, kTopic, "lakestream-bench-raw",
                                                            [](const std::string&, int32_t) { return std::nullopt; }));
   std::vector<KafkaRecord> batch;
   RETURN_IF_ERROR(WaitForAssignment(*consumer, &batch));
   std::mutex mu;
   std::map<int32_t, int64_t> consumed_bytes;
-  OrderProducer* prod = producer.get();
+  KafkaProducer* prod = producer.get();
   ReplayOptions ro = ReplayOptionsFrom(s);
   ro.rate = std::nullopt;
   SyntheticOrders source(ro, events, prod, [&]() {

@@ -18,6 +18,7 @@
 #include "common/status.h"
 #include "lake/columnar/columnar.h"
 #include "lake/delta/delta_table.h"
+#include "lake/delta/table_io.h"
 #include "pipeline/streaming_pipeline.h"
 #include "source/kafka/kafka_client.h"
 
@@ -28,18 +29,12 @@ const std::vector<ColumnSpec>& BronzeColumns();
 /// Quarantine: payload, event_id, failed_rules, reason, topic, kafka_partition, kafka_offset,
 /// kafka_timestamp, bronze_version, quarantined_at.
 const std::vector<ColumnSpec>& QuarantineColumns();
-DeltaSchema ToDeltaSchema(const std::vector<ColumnSpec>& cols);
+using ::lakestream::ToDeltaSchema;  // lake/delta/table_io.h
+using ::lakestream::OpenTable;
+using ::lakestream::WriteDataFile;
 
 /// The Kafka timestamp of a record in µs, nullopt when the record has none.
 std::optional<int64_t> KafkaTimestampMicros(const KafkaRecord& r);
-
-/// Opens (creating when missing) the table at `lake_root`/`name`. Errors: storage and Delta's.
-Result<std::unique_ptr<DeltaTable>> OpenTable(const std::string& lake_root, const std::string& name,
-                                              const std::vector<ColumnSpec>& cols,
-                                              const std::vector<std::string>& partitions, bool append_only);
-
-/// Writes `batch` as a new data file of `table` and returns its add action. Errors: IoError.
-Result<AddFile> WriteDataFile(ColumnarEngine& engine, DeltaTable& table, const RecordBatch& batch);
 
 /// `records` without those at or below the offset bronze's txn `app_id(topic, partition)` records.
 std::vector<KafkaRecord> WithoutCommitted(const Snapshot& bronze,

@@ -17,7 +17,7 @@ std::string DefaultSourceName(const std::string& input) {
   return std::filesystem::path(input).filename().string();
 }
 
-Replay::Replay(ReplayOptions options, OrderProducer* producer, std::function<int64_t()> lag_bytes,
+Replay::Replay(ReplayOptions options, KafkaProducer* producer, std::function<int64_t()> lag_bytes,
                std::set<int64_t> skip_lines)
     : options_(std::move(options)),
       producer_(producer),

@@ -40,7 +40,7 @@ class Replay {
   /// `lag_bytes` returns the largest number of payload bytes any partition holds that the pipeline has
   /// not committed yet; the replay waits while it exceeds options.max_lag_bytes.
   /// `skip_lines`: data lines already committed to bronze (resume after a crash) — not produced again.
-  Replay(ReplayOptions options, OrderProducer* producer, std::function<int64_t()> lag_bytes,
+  Replay(ReplayOptions options, KafkaProducer* producer, std::function<int64_t()> lag_bytes,
          std::set<int64_t> skip_lines);
   /// Produces the whole file, then flushes. Returns early (OK) when `stop` becomes true.
   /// Errors: the input's (NotFound, InvalidArgument for a bad header, Corruption) or the producer's.
@@ -49,7 +49,7 @@ class Replay {
 
  private:
   ReplayOptions options_;
-  OrderProducer* producer_;
+  KafkaProducer* producer_;
   std::function<int64_t()> lag_bytes_;
   std::set<int64_t> skip_lines_;
   ReplayCounters counters_;

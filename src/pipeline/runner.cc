@@ -215,7 +215,7 @@ ReplayOptions ReplayOptionsFrom(const Settings& s) {
   return o;
 }
 
-int64_t UncommittedBytes(const OrderProducer& producer, const StreamingPipeline& pipeline) {
+int64_t UncommittedBytes(const KafkaProducer& producer, const StreamingPipeline& pipeline) {
   int64_t worst = 0;
   for (const auto& [p, delivered] : producer.DeliveredBytesByPartition()) {
     worst = std::max(worst, delivered - pipeline.CommittedBytes(p));
@@ -229,18 +229,18 @@ Result<OpenedPipeline> OpenPipeline(const Settings& s, const KafkaProperties& pr
   ASSIGN_OR_RETURN(MedallionPipelineOptions options, PipelineOptionsFrom(s, spec, epoch));
   options.command = command;
   const std::string dlq_topic = DeadLetterTopicOf(s, spec);
-  std::unique_ptr<OrderProducer> dlq;
+  std::unique_ptr<KafkaProducer> dlq;
   if (!dlq_topic.empty()) {
     // Created before the pipeline opens: its catch-up may quarantine records already.
-    ASSIGN_OR_RETURN(dlq, OrderProducer::Create(props, dlq_topic));
+    ASSIGN_OR_RETURN(dlq, KafkaProducer::Create(props, dlq_topic));
   }
   ASSIGN_OR_RETURN(out.pipeline, MedallionPipeline::Open(options));
   if (dlq) AttachDeadLetterProducer(out, std::move(dlq));
   return out;
 }
 
-void AttachDeadLetterProducer(OpenedPipeline& opened, std::unique_ptr<OrderProducer> dlq) {
-  OrderProducer* producer = dlq.get();
+void AttachDeadLetterProducer(OpenedPipeline& opened, std::unique_ptr<KafkaProducer> dlq) {
+  KafkaProducer* producer = dlq.get();
   opened.pipeline->SetDeadLetterSink([producer](const KafkaRecord& r, const std::string& rules, const std::string& reason) {
     // Header names follow Kafka Connect's dead-letter convention (__connect.errors.*), in our namespace.
     KafkaHeaders h = {{"lakestream.errors.rules", rules},
@@ -496,7 +496,7 @@ class BrokerFileWatch {
 // times the mean size of the records `producer` delivered. Refreshed at most every 200 ms.
 class GroupLagBytes {
  public:
-  GroupLagBytes(GroupLagProbe* probe, OrderProducer* producer) : probe_(probe), producer_(producer) {}
+  GroupLagBytes(GroupLagProbe* probe, KafkaProducer* producer) : probe_(probe), producer_(producer) {}
   int64_t Worst() {
     if (MonotonicMillis() - checked_ms_ < 200) return cached_;
     checked_ms_ = MonotonicMillis();
@@ -515,7 +515,7 @@ class GroupLagBytes {
 
  private:
   GroupLagProbe* probe_;
-  OrderProducer* producer_;
+  KafkaProducer* producer_;
   int64_t cached_ = 0, checked_ms_ = 0;
 };
 
@@ -557,7 +557,7 @@ struct PipelineJob {
   PipelineSpec spec;
   std::string topic, group;
   OpenedPipeline opened;
-  std::unique_ptr<OrderProducer> producer;
+  std::unique_ptr<KafkaProducer> producer;
   std::unique_ptr<Replay> replay;                   // `run` of the orders pipeline
   std::unique_ptr<NotificationGenerator> generator; // `run` of a generated pipeline
   std::unique_ptr<PipelineConsumer> consumer;
@@ -631,8 +631,8 @@ Result<std::unique_ptr<PipelineJob>> OpenJob(const Settings& s, const KafkaPrope
   StreamingPipeline* pipe = job->opened.pipeline.get();
   job->bronze_at_start = job->last_bronze = pipe->counters().bronze_rows.load();
   if (with_source) {
-    ASSIGN_OR_RETURN(job->producer, OrderProducer::Create(props, job->topic));
-    OrderProducer* prod = job->producer.get();
+    ASSIGN_OR_RETURN(job->producer, KafkaProducer::Create(props, job->topic));
+    KafkaProducer* prod = job->producer.get();
     auto uncommitted = [prod, pipe]() { return UncommittedBytes(*prod, *pipe); };
     if (spec.is_orders()) {
       ReplayOptions ropts = ReplayOptionsFrom(s);
@@ -744,7 +744,7 @@ Status SwitchBroker(const Settings& s, PipelineJob& job) {
   w.Accept();
   if (job.opened.dlq) {
     RETURN_IF_ERROR(job.opened.dlq->Flush(10000).WithContext("dead-letter topic"));
-    ASSIGN_OR_RETURN(auto dlq, OrderProducer::Create(job.props, job.opened.dlq->topic()));
+    ASSIGN_OR_RETURN(auto dlq, KafkaProducer::Create(job.props, job.opened.dlq->topic()));
     AttachDeadLetterProducer(job.opened, std::move(dlq));
   }
   ASSIGN_OR_RETURN(job.consumer, ConsumerFor(s, job));
@@ -927,7 +927,7 @@ int RunProduce(const Settings& s, const KafkaProperties& kafka_props) {
   std::string epoch;
   if (Status st = ResolveBrokers(s, &props, &epoch); !st.ok()) return Fail(st);
   const std::string topic = TopicOf(s, *spec);
-  auto producer_or = OrderProducer::Create(props, topic);
+  auto producer_or = KafkaProducer::Create(props, topic);
   if (!producer_or.ok()) return Fail(producer_or.status());
   auto producer = std::move(producer_or).value();
   auto probe_or = GroupLagProbe::Create(props, topic, GroupOf(s, *spec));
@@ -960,7 +960,7 @@ int RunProduce(const Settings& s, const KafkaProperties& kafka_props) {
     return 0;
   }
   ReplayOptions ropts = ReplayOptionsFrom(s);
-  OrderProducer* prod = producer.get();
+  KafkaProducer* prod = producer.get();
   GroupLagBytes lag(probe.get(), prod);
   auto lag_bytes = [&lag]() { return lag.Worst(); };
   Replay replay(ropts, prod, lag_bytes, {});
@@ -983,6 +983,8 @@ int RunProduce(const Settings& s, const KafkaProperties& kafka_props) {
               topic.c_str());
   return 0;
 }
+
+Result<PipelineSpec> PipelineOf(const Settings& s) { return LoadSpec(s); }
 
 int RunRebuild(const Settings& s, const std::string& table_name) {
   auto spec = LoadSpec(s);
@@ -1051,7 +1053,7 @@ int RunDlqReplay(const Settings& s, const KafkaProperties& kafka_props, const Dl
   KafkaProperties props = kafka_props;
   std::string epoch;
   if (Status st = ResolveBrokers(s, &props, &epoch); !st.ok()) return Fail(st);
-  auto producer_or = OrderProducer::Create(props, topic);
+  auto producer_or = KafkaProducer::Create(props, topic);
   if (!producer_or.ok()) return Fail(producer_or.status());
   auto producer = std::move(producer_or).value();
   auto probe_or = GroupLagProbe::Create(props, topic, GroupOf(s, *spec));

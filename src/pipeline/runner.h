@@ -8,6 +8,7 @@
 #include <string>
 
 #include "config/settings.h"
+#include "pipeline/pipeline_spec.h"
 #include "source/kafka/kafka_client.h"
 
 namespace lakestream {
@@ -16,6 +17,11 @@ namespace lakestream {
 std::atomic<bool>& StopRequested();
 /// Installs the SIGINT/SIGTERM handlers that set StopRequested().
 void InstallStopSignalHandlers();
+
+/// The one pipeline pipeline.file names (the built-in orders pipeline when it is empty), found as `run`
+/// finds it (beside the binary when not in the working directory). Errors: NotFound, the file's
+/// problems with their lines, InvalidArgument for a list of several files.
+Result<PipelineSpec> PipelineOf(const Settings& settings);
 
 int RunMain(const Settings& settings, const KafkaProperties& kafka_props);
 int RunBroker(const Settings& settings);

@@ -52,11 +52,11 @@ ReplayOptions ReplayOptionsFrom(const Settings& s);
 
 /// Backpressure for an in-process replay: the largest number of payload bytes any partition has had
 /// delivered by `producer` but not yet committed to bronze by `pipeline`.
-int64_t UncommittedBytes(const OrderProducer& producer, const StreamingPipeline& pipeline);
+int64_t UncommittedBytes(const KafkaProducer& producer, const StreamingPipeline& pipeline);
 
 /// The pipeline with its dead-letter producer (when pipeline.dlq_topic is set).
 struct OpenedPipeline {
-  std::unique_ptr<OrderProducer> dlq;  // declared first: destroyed after the pipeline that uses it
+  std::unique_ptr<KafkaProducer> dlq;  // declared first: destroyed after the pipeline that uses it
   std::unique_ptr<MedallionPipeline> pipeline;
 };
 /// Opens the pipeline `spec` declares (MedallionPipeline); `command` ("run", "ingest") is named in its writer lease. Errors: the producer's and the pipeline's
@@ -64,7 +64,7 @@ struct OpenedPipeline {
 Result<OpenedPipeline> OpenPipeline(const Settings& s, const KafkaProperties& props, const std::string& epoch,
                                     const PipelineSpec& spec, const std::string& command);
 /// Sends the pipeline's quarantined records to `dlq` too (replacing any producer before).
-void AttachDeadLetterProducer(OpenedPipeline& opened, std::unique_ptr<OrderProducer> dlq);
+void AttachDeadLetterProducer(OpenedPipeline& opened, std::unique_ptr<KafkaProducer> dlq);
 
 /// The consume → commit loop shared by `run`, `ingest` and `bench`: micro-batches of
 /// pipeline.commit_interval_ms or pipeline.max_batch_bytes, committed by StreamingPipeline::ProcessBatch;

@@ -57,10 +57,11 @@ class PipelineMonitor {
   /// {"name","command","state","detail","topic","group_id","started_at","uptime_s","counters":{…},
   ///  "rates":{"consumed_per_s","bronze_per_s","silver_per_s","quarantine_per_s"},"lag":{"total","partitions":{…}},
   ///  "freshness_ms":{"p50","p99","max","samples","window_s"},"commit_ms":{"p50","p99"},
-  ///  "orders_per_minute","expectations":[{"name","action","failed"}],"tables":{name: version}}
+  ///  "keys_per_minute" (distinct record keys in the last minute;
+  ///  also as its former name "orders_per_minute"),"expectations":[{"name","action","failed"}],"tables":{name: version}}
   std::string StatusJson() const;
   /// StatusJson plus "history": one point per second {"t" (epoch ms), "consumed","bronze","silver",
-  /// "quarantine" (rows/s), "lag", "freshness_p50_ms", "freshness_p99_ms", "orders_per_minute"}.
+  /// "quarantine" (rows/s), "lag", "freshness_p50_ms", "freshness_p99_ms", "keys_per_minute", "orders_per_minute" (the same)}.
   std::string StatusWithHistoryJson() const;
 
   FreshnessSummary Freshness() const;
@@ -79,10 +80,10 @@ class PipelineMonitor {
     double consumed, bronze, silver, quarantine;
     int64_t lag;
     double p50, p99;
-    int64_t orders_per_minute;
+    int64_t keys_per_minute;  // distinct record keys committed in the minute before
   };
   void WriteStatus(class JsonWriter& w, bool with_history) const;
-  int64_t OrdersLastMinuteLocked(int64_t now_ms) const;
+  int64_t KeysLastMinuteLocked(int64_t now_ms) const;
 
   PipelineInfo info_;
   const StreamingPipeline& pipeline_;
@@ -95,7 +96,7 @@ class PipelineMonitor {
   std::map<int32_t, int64_t> lag_;
   std::deque<std::pair<int64_t, int32_t>> freshness_;  // (commit time ms, freshness ms), last kWindowSeconds
   std::deque<std::pair<int64_t, int64_t>> commits_;    // (commit time ms, duration ms), last kWindowSeconds
-  std::deque<std::pair<int64_t, int64_t>> orders_;     // (commit time ms, distinct orders in the batch)
+  std::deque<std::pair<int64_t, int64_t>> keys_;       // (commit time ms, distinct record keys in the batch)
   std::deque<Point> history_;
   // Last sampled cumulative values, for rates and counter deltas.
   int64_t last_sample_ms_ = 0, last_consumed_ = 0, last_bronze_ = 0, last_silver_ = 0, last_quarantine_ = 0;

@@ -178,7 +178,8 @@ TEST(Cli, BadFlagStopsAtStartupWithAHowToFixMessage) {
   EXPECT_NE(ReadFile(dir + "/log.txt").find("invalid value 'fast' for --rate"), std::string::npos) << ReadFile(dir + "/log.txt");
   rc = Wait(Spawn({"run", "--lakehouse", dir, "--input", dir + "/missing.csv"}, dir + "/log2.txt"));
   EXPECT_EQ(rc, 1);
-  EXPECT_NE(ReadFile(dir + "/log2.txt").find("missing.csv does not exist"), std::string::npos) << ReadFile(dir + "/log2.txt");
+  EXPECT_NE(ReadFile(dir + "/log2.txt").find("missing.csv: no such file"), std::string::npos) << ReadFile(dir + "/log2.txt");
+  EXPECT_FALSE(std::filesystem::exists(dir + "/_broker")) << "the missing input stops the run before the broker starts";
 }
 
 TEST(Configuration, CommittedConfigurationMdIsUpToDate) {

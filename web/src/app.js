@@ -258,7 +258,7 @@ function onPipelinePoint(p, t) {
   if (h.length && h[h.length - 1].t >= t) return;
   h.push({ t, consumed: p.rates.consumed_per_s, bronze: p.rates.bronze_per_s, silver: p.rates.silver_per_s,
     quarantine: p.rates.quarantine_per_s, lag: p.lag.total, freshness_p50_ms: p.freshness_ms.p50,
-    freshness_p99_ms: p.freshness_ms.p99, orders_per_minute: p.orders_per_minute });
+    freshness_p99_ms: p.freshness_ms.p99, keys_per_minute: p.keys_per_minute });
   while (h.length > 600) h.shift();
 }
 // The pipeline the page shows: the one picked, else the data page's own (the orders pulse is the
@@ -307,7 +307,7 @@ function drawPipeline(p) {
     setSeries(charts.lag, labels, points.map((h) => h.lag));
     setSeries(charts.freshness, labels, points.map((h) => h.freshness_p50_ms), points.map((h) => h.freshness_p99_ms));
   } else {
-    setSeries(charts.pulse, labels, points.map((h) => h.orders_per_minute));
+    setSeries(charts.pulse, labels, points.map((h) => h.keys_per_minute));
   }
 }
 async function loadTables() {

@@ -82,7 +82,7 @@ GeneratedCustomer NotificationGenerator::Customer(int i) {
   return {std::to_string(1000000 + i), name};
 }
 
-NotificationGenerator::NotificationGenerator(NotificationGeneratorOptions options, OrderProducer* producer,
+NotificationGenerator::NotificationGenerator(NotificationGeneratorOptions options, KafkaProducer* producer,
                                              std::function<int64_t()> lag_bytes)
     : options_(std::move(options)), producer_(producer), lag_bytes_(std::move(lag_bytes)) {}
 

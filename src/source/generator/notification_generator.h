@@ -48,7 +48,7 @@ class NotificationGenerator {
  public:
   /// `lag_bytes`: the largest number of payload bytes any partition holds uncommitted; the generator
   /// waits while it exceeds options.max_lag_bytes.
-  NotificationGenerator(NotificationGeneratorOptions options, OrderProducer* producer,
+  NotificationGenerator(NotificationGeneratorOptions options, KafkaProducer* producer,
                         std::function<int64_t()> lag_bytes);
   /// Produces until `limit` or `stop`, then flushes. Errors: the producer's.
   Status Run(const std::atomic<bool>& stop);
@@ -58,7 +58,7 @@ class NotificationGenerator {
 
  private:
   NotificationGeneratorOptions options_;
-  OrderProducer* producer_;
+  KafkaProducer* producer_;
   std::function<int64_t()> lag_bytes_;
   NotificationGeneratorCounters counters_;
 };

@@ -29,10 +29,10 @@ Result<std::unique_ptr<RdKafka::Conf>> MakeKafkaConf(const KafkaProperties& prop
 // ---------------------------------------------------------------------------------------------
 // Producer
 
-struct OrderProducer::Impl : public RdKafka::DeliveryReportCb {
+struct KafkaProducer::Impl : public RdKafka::DeliveryReportCb {
   std::unique_ptr<RdKafka::Producer> producer;
   std::string topic;
-  OrderProducer* owner = nullptr;
+  KafkaProducer* owner = nullptr;
   mutable std::mutex mu;
   Status first_error;
   std::map<int32_t, int64_t> delivered_bytes;
@@ -50,18 +50,18 @@ struct OrderProducer::Impl : public RdKafka::DeliveryReportCb {
   }
 };
 
-OrderProducer::~OrderProducer() {
+KafkaProducer::~KafkaProducer() {
   if (impl_ && impl_->producer) impl_->producer->flush(10000);
 }
 
-Result<std::unique_ptr<OrderProducer>> OrderProducer::Create(const KafkaProperties& props, const std::string& topic) {
+Result<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(const KafkaProperties& props, const std::string& topic) {
   KafkaProperties p = props;
   p.emplace("enable.idempotence", "true");
   p.emplace("acks", "all");
   p.emplace("linger.ms", "5");
   p.emplace("compression.type", "lz4");
   ASSIGN_OR_RETURN(auto conf, MakeKafkaConf(p));
-  std::unique_ptr<OrderProducer> out(new OrderProducer());
+  std::unique_ptr<KafkaProducer> out(new KafkaProducer());
   out->impl_ = std::make_unique<Impl>();
   out->impl_->owner = out.get();
   out->impl_->topic = topic;
@@ -72,11 +72,11 @@ Result<std::unique_ptr<OrderProducer>> OrderProducer::Create(const KafkaProperti
   return out;
 }
 
-Status OrderProducer::Produce(const std::string& key, const std::string& value) {
+Status KafkaProducer::Produce(const std::string& key, const std::string& value) {
   return Produce("", key, value, {});
 }
 
-Status OrderProducer::Produce(const std::string& topic, const std::string& key, const std::string& value,
+Status KafkaProducer::Produce(const std::string& topic, const std::string& key, const std::string& value,
                               const KafkaHeaders& headers) {
   const std::string& target = topic.empty() ? impl_->topic : topic;
   for (;;) {
@@ -99,9 +99,9 @@ Status OrderProducer::Produce(const std::string& topic, const std::string& key, 
   }
 }
 
-void OrderProducer::Poll(int timeout_ms) { impl_->producer->poll(timeout_ms); }
+void KafkaProducer::Poll(int timeout_ms) { impl_->producer->poll(timeout_ms); }
 
-Status OrderProducer::Flush(int timeout_ms) {
+Status KafkaProducer::Flush(int timeout_ms) {
   RdKafka::ErrorCode e = impl_->producer->flush(timeout_ms);
   RETURN_IF_ERROR(status());
   if (e != RdKafka::ERR_NO_ERROR) {
@@ -111,19 +111,19 @@ Status OrderProducer::Flush(int timeout_ms) {
   return Status::OK();
 }
 
-Status OrderProducer::status() const {
+Status KafkaProducer::status() const {
   std::lock_guard<std::mutex> lock(impl_->mu);
   return impl_->first_error;
 }
 
-std::map<int32_t, int64_t> OrderProducer::DeliveredBytesByPartition() const {
+std::map<int32_t, int64_t> KafkaProducer::DeliveredBytesByPartition() const {
   std::lock_guard<std::mutex> lock(impl_->mu);
   return impl_->delivered_bytes;
 }
 
-int64_t OrderProducer::in_flight() const { return impl_->producer->outq_len(); }
+int64_t KafkaProducer::in_flight() const { return impl_->producer->outq_len(); }
 
-const std::string& OrderProducer::topic() const { return impl_->topic; }
+const std::string& KafkaProducer::topic() const { return impl_->topic; }
 
 // ---------------------------------------------------------------------------------------------
 // Consumer

@@ -54,13 +54,14 @@ struct OffsetGap {
   std::string reason;
 };
 
-/// Idempotent producer (enable.idempotence=true, acks=all). Produce() blocks while librdkafka's queue
+/// A Kafka producer of any topic — source events, notifications, dead letters, replays: idempotent
+/// (enable.idempotence=true, acks=all). Produce() blocks while librdkafka's queue
 /// is full. Delivery failures are fatal: the first one is kept and returned by status().
 /// Thread-safe for Produce from one thread and counters read from others.
-class OrderProducer {
+class KafkaProducer {
  public:
-  ~OrderProducer();
-  static Result<std::unique_ptr<OrderProducer>> Create(const KafkaProperties& props, const std::string& topic);
+  ~KafkaProducer();
+  static Result<std::unique_ptr<KafkaProducer>> Create(const KafkaProperties& props, const std::string& topic);
   /// Enqueues one record (partitioned by key with librdkafka's default partitioner).
   Status Produce(const std::string& key, const std::string& value);
   /// Enqueues one record with headers to `topic` (empty: the producer's topic). Errors: IoError.
@@ -82,7 +83,7 @@ class OrderProducer {
   struct Impl;
 
  private:
-  OrderProducer() = default;
+  KafkaProducer() = default;
   std::unique_ptr<Impl> impl_;
   std::atomic<int64_t> delivered_{0};
 };
