@@ -5,7 +5,7 @@
 #include <string>
 
 #include "pipeline/dead_letters.h"
-#include "pipeline/runner.h"
+#include "app/runner.h"
 
 namespace lakestream {
 

@@ -17,7 +17,7 @@
 #include "app/table_command.h"
 #include "config/settings.h"
 #include "lake/storage/azure_blob_storage.h"
-#include "pipeline/runner.h"
+#include "app/runner.h"
 
 using namespace lakestream;
 

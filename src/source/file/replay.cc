@@ -1,4 +1,4 @@
-#include "pipeline/replay.h"
+#include "source/file/replay.h"
 
 #include <simdjson.h>
 #include <spdlog/spdlog.h>

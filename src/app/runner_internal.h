@@ -13,7 +13,7 @@
 #include "config/settings.h"
 #include "pipeline/medallion_pipeline.h"
 #include "pipeline/pipeline_spec.h"
-#include "pipeline/replay.h"
+#include "source/file/replay.h"
 #include "serve/http_server.h"
 #include "serve/lake_queries.h"
 #include "serve/pipeline_monitor.h"

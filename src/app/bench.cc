@@ -13,8 +13,8 @@
 #include <spdlog/spdlog.h>
 
 #include "common/ids.h"
-#include "pipeline/runner.h"
-#include "pipeline/runner_internal.h"
+#include "app/runner.h"
+#include "app/runner_internal.h"
 #include "source/kafka/embedded_broker.h"
 
 namespace lakestream {

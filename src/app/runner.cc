@@ -1,4 +1,4 @@
-#include "pipeline/runner.h"
+#include "app/runner.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -20,8 +20,8 @@
 #include "pipeline/dead_letters.h"
 #include "pipeline/orders_gold.h"
 #include "pipeline/medallion_pipeline.h"
-#include "pipeline/replay.h"
-#include "pipeline/runner_internal.h"
+#include "source/file/replay.h"
+#include "app/runner_internal.h"
 #include "pipeline/silver_rules.h"
 #include "format/schema_decoder.h"
 #include "source/generator/notification_generator.h"
