@@ -80,7 +80,17 @@ Result<GoldRefreshResult> RefreshGoldTable(const GoldPlan& plan, DeltaTable& gol
       full = true;
       break;
     }
+    for (const auto& rm : c->removes) {
+      // Rows taken out of silver (a DELETE, UPDATE or MERGE by another writer, or a rebuild) were
+      // counted in gold already: only a recount is right.
+      if (rm.data_change) {
+        spdlog::info("{}: silver commit {} ({}) removed rows; rebuilding in full", def.name, v, c->operation);
+        full = true;
+        break;
+      }
+    }
     for (const auto& add : c->adds) {
+      if (full) break;
       if (!add.data_change) continue;  // compaction: rows already counted
       std::string key = CanonicalDeltaPath(add.path);
       if (!ss.files.count(key)) {

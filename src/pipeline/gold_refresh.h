@@ -11,7 +11,8 @@
 //                    columns, e.g. date and hour) are merged with those partials — the cost of a
 //                    refresh follows the new rows and the touched partitions, not the day;
 //   kKeyedMerge      the key values the new rows touch, merged with the untouched rows carried over.
-// The first refresh, or one whose silver commits are gone or rewritten, rebuilds the table in full.
+// The first refresh, or one whose silver commits are gone or rewritten, or removed rows (dataChange), rebuilds
+// the table in full.
 #pragma once
 
 #include <cstdint>

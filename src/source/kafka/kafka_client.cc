@@ -320,6 +320,10 @@ void PipelineConsumer::Close() {
   }
 }
 
+void PipelineConsumer::Abandon() {
+  if (impl_ && impl_->consumer) impl_->consumer.reset();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Group lag probe
 

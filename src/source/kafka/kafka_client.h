@@ -118,6 +118,11 @@ class PipelineConsumer {
   /// returned by that Poll.
   void SetRevokeHandler(std::function<Status(const std::vector<int32_t>& partitions)> handler);
   void Close();
+  /// Drops the consumer without closing it: no commit, no LeaveGroup (librdkafka destroys a C++
+  /// consumer with RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE). For a broker that is gone — the embedded
+  /// broker restarted — where Close would wait for it forever. Offsets live in bronze's txns, so
+  /// nothing is lost; the group forgets the member when its session expires.
+  void Abandon();
 
   struct Impl;
 
