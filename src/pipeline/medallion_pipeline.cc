@@ -455,7 +455,7 @@ Status MedallionPipeline::Rebuild(const std::string& table) {
   max_event_us_ = INT64_MIN;
   RETURN_IF_ERROR(LoadState(NowMicros()));
   RETURN_IF_ERROR(bronze_table_->Refresh());
-  rebuild_gold_ = true;  // gold's txns name silver versions whose rows are gone
+  // Gold recounts in full by itself: the commits above removed silver rows (gold_refresh.h).
   RETURN_IF_ERROR(CatchUp());
   for (DeltaTable* t : {silver_, quarantine_}) RETURN_IF_ERROR(set_append_only(*t, true));
   spdlog::info("{}: rebuilt {} and {} from bronze versions 1..{}, and every gold table from silver", name(),
@@ -466,8 +466,6 @@ Status MedallionPipeline::Rebuild(const std::string& table) {
 Status MedallionPipeline::RefreshGold() {
   last_gold_ms_ = NowMillis();
   gold_pending_ = false;
-  const bool rebuild = rebuild_gold_;
-  rebuild_gold_ = false;
   const int64_t first_open_day = FirstOpenDay();
   for (const auto& g : gold_) {
     DeltaTable& table = *tables_[g.plan.def.name];
@@ -485,7 +483,7 @@ Status MedallionPipeline::RefreshGold() {
         for (const auto& row : open.rows) extra.insert(row[0].value_or(""));
       }
     }
-    ASSIGN_OR_RETURN(GoldRefreshResult r, RefreshGoldTable(g.plan, table, *silver_, *engine_, extra, rebuild));
+    ASSIGN_OR_RETURN(GoldRefreshResult r, RefreshGoldTable(g.plan, table, *silver_, *engine_, extra));
     if (r.version >= 0) {
       counters_.gold_version = r.version;
       counters_.gold_refreshes++;

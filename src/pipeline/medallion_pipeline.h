@@ -160,7 +160,6 @@ class MedallionPipeline : public StreamingPipeline {
   DeadLetterSink dead_letter_;
   int64_t last_gold_ms_ = 0;
   bool gold_pending_ = false;   // a silver version committed since the last gold refresh
-  bool rebuild_gold_ = false;   // the next RefreshGold recomputes every gold table in full
   bool derive_failed_ = false;  // a batch reached bronze but not silver (e.g. a `fail` expectation)
   std::unique_ptr<medallion::DerivedAppIds> apps_;
   std::unique_ptr<WriterLease> lease_;  // held from Open until Close or destruction
