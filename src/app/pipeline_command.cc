@@ -26,16 +26,16 @@ bool Validate(const std::string& file, ColumnarEngine& engine) {
   }
   std::printf("%s: valid — pipeline '%s', format %s, topic '%s', consumer group '%s'\n", file.c_str(),
               spec->name.c_str(), spec->format.c_str(), spec->topic.c_str(), spec->group_id.c_str());
-  if (spec->is_orders()) {
-    std::printf("  order-line contract, %zu expectations, deduplication on event_id; built-in gold tables "
-                "(docs/pipelines/orders.md)\n",
+  if (spec->source_format().declared_schema) {
+    std::printf("  %zu fields, event time %s, watermark %lld s, deduplication on %s for %lld s, %zu expectations\n",
+                spec->fields.size(), spec->event_time.c_str(), static_cast<long long>(spec->watermark_ms / 1000),
+                spec->silver.dedupe_key.c_str(), static_cast<long long>(spec->silver.dedupe_horizon_ms / 1000),
                 spec->silver.expectations.size());
-    return true;
+  } else {
+    std::printf("  %s, deduplication on %s for %lld s, %zu expectations\n", spec->source_format().summary,
+                spec->silver.dedupe_key.c_str(), static_cast<long long>(spec->silver.dedupe_horizon_ms / 1000),
+                spec->silver.expectations.size());
   }
-  std::printf("  %zu fields, event time %s, watermark %lld s, deduplication on %s for %lld s, %zu expectations\n",
-              spec->fields.size(), spec->event_time.c_str(), static_cast<long long>(spec->watermark_ms / 1000),
-              spec->silver.dedupe_key.c_str(), static_cast<long long>(spec->silver.dedupe_horizon_ms / 1000),
-              spec->silver.expectations.size());
   std::printf("  tables: %s, %s, %s", spec->bronze_table.c_str(), spec->silver_table.c_str(),
               spec->quarantine_table.c_str());
   for (const auto& g : spec->gold) {

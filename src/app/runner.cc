@@ -18,7 +18,6 @@
 #include "common/time.h"
 #include "lake/storage/storage.h"
 #include "pipeline/dead_letters.h"
-#include "pipeline/orders_gold.h"
 #include "pipeline/medallion_pipeline.h"
 #include "source/file/replay.h"
 #include "app/runner_internal.h"
@@ -70,9 +69,6 @@ namespace {
 // not share one.
 std::vector<std::string> TableLocations(const PipelineSpec& spec) {
   std::vector<std::string> out = {spec.bronze_table, spec.silver_table, spec.quarantine_table};
-  if (spec.is_orders()) {
-    for (const auto& def : OrdersGoldTables()) out.push_back(def.name);  // built in: gold/sales_daily, …
-  }
   for (const auto& g : spec.gold) {
     out.push_back(g.location);
     if (g.late_events == "adjustments") out.push_back(g.location + "_adjustments");
@@ -340,7 +336,7 @@ void PrintSummary(StreamingPipeline& pipeline, double elapsed_s, int64_t produce
                 t.checkpoint_version >= 0 ? std::to_string(t.checkpoint_version).c_str() : "-", t.uri.c_str());
   }
   const auto& c = pipeline.counters();
-  if (const auto* declared = dynamic_cast<const MedallionPipeline*>(&pipeline); declared && !declared->spec().is_orders()) {
+  if (const auto* declared = dynamic_cast<const MedallionPipeline*>(&pipeline); declared && declared->spec().source_format().declared_schema) {
     std::printf("  silver: %s redelivered duplicates left out (same %s), %s rows dropped by expectations, %s records "
                 "broke the schema, %s rows arrived after their day was final (counted as adjustments)\n",
                 Thousands(c.duplicates_dropped.load()).c_str(), declared->spec().silver.dedupe_key.c_str(),
@@ -634,7 +630,7 @@ Result<std::unique_ptr<PipelineJob>> OpenJob(const Settings& s, const KafkaPrope
     ASSIGN_OR_RETURN(job->producer, KafkaProducer::Create(props, job->topic));
     KafkaProducer* prod = job->producer.get();
     auto uncommitted = [prod, pipe]() { return UncommittedBytes(*prod, *pipe); };
-    if (spec.is_orders()) {
+    if (spec.source_format().sample == SourceFormat::Sample::kCsvReplay) {
       ReplayOptions ropts = ReplayOptionsFrom(s);
       if (ropts.source_name.empty()) ropts.source_name = DefaultSourceName(ropts.input);
       ASSIGN_OR_RETURN(std::set<int64_t> skip, job->opened.pipeline->CommittedSourceLines(ropts.source_name));
@@ -827,10 +823,11 @@ int RunPipelines(const Settings& s, const KafkaProperties& kafka_props, bool wit
   for (const auto& spec : specs) {
     topics.push_back(TopicOf(s, spec));
     // A wrong generator flag or a missing input stops the process before the broker starts.
-    if (with_source && !spec.is_orders()) {
+    const bool replays = spec.source_format().sample == SourceFormat::Sample::kCsvReplay;
+    if (with_source && !replays) {
       if (auto gen = GeneratorOptionsFrom(s, spec); !gen.ok()) return Fail(gen.status());
     }
-    if (with_source && spec.is_orders()) {
+    if (with_source && replays) {
       if (auto input = ReplayInputOf(s); !input.ok()) return Fail(input.status());
     }
   }
@@ -921,7 +918,7 @@ int RunBroker(const Settings& s) {
 int RunProduce(const Settings& s, const KafkaProperties& kafka_props) {
   auto spec = LoadSpec(s);
   if (!spec.ok()) return Fail(spec.status());
-  if (spec->is_orders()) {
+  if (spec->source_format().sample == SourceFormat::Sample::kCsvReplay) {
     if (auto input = ReplayInputOf(s); !input.ok()) return Fail(input.status());
   }
   KafkaProperties props = kafka_props;
@@ -934,7 +931,7 @@ int RunProduce(const Settings& s, const KafkaProperties& kafka_props) {
   auto probe_or = GroupLagProbe::Create(props, topic, GroupOf(s, *spec));
   if (!probe_or.ok()) return Fail(probe_or.status());
   auto probe = std::move(probe_or).value();
-  if (!spec->is_orders()) {
+  if (spec->source_format().sample == SourceFormat::Sample::kGenerator) {
     GroupLagBytes lag(probe.get(), producer.get());
     auto gen_opts = GeneratorOptionsFrom(s, *spec);
     if (!gen_opts.ok()) return Fail(gen_opts.status());

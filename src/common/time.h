@@ -11,6 +11,9 @@
 
 namespace lakestream {
 
+/// Microseconds in a UTC day (86,400 s; Delta and Parquet timestamps ignore leap seconds).
+inline constexpr int64_t kMicrosPerDay = 86400LL * 1000000;
+
 /// Wall clock, microseconds since the Unix epoch (UTC).
 int64_t NowMicros();
 /// Wall clock, milliseconds since the Unix epoch (UTC).

@@ -1,5 +1,5 @@
 // Incremental refresh of one gold table from its silver table, shared by every pipeline (the orders
-// gold tables of orders_gold.h and the declared aggregations of pipeline files).
+// SQL gold tables and the window aggregations declared in pipeline files, window_gold.h).
 //
 // A refresh reads the silver commits after the version the gold table reflects (its txn `app_id`),
 // takes the keys the new silver rows touch, recomputes only those keys from silver, and commits —

@@ -8,7 +8,6 @@
 #include "pipeline/data_loss.h"
 #include "pipeline/event_id_set.h"
 #include "pipeline/medallion.h"
-#include "pipeline/orders_gold.h"
 #include "pipeline/silver_format.h"
 #include "pipeline/window_gold.h"
 #include "pipeline/writer_lease.h"
@@ -16,8 +15,6 @@
 namespace lakestream {
 
 namespace {
-
-constexpr int64_t kDayUs = 86400LL * 1000000;
 
 std::string Ident(const std::string& s) { return ColumnarEngine::QuoteIdentifier(s); }
 
@@ -43,13 +40,33 @@ Result<std::unique_ptr<MedallionPipeline>> MedallionPipeline::Open(const Medalli
   RETURN_IF_ERROR(CheckPipelineSql(spec, *p->engine_));
   p->tally_ = std::make_unique<medallion::ExpectationTally>(spec.silver.expectations);
 
-  // Gold: the built-in orders tables (orders_gold.h) and the file's window aggregations.
+  // Gold: the file's tables, defined by SQL or as window aggregations (window_gold.h).
   const std::string app_id = "lakestream-" + spec.name + "-gold<-silver";
-  if (spec.format == "orders") {
-    for (const auto& plan : OrdersGoldPlans()) p->gold_.push_back({plan, nullptr, false});
-  }
   MedallionPipeline* self = p.get();
   for (const auto& g : spec.gold) {
+    if (g.IsSql()) {
+      GoldTable t;
+      const GoldSpec* gs = &g;
+      t.plan.def = {g.location, g.columns, g.partition_by};
+      t.plan.silver_columns = p->format_->SilverColumns();
+      t.plan.app_id = app_id;
+      t.plan.query = [self, gs](const std::string& silver_sql) {
+        return SqlGoldQuery(self->options_.spec, *gs, silver_sql);
+      };
+      if (g.refresh == GoldRefresh::kDatePartitions) {
+        t.plan.kind = GoldPlan::Kind::kDatePartitions;
+        t.plan.silver_date_expr = g.silver_date;
+        t.plan.prune_column = g.prune_column;
+      } else {
+        t.plan.kind = GoldPlan::Kind::kKeyedMerge;
+        t.plan.key = g.key;
+        t.plan.merge = [self, gs](const std::string& carried, const std::string& recomputed) {
+          return SqlGoldMergeQuery(self->options_.spec, *gs, carried, recomputed);
+        };
+      }
+      p->gold_.push_back(std::move(t));
+      continue;
+    }
     for (bool adj : {false, true}) {
       if (adj && g.late_events != "adjustments") continue;
       GoldTable t;
@@ -166,7 +183,7 @@ Status MedallionPipeline::LoadState(int64_t oldest_us) {
 
 int64_t MedallionPipeline::FirstOpenDay() const {
   if (max_event_us_ == INT64_MIN) return INT64_MIN;
-  return FloorDiv(max_event_us_ - options_.spec.watermark_ms * 1000, kDayUs);
+  return FloorDiv(max_event_us_ - options_.spec.watermark_ms * 1000, kMicrosPerDay);
 }
 
 void MedallionPipeline::PublishWatermark() {

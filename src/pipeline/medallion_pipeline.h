@@ -52,7 +52,7 @@ struct MedallionPipelineOptions {
   std::string lake_root = "./lakehouse";
   /// Scope of the Kafka offsets in bronze's txn appIds: the embedded broker's epoch, or "".
   std::string source_epoch;
-  /// Format "orders": the zone of the events' local-time Date field (UTC, Europe/London, +HH:MM).
+  /// Format "order-line.v1": the zone of the events' local-time Date field (UTC, Europe/London, +HH:MM).
   std::string timezone = "Europe/London";
   /// Gold reflects a committed silver version within this many ms of its commit (Tick).
   int64_t gold_interval_ms = 5000;

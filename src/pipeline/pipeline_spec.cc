@@ -9,10 +9,39 @@
 
 #include "common/strings.h"
 #include "config/toml_checker.h"
-#include "pipeline/orders_gold.h"
+#include "pipeline/gold_refresh.h"
 #include "pipeline/orders_pipeline_embed.h"
+#include "pipeline/window_gold.h"
 
 namespace lakestream {
+
+const std::vector<SourceFormat>& SourceFormats() {
+  static const std::vector<SourceFormat> kFormats = {
+      {"json", true, SourceFormat::Sample::kGenerator, "one UTF-8 JSON object per record, typed by [schema]"},
+      {kOrderLineFormat, false, SourceFormat::Sample::kCsvReplay,
+       "the online-shop order line (docs/events/order-line.v1.schema.json), typed by lakestream's order decoder"},
+  };
+  return kFormats;
+}
+
+const SourceFormat* FindSourceFormat(std::string_view name) {
+  for (const auto& f : SourceFormats()) {
+    if (name == f.name) return &f;
+  }
+  return nullptr;
+}
+
+const SourceFormat& PipelineSpec::source_format() const {
+  const SourceFormat* f = FindSourceFormat(format);
+  return f ? *f : SourceFormats().front();
+}
+
+const GoldSpec* PipelineSpec::GoldAt(std::string_view location) const {
+  for (const auto& g : gold) {
+    if (g.location == location) return &g;
+  }
+  return nullptr;
+}
 
 const FieldSpec* PipelineSpec::Field(std::string_view n) const {
   for (const auto& f : fields) {
@@ -91,6 +120,32 @@ std::optional<ColumnSpec> ParseType(std::string_view t) {
 
 constexpr const char* kTypes = "string, long, int, double, boolean, timestamp, date or decimal(p,s) with p <= 18";
 
+// A gold column type: the field types, and byte and short for small scores.
+std::optional<ColumnSpec> ParseGoldType(std::string_view t) {
+  if (t == "byte") return ColumnSpec{"", ColumnType::kInt8};
+  if (t == "short") return ColumnSpec{"", ColumnType::kInt16};
+  return ParseType(t);
+}
+
+// Splits "a date NOT NULL, b decimal(18,3)" at the commas outside parentheses.
+std::vector<std::string> SplitColumnList(std::string_view text) {
+  std::vector<std::string> out;
+  std::string cur;
+  int depth = 0;
+  for (char c : text) {
+    if (c == '(') depth++;
+    if (c == ')') depth--;
+    if (c == ',' && depth == 0) {
+      out.push_back(std::string(TrimBlanks(cur)));
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!TrimBlanks(cur).empty() || !out.empty()) out.push_back(std::string(TrimBlanks(cur)));
+  return out;
+}
+
 class SpecParser : public TomlChecker {
  public:
   explicit SpecParser(std::string file) : TomlChecker(std::move(file)) {}
@@ -98,21 +153,31 @@ class SpecParser : public TomlChecker {
   Result<PipelineSpec> Parse(std::string_view text) {
     ASSIGN_OR_RETURN(toml::table root, ParseToml(text));
     spec_.file = file_;
-    OnlyKeys(root, {"pipeline", "source", "schema", "silver", "lookups", "gold", "sinks"}, "the file");
-    ParsePipelineAndSource(root);
-    if (!spec_.is_orders()) ParseSchema(root);
-    ParseSilver(root);
-    if (!spec_.is_orders()) {
-      ParseLookups(root);
-      ParseGold(root);
-    } else {
-      for (const char* k : {"schema", "lookups", "gold"}) {
-        if (const toml::node* n = root.get(k)) {
-          Error(n, std::string("[") + k + "] is not used with format = \"orders\": the order-line contract and its gold "
-                   "tables are built in (docs/pipelines/orders.md); remove it, or declare format = \"json\"");
-        }
+    OnlyKeys(root, {"pipeline", "source", "schema", "silver", "lookups", "views", "gold", "sinks"}, "the file");
+    if (!root.get("pipeline")) {
+      // A file with [silver] only: the orders pipeline's silver rules, as before pipelines were
+      // declared; everything else is the built-in pipelines/orders.toml.
+      ASSIGN_OR_RETURN(spec_, DefaultOrdersPipelineSpec());
+      spec_.file = file_;
+      spec_.silver = SilverRules{};
+      for (const auto& [k, v] : root) {
+        if (k.str() != "silver") Error(&v, "[" + std::string(k.str()) + "] needs a [pipeline] table with the pipeline's name");
       }
+      ParseSilver(root);
+      RETURN_IF_ERROR(Errors());
+      return std::move(spec_);
     }
+    ParsePipelineAndSource(root);
+    if (spec_.source_format().declared_schema) {
+      ParseSchema(root);
+    } else if (const toml::node* n = root.get("schema")) {
+      Error(n, "[schema] is not used with format = \"" + spec_.format + "\": the format is a fixed contract with its "
+               "own silver columns; remove it, or declare format = \"json\"");
+    }
+    ParseSilver(root);
+    ParseLookups(root);
+    ParseViews(root);
+    ParseGold(root);
     ParseSinks(root);
     RETURN_IF_ERROR(Errors());
     return std::move(spec_);
@@ -133,12 +198,7 @@ class SpecParser : public TomlChecker {
   void ParsePipelineAndSource(const toml::table& root) {
     const toml::table* p = root["pipeline"].as_table();
     if (!p) {
-      if (root.get("pipeline")) Error(root.get("pipeline"), "[pipeline] must be a table");
-      // A file with [silver] only: the orders pipeline's rules, as before pipelines were declared.
-      spec_.name = "orders";
-      spec_.format = "orders";
-      spec_.topic = "orders";
-      if (root.get("source")) Error(root.get("source"), "[source] needs a [pipeline] table with the pipeline's name");
+      Error(root.get("pipeline"), "[pipeline] must be a table");
     } else {
       OnlyKeys(*p, {"name", "description"}, "[pipeline]");
       spec_.name = String(*p, "name", "[pipeline]", true);
@@ -156,10 +216,14 @@ class SpecParser : public TomlChecker {
                "[source]");
       spec_.topic = String(*s, "topic", "[source]", true);
       spec_.format = String(*s, "format", "[source]", true);
-      if (!spec_.format.empty() && spec_.format != "json" && spec_.format != "orders") {
-        Error(s->get("format"), "format '" + spec_.format +
-                                    "' is not supported: \"json\" (one JSON object per record, typed by [schema]) or "
-                                    "\"orders\" (the built-in order-line contract)");
+      if (spec_.format == "orders") {
+        Error(s->get("format"), "format \"orders\" is now called \"order-line.v1\", and the orders gold tables are "
+                                "declared in the file: start from pipelines/orders.toml (docs/pipelines/orders.md)");
+        spec_.format = kOrderLineFormat;
+      } else if (!spec_.format.empty() && !FindSourceFormat(spec_.format)) {
+        std::string names;
+        for (const auto& f : SourceFormats()) names += fmt::format("{}\"{}\" ({})", names.empty() ? "" : " or ", f.name, f.summary);
+        Error(s->get("format"), "format '" + spec_.format + "' is not supported: " + names);
         spec_.format = "json";
       }
       spec_.key = String(*s, "key", "[source]", false);
@@ -226,16 +290,17 @@ class SpecParser : public TomlChecker {
     }
     SilverRules& r = spec_.silver;
     r.source = file_;
-    if (spec_.is_orders()) {
+    const bool declared = spec_.source_format().declared_schema;
+    if (!declared) {
       OnlyKeys(*silver,
                {"dedupe_key", "dedupe_horizon", "adjustment_product_codes", "adjustment_transaction_prefixes",
                 "country_aliases", "expectations"},
-               "[silver] (format \"orders\")");
+               "[silver] (format \"" + spec_.format + "\")");
     } else {
       OnlyKeys(*silver, {"dedupe_key", "dedupe_horizon", "event_time", "watermark", "expectations"}, "[silver]");
     }
     std::string key = String(*silver, "dedupe_key", "[silver]", false);
-    if (spec_.is_orders()) {
+    if (!declared) {
       if (!key.empty() && key != "event_id") {
         Error(silver->get("dedupe_key"), "dedupe_key '" + key + "' is not supported: silver deduplicates on event_id");
       }
@@ -251,7 +316,7 @@ class SpecParser : public TomlChecker {
       r.dedupe_key = key;
     }
     if (auto ms = Duration(*silver, "dedupe_horizon", "[silver]")) r.dedupe_horizon_ms = *ms;
-    if (!spec_.is_orders()) {
+    if (declared) {
       spec_.event_time = String(*silver, "event_time", "[silver]", true);
       if (!spec_.event_time.empty()) {
         const FieldSpec* f = spec_.Field(spec_.event_time);
@@ -332,9 +397,9 @@ class SpecParser : public TomlChecker {
                                   "' must be a new lower-case name (not a field, another lookup or a silver column)");
       }
       l.key = String(*t, "key", "lookup '" + l.name + "'", true);
-      const FieldSpec* kf = spec_.Field(l.key);
-      if (!l.key.empty() && (!kf || kf->column.type != ColumnType::kString)) {
-        Error(t->get("key"), "key '" + l.key + "' of lookup '" + l.name + "' must be a string field of [schema]");
+      const ColumnSpec* kc = SilverColumn(l.key);
+      if (!l.key.empty() && (!kc || kc->type != ColumnType::kString)) {
+        Error(t->get("key"), "key '" + l.key + "' of lookup '" + l.name + "' must be a string column of silver");
       }
       std::string type = String(*t, "type", "lookup '" + l.name + "'", true);
       auto c = ParseType(type);
@@ -384,17 +449,146 @@ class SpecParser : public TomlChecker {
     }
   }
 
+  // A silver column by name (the format's contract or the declared fields and added columns).
+  const ColumnSpec* SilverColumn(const std::string& name) {
+    silver_columns_ = SilverColumnsOf(spec_);
+    for (const auto& c : silver_columns_) {
+      if (c.name == name) return &c;
+    }
+    return nullptr;
+  }
+
   // A column gold can read: a field, a lookup or event_date.
   bool GoldColumn(const std::string& c) const {
     return spec_.Field(c) || spec_.Lookup(c) || c == "event_date" || c == "ingest_time";
   }
 
+  void ParseViews(const toml::table& root) {
+    for (const toml::table* t : Entries(root, "views", "[[views]]")) {
+      OnlyKeys(*t, {"name", "sql", "description"}, "[[views]]");
+      ViewSpec v;
+      v.line = static_cast<int>(t->source().begin.line);
+      v.name = String(*t, "name", "[[views]]", true);
+      if (v.name.empty()) continue;
+      if (!ValidName(v.name) || v.name == "silver") {
+        Error(t->get("name"), "view name '" + v.name + "' must be lower-case letters, digits and '_', and not silver");
+      }
+      for (const auto& other : spec_.views) {
+        if (other.name == v.name) Error(t->get("name"), "view '" + v.name + "' is declared twice");
+      }
+      v.sql = String(*t, "sql", "view '" + v.name + "'", true);
+      if (v.sql.find(';') != std::string::npos) {
+        Error(t->get("sql"), "the sql of view '" + v.name + "' must be one SELECT, without ';'");
+      }
+      spec_.views.push_back(std::move(v));
+    }
+  }
+
+  // A [[gold]] table defined by `sql` (docs/pipelines/README.md, "Gold defined by SQL").
+  void ParseSqlGold(const toml::table& t, GoldSpec& g, const std::string& where) {
+    OnlyKeys(t, {"name", "location", "description", "sql", "schema", "refresh", "partition_by", "silver_date",
+                 "prune_column", "key", "operator", "rfm"},
+             where + " (defined by sql)");
+    g.sql = String(t, "sql", where, true);
+    if (g.sql.find(';') != std::string::npos) Error(t.get("sql"), where + ": sql must be one SELECT, without ';'");
+    const std::string schema = String(t, "schema", where, true);
+    std::set<std::string> names;
+    for (const auto& entry : SplitColumnList(schema)) {
+      // "name type [NOT NULL]"
+      std::string name, type, rest;
+      std::istringstream in(entry);
+      in >> name >> type;
+      std::getline(in, rest);
+      rest = AsciiUpper(std::string(TrimBlanks(rest)));
+      auto c = ParseGoldType(type);
+      if (!ValidName(name) || !c || (!rest.empty() && rest != "NOT NULL")) {
+        Error(t.get("schema"), where + ": schema column '" + entry + "' must be written \"name type\" or \"name type "
+                               "NOT NULL\", with a type among byte, short, " + kTypes);
+        continue;
+      }
+      if (!names.insert(name).second) Error(t.get("schema"), where + ": schema column '" + name + "' appears twice");
+      c->name = name;
+      c->nullable = rest.empty();
+      g.columns.push_back(*c);
+    }
+    auto has_column = [&](const std::string& n, ColumnType type) {
+      for (const auto& c : g.columns) {
+        if (c.name == n) return c.type == type;
+      }
+      return false;
+    };
+    const std::string refresh = String(t, "refresh", where, true);
+    g.partition_by = Strings(t, "partition_by", where);
+    if (refresh == "date_partitions") {
+      g.refresh = GoldRefresh::kDatePartitions;
+      if (g.partition_by.size() != 1 || !has_column(g.partition_by[0], ColumnType::kDate)) {
+        Error(t.get("partition_by") ? t.get("partition_by") : &t,
+              where + ": refresh = \"date_partitions\" needs partition_by = [\"<a date column of the schema>\"]");
+      }
+      g.silver_date = String(t, "silver_date", where, true);
+      g.prune_column = String(t, "prune_column", where, false);
+      if (g.prune_column.empty() && SilverColumn(g.silver_date)) g.prune_column = g.silver_date;
+      if (!g.prune_column.empty() && !SilverColumn(g.prune_column)) {
+        Error(t.get("prune_column"), where + ": prune_column '" + g.prune_column + "' is not a silver column");
+      }
+    } else if (refresh == "merge_by_key") {
+      g.refresh = GoldRefresh::kMergeByKey;
+      g.key = String(t, "key", where, true);
+      if (!g.key.empty() && (!SilverColumn(g.key) || !has_column(g.key, SilverColumn(g.key)->type))) {
+        Error(t.get("key"), where + ": key '" + g.key + "' must be a column of silver and of the schema, of one type");
+      }
+      for (const auto& p : g.partition_by) {
+        if (!has_column(p, ColumnType::kDate) && !has_column(p, ColumnType::kString)) {
+          Error(t.get("partition_by"), where + ": partition_by column '" + p + "' is not a date or string column of the schema");
+        }
+      }
+    } else {
+      if (!refresh.empty()) {
+        Error(t.get("refresh"), where + ": refresh '" + refresh + "' must be \"date_partitions\" (rewrite the dates the "
+                                "new silver rows touch) or \"merge_by_key\" (recompute the keys they touch)");
+      }
+      g.refresh = GoldRefresh::kDatePartitions;  // keeps IsSql() true for the checks below
+    }
+    for (const char* k : {"silver_date", "prune_column"}) {
+      if (g.refresh != GoldRefresh::kDatePartitions && t.get(k)) {
+        Error(t.get(k), where + ": " + k + " is for refresh = \"date_partitions\"");
+      }
+    }
+    if (g.refresh != GoldRefresh::kMergeByKey && t.get("key")) {
+      Error(t.get("key"), where + ": key is for refresh = \"merge_by_key\"");
+    }
+    g.op = String(t, "operator", where, false);
+    if (!g.op.empty() && g.op != "rfm") {
+      Error(t.get("operator"), where + ": operator '" + g.op + "' is not a built-in operator; the one there is: \"rfm\"");
+    }
+    if (g.op == "rfm") {
+      if (g.refresh != GoldRefresh::kMergeByKey) {
+        Error(t.get("operator"), where + ": operator \"rfm\" ranks every key, so it needs refresh = \"merge_by_key\"");
+      }
+      for (const char* c : kRfmOutputColumns) {
+        if (!names.count(c)) Error(t.get("schema"), where + ": operator \"rfm\" adds column " + c + "; declare it in schema");
+      }
+      if (const toml::node* n = t.get("rfm")) {
+        if (const toml::table* rt = n->as_table()) {
+          OnlyKeys(*rt, {"last_date", "frequency", "monetary"}, where + " rfm");
+          for (auto [k, target] : {std::pair<const char*, std::string*>{"last_date", &g.rfm.last_date},
+                                   {"frequency", &g.rfm.frequency},
+                                   {"monetary", &g.rfm.monetary}}) {
+            std::string v = String(*rt, k, where + " rfm", false);
+            if (!v.empty()) *target = v;
+          }
+        } else {
+          Error(n, where + ": rfm must be a table { last_date = …, frequency = …, monetary = … }");
+        }
+      }
+    } else if (t.get("rfm")) {
+      Error(t.get("rfm"), where + ": rfm is for operator = \"rfm\"");
+    }
+  }
+
   void ParseGold(const toml::table& root) {
     std::set<std::string> names;
     for (const toml::table* t : Entries(root, "gold", "[[gold]]")) {
-      OnlyKeys(*t, {"name", "location", "description", "window", "window_column", "group_by", "filter", "measures",
-                    "late_events"},
-               "[[gold]]");
       GoldSpec g;
       g.line = static_cast<int>(t->source().begin.line);
       g.name = String(*t, "name", "[[gold]]", true);
@@ -407,6 +601,19 @@ class SpecParser : public TomlChecker {
       g.location = String(*t, "location", where, false);
       if (g.location.empty()) g.location = "gold/" + g.name;
       if (!ValidLocation(g.location)) Error(t->get("location"), where + ": location must be a relative path such as gold/x");
+      g.description = String(*t, "description", where, false);
+      if (t->get("sql")) {
+        ParseSqlGold(*t, g, where);
+        spec_.gold.push_back(std::move(g));
+        continue;
+      }
+      OnlyKeys(*t, {"name", "location", "description", "window", "window_column", "group_by", "filter", "measures",
+                    "late_events"},
+               "[[gold]] (a window aggregation; a table defined by SQL has sql = \"SELECT …\")");
+      if (!spec_.source_format().declared_schema || spec_.event_time.empty()) {
+        Error(t, where + ": a window aggregation needs a declared [schema] with [silver] event_time; define this "
+                 "table by sql = \"SELECT … FROM silver …\" instead (docs/pipelines/README.md)");
+      }
       std::string window = String(*t, "window", where, true);
       if (window == "1m") {
         g.window_ms = 60000;
@@ -495,9 +702,9 @@ class SpecParser : public TomlChecker {
     spec_.quarantine_table = "silver/" + spec_.name + "_quarantine";
     const toml::node* n = root.get("sinks");
     if (!n) return;
-    if (spec_.is_orders()) {
-      Error(n, "[sinks] is not supported with format = \"orders\": its tables are bronze/orders, silver/orders, "
-               "silver/orders_quarantine and gold/* under the lake root (--lakehouse)");
+    if (!spec_.source_format().declared_schema) {
+      Error(n, "[sinks] is not supported with format = \"" + spec_.format + "\": the dashboard and API read its tables "
+               "at bronze/<name>, silver/<name>, silver/<name>_quarantine and gold/<table> under the lake root");
       return;
     }
     const toml::table* t = n->as_table();
@@ -523,6 +730,7 @@ class SpecParser : public TomlChecker {
       "event_date", "arrived_after_close", "kafka_partition", "kafka_offset", "bronze_version", "ingest_time"};
 
   PipelineSpec spec_;
+  std::vector<ColumnSpec> silver_columns_;  // SilverColumn's last answer lives here
 };
 
 }  // namespace
@@ -541,12 +749,36 @@ Result<PipelineSpec> LoadPipelineSpec(const std::string& path) {
 
 std::string PipelineSpec::KeyMember() const {
   // The order-line contract names its members in the source's own spelling (docs/events/order-events.md).
-  if (format == "orders") return key == "transaction_no" ? "TransactionNo" : key;
+  if (format == kOrderLineFormat) return key == "transaction_no" ? "TransactionNo" : key;
   return key;
 }
 
 Result<PipelineSpec> DefaultOrdersPipelineSpec() {
   return ParsePipelineSpec(kOrdersPipelineToml, "built-in pipelines/orders.toml");
+}
+
+std::vector<ColumnSpec> SilverColumnsOf(const PipelineSpec& spec) {
+  if (spec.source_format().declared_schema) return DeclaredSilverColumns(spec);
+  // order-line.v1 (docs/pipelines/orders.md, "Silver").
+  return {
+      {"event_id", ColumnType::kString, false},
+      {"event_time", ColumnType::kTimestampMicros, true},
+      {"order_date", ColumnType::kDate, true},
+      {"transaction_no", ColumnType::kString, true},
+      {"product_no", ColumnType::kString, true},
+      {"product_name", ColumnType::kString, true},
+      {"quantity", ColumnType::kInt32, true},
+      {"unit_price_gbp", ColumnType::kDecimal, true, 12, 3},
+      {"line_revenue_gbp", ColumnType::kDecimal, true, 18, 3},
+      {"customer_no", ColumnType::kString, true},
+      {"country", ColumnType::kString, true},
+      {"is_cancellation", ColumnType::kBool, false},
+      {"is_adjustment", ColumnType::kBool, false},
+      {"kafka_partition", ColumnType::kInt32, false},
+      {"kafka_offset", ColumnType::kInt64, false},
+      {"bronze_version", ColumnType::kInt64, false},
+      {"ingest_time", ColumnType::kTimestampMicros, false},
+  };
 }
 
 std::vector<ColumnSpec> DeclaredSilverColumns(const PipelineSpec& spec) {
@@ -562,6 +794,7 @@ std::vector<ColumnSpec> DeclaredSilverColumns(const PipelineSpec& spec) {
 }
 
 std::vector<ColumnSpec> GoldColumns(const PipelineSpec& spec, const GoldSpec& g, bool adjustments) {
+  if (g.IsSql()) return g.columns;
   std::vector<ColumnSpec> cols;
   if (g.window_ms == 86400000) {
     cols.push_back({g.window_column, ColumnType::kDate, false});
@@ -605,7 +838,7 @@ std::vector<ColumnSpec> GoldColumns(const PipelineSpec& spec, const GoldSpec& g,
 }
 
 Status CheckPipelineSql(const PipelineSpec& spec, ColumnarEngine& engine) {
-  std::vector<ColumnSpec> silver = spec.is_orders() ? OrdersSilverColumns() : DeclaredSilverColumns(spec);
+  std::vector<ColumnSpec> silver = SilverColumnsOf(spec);
   std::vector<std::string> errors;
   {
     for (const auto& x : spec.silver.expectations) {
@@ -618,7 +851,21 @@ Status CheckPipelineSql(const PipelineSpec& spec, ColumnarEngine& engine) {
     }
     std::vector<ColumnSpec> with_lookups = silver;
     for (const auto& l : spec.lookups) with_lookups.push_back(l.column);
+    const std::string empty_silver = EmptyRelation(silver);
+    for (const auto& v : spec.views) {
+      Status st = engine.Query(GoldSqlScope(spec, empty_silver) + "SELECT * FROM " + ColumnarEngine::QuoteIdentifier(v.name) + " LIMIT 0").status();
+      if (!st.ok()) {
+        errors.push_back(fmt::format("{}:{}: the sql of view '{}' does not run over silver and the views before it: {}",
+                                     spec.file, v.line, v.name, st.message()));
+      }
+    }
     for (const auto& g : spec.gold) {
+      if (g.IsSql()) {
+        if (std::string e = CheckSqlGold(spec, g, engine, empty_silver); !e.empty()) {
+          errors.push_back(fmt::format("{}:{}: gold table '{}': {}", spec.file, g.line, g.name, e));
+        }
+        continue;
+      }
       if (g.filter.empty()) continue;
       Status st = engine.CheckPredicates(with_lookups, {g.filter});
       if (!st.ok()) {

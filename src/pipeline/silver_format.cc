@@ -9,37 +9,29 @@
 #include "format/order_event.h"
 #include "format/schema_decoder.h"
 #include "pipeline/event_id_set.h"
-#include "pipeline/orders_gold.h"
 #include "pipeline/window_gold.h"
 
 namespace lakestream {
 
 namespace {
 
-constexpr int64_t kDayUs = 86400LL * 1000000;
+// ---- format "order-line.v1": the order-line contract -------------------------------------------------
 
-// ---- format "orders": the order-line contract v1 -------------------------------------------------
-
-// Column indexes of the order-line silver columns (OrdersSilverColumns order).
+// Column indexes of the order-line silver columns (SilverColumnsOf order).
 enum OrderCol : size_t {
   kEventId, kEventTime, kOrderDate, kTransactionNo, kProductNo, kProductName, kQuantity, kUnitPrice, kLineRevenue,
   kCustomerNo, kCountry, kIsCancellation, kIsAdjustment,
 };
 
+// Appends `v` to column `col` (strings as text, numbers as integers), or NULL when absent.
 template <typename T>
-void AppendOptionalString(RecordBatch& b, size_t col, const std::optional<T>& v) {
-  if (v) {
+void AppendOptional(RecordBatch& b, size_t col, const std::optional<T>& v) {
+  if (!v) {
+    b.AppendNull(col);
+  } else if constexpr (std::is_same_v<T, std::string>) {
     b.AppendString(col, *v);
   } else {
-    b.AppendNull(col);
-  }
-}
-template <typename T>
-void AppendOptionalInt(RecordBatch& b, size_t col, const std::optional<T>& v) {
-  if (v) {
     b.AppendInt(col, *v);
-  } else {
-    b.AppendNull(col);
   }
 }
 
@@ -90,13 +82,16 @@ std::string RecordSummary(const OrderRecord& o) {
 
 class OrderLineFormat : public SilverFormat {
  public:
-  OrderLineFormat(TimeZoneRule zone, const SilverRules& rules)
-      : decoder_(zone, OrderNormalization{rules.country_aliases, rules.adjustment_product_codes,
+  OrderLineFormat(TimeZoneRule zone, const PipelineSpec& spec)
+      : OrderLineFormat(zone, spec.silver, SilverColumnsOf(spec)) {}
+  OrderLineFormat(TimeZoneRule zone, const SilverRules& rules, std::vector<ColumnSpec> columns)
+      : columns_(std::move(columns)),
+        decoder_(zone, OrderNormalization{rules.country_aliases, rules.adjustment_product_codes,
                                           rules.adjustment_transaction_prefixes}),
         horizon_us_(rules.dedupe_horizon_ms * 1000),
         seen_lines_(std::make_unique<EventIdSet>(horizon_us_)) {}
 
-  const std::vector<ColumnSpec>& SilverColumns() const override { return OrdersSilverColumns(); }
+  const std::vector<ColumnSpec>& SilverColumns() const override { return columns_; }
   size_t DedupeColumn() const override { return kEventId; }
 
   void BeginVersion(int64_t) override {
@@ -113,16 +108,16 @@ class OrderLineFormat : public SilverFormat {
       return false;
     }
     typed.AppendString(kEventId, o.event_id);
-    AppendOptionalInt(typed, kEventTime, o.event_time_us);
-    AppendOptionalInt(typed, kOrderDate, o.order_date_days);
-    AppendOptionalString(typed, kTransactionNo, o.transaction_no);
-    AppendOptionalString(typed, kProductNo, o.product_no);
-    AppendOptionalString(typed, kProductName, o.product_name);
-    AppendOptionalInt(typed, kQuantity, o.quantity);
-    AppendOptionalInt(typed, kUnitPrice, o.unit_price_milli_gbp);
-    AppendOptionalInt(typed, kLineRevenue, o.line_revenue_milli_gbp);
-    AppendOptionalString(typed, kCustomerNo, o.customer_no);
-    AppendOptionalString(typed, kCountry, o.country);
+    AppendOptional(typed, kEventTime, o.event_time_us);
+    AppendOptional(typed, kOrderDate, o.order_date_days);
+    AppendOptional(typed, kTransactionNo, o.transaction_no);
+    AppendOptional(typed, kProductNo, o.product_no);
+    AppendOptional(typed, kProductName, o.product_name);
+    AppendOptional(typed, kQuantity, o.quantity);
+    AppendOptional(typed, kUnitPrice, o.unit_price_milli_gbp);
+    AppendOptional(typed, kLineRevenue, o.line_revenue_milli_gbp);
+    AppendOptional(typed, kCustomerNo, o.customer_no);
+    AppendOptional(typed, kCountry, o.country);
     typed.AppendBool(kIsCancellation, o.is_cancellation);
     typed.AppendBool(kIsAdjustment, o.is_adjustment);
     decoded_.push_back(std::move(o));
@@ -179,6 +174,7 @@ class OrderLineFormat : public SilverFormat {
   }
 
  private:
+  std::vector<ColumnSpec> columns_;
   OrderEventDecoder decoder_;
   int64_t horizon_us_;
   std::unique_ptr<EventIdSet> seen_lines_;  // business content of the lines silver holds, within the horizon
@@ -216,7 +212,7 @@ class JsonSchemaFormat : public SilverFormat {
       return false;
     }
     const int64_t et = typed.column(event_time_col_).ints.back();
-    const int64_t day = FloorDiv(et, kDayUs);
+    const int64_t day = FloorDiv(et, kMicrosPerDay);
     typed.AppendInt(nf_, day);
     typed.AppendBool(nf_ + 1, first_open_day_ != INT64_MIN && day < first_open_day_);
     return true;
@@ -233,15 +229,15 @@ class JsonSchemaFormat : public SilverFormat {
 }  // namespace
 
 Result<std::unique_ptr<SilverFormat>> MakeSilverFormat(const PipelineSpec& spec, const std::string& timezone) {
-  if (spec.format == "orders") {
+  if (spec.format == kOrderLineFormat) {
     auto zone = TimeZoneRule::Parse(timezone);
     if (!zone) {
       return InvalidArgument("unsupported time zone '{}' for --timezone: use UTC, Europe/London or +HH:MM", timezone);
     }
-    return std::unique_ptr<SilverFormat>(std::make_unique<OrderLineFormat>(*zone, spec.silver));
+    return std::unique_ptr<SilverFormat>(std::make_unique<OrderLineFormat>(*zone, spec));
   }
   if (spec.format == "json") return std::unique_ptr<SilverFormat>(std::make_unique<JsonSchemaFormat>(spec));
-  return InvalidArgument("{}: unknown [source] format '{}': use \"json\" or \"orders\"", spec.file, spec.format);
+  return InvalidArgument("{}: unknown [source] format '{}': use \"json\" or \"order-line.v1\"", spec.file, spec.format);
 }
 
 }  // namespace lakestream

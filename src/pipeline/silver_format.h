@@ -3,11 +3,12 @@
 // rebuilds at start-up. Everything else (bronze, expectations, deduplication, the watermark,
 // quarantine, commits, catch-up, gold) is the engine's, the same for every format.
 //
-//   format "orders"  the order-line contract v1 (docs/events/order-events.md): OrderEventDecoder, the
-//                    country mapping and adjustment codes of [silver], and a count of the source's
-//                    repeated lines (the same business content under another event id, kept)
-//   format "json"    the pipeline file's [schema] (SchemaDecoder), plus event_date and
-//                    arrived_after_close from [silver].event_time and the watermark
+//   format "order-line.v1"  the order-line contract (docs/events/order-events.md): OrderEventDecoder,
+//                           the country mapping and adjustment codes of [silver], and a count of the
+//                           source's repeated lines (the same business content under another event
+//                           id, kept)
+//   format "json"           the pipeline file's [schema] (SchemaDecoder), plus event_date and
+//                           arrived_after_close from [silver].event_time and the watermark
 //
 // Silver columns are the format's own, then kafka_partition, kafka_offset, bronze_version and
 // ingest_time, which the engine fills. One thread uses a format (the pipeline's).
@@ -86,8 +87,8 @@ class SilverFormat {
   virtual void RestoreState(std::unique_ptr<State> state) { (void)state; }
 };
 
-/// The format `spec.format` names: "orders" (its Date field read in `timezone`, e.g. "Europe/London")
-/// or "json". Errors: InvalidArgument for an unknown time zone (names --timezone) or format.
+/// The format `spec.format` names: "order-line.v1" (its Date field read in `timezone`, e.g.
+/// "Europe/London") or "json". Errors: InvalidArgument for an unknown time zone (names --timezone) or format.
 Result<std::unique_ptr<SilverFormat>> MakeSilverFormat(const PipelineSpec& spec, const std::string& timezone);
 
 }  // namespace lakestream

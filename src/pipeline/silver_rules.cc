@@ -45,9 +45,9 @@ Result<int64_t> ParseDurationMs(std::string_view text) {
 
 Result<SilverRules> ParseSilverRules(std::string_view text, const std::string& source) {
   ASSIGN_OR_RETURN(PipelineSpec spec, ParsePipelineSpec(text, source));
-  if (!spec.is_orders()) {
-    return InvalidArgument("{}: pipeline '{}' has format \"{}\"; the orders pipeline needs format = \"orders\"", source,
-                           spec.name, spec.format);
+  if (spec.format != kOrderLineFormat) {
+    return InvalidArgument("{}: pipeline '{}' has format \"{}\"; the orders pipeline needs format = \"{}\"", source,
+                           spec.name, spec.format, kOrderLineFormat);
   }
   return std::move(spec.silver);
 }

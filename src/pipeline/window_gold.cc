@@ -1,5 +1,8 @@
 #include "pipeline/window_gold.h"
 
+#include <algorithm>
+#include <map>
+
 #include "common/time.h"
 #include "lake/columnar/columnar.h"
 
@@ -38,7 +41,142 @@ std::string MeasureSql(const MeasureSpec& m, const ColumnSpec& out) {
   return m.fn + "(" + Ident(m.column) + ")::" + out.SqlType();
 }
 
+// The RFM operator over base rows `b` (one per customer): recency against the day after the latest
+// order of any customer; quintiles by NTILE(5), ties broken by the key; segments from the R and F
+// scores (docs/pipelines/orders.md, "gold/customer_rfm").
+std::string RfmSql(const GoldSpec& g, const std::string& b) {
+  const std::string key = Ident(g.key), last = Ident(g.rfm.last_date), freq = Ident(g.rfm.frequency),
+                    money = Ident(g.rfm.monetary);
+  return "SELECT *, r_score::VARCHAR || f_score::VARCHAR || m_score::VARCHAR AS rfm_score, "
+         "CASE WHEN r_score >= 4 AND f_score >= 4 THEN 'Champions' "
+         "WHEN r_score >= 3 AND f_score >= 3 THEN 'Loyal' "
+         "WHEN r_score >= 4 THEN 'New or promising' "
+         "WHEN r_score <= 2 AND f_score >= 4 THEN 'At risk' "
+         "WHEN r_score <= 2 AND f_score <= 2 THEN 'Hibernating' "
+         "ELSE 'Needs attention' END AS segment FROM ("
+         "SELECT *, ntile(5) OVER (ORDER BY recency_days DESC, " + key + ")::TINYINT AS r_score, "
+         "ntile(5) OVER (ORDER BY " + freq + ", " + key + ")::TINYINT AS f_score, "
+         "ntile(5) OVER (ORDER BY " + money + ", " + key + ")::TINYINT AS m_score FROM ("
+         "SELECT *, (as_of_date - " + last + ")::INTEGER AS recency_days FROM ("
+         "SELECT *, (max(" + last + ") OVER () + 1)::DATE AS as_of_date FROM " + b + " AS base)))";
+}
+
+bool IsRfmColumn(const std::string& c) {
+  for (const char* r : kRfmOutputColumns) {
+    if (c == r) return true;
+  }
+  return false;
+}
+
+// The columns of `g` its sql returns: the schema's, less those the operator adds.
+std::vector<std::string> SqlColumns(const GoldSpec& g) {
+  std::vector<std::string> out;
+  for (const auto& c : g.columns) {
+    if (g.op != "rfm" || !IsRfmColumn(c.name)) out.push_back(c.name);
+  }
+  return out;
+}
+
+std::string ColumnList(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + Ident(n);
+  return out;
+}
+
+std::string SchemaColumnList(const GoldSpec& g) {
+  std::vector<std::string> names;
+  for (const auto& c : g.columns) names.push_back(c.name);
+  return ColumnList(names);
+}
+
+// The sql's own rows over `silver_sql`.
+std::string BaseQuery(const PipelineSpec& spec, const GoldSpec& g, const std::string& silver_sql) {
+  return GoldSqlScope(spec, silver_sql) + "SELECT * FROM (" + g.sql + ") AS gold_rows";
+}
+
 }  // namespace
+
+std::string GoldSqlScope(const PipelineSpec& spec, const std::string& silver_sql) {
+  std::string with = "WITH silver AS (SELECT * FROM " + WithLookups(spec, silver_sql) + " AS silver_rows)";
+  for (const auto& v : spec.views) with += ", " + Ident(v.name) + " AS (" + v.sql + ")";
+  return with + " ";
+}
+
+std::string SqlGoldQuery(const PipelineSpec& spec, const GoldSpec& g, const std::string& silver_sql) {
+  std::string rows = "(" + BaseQuery(spec, g, silver_sql) + ")";
+  if (g.op == "rfm") rows = "(" + RfmSql(g, rows) + ")";
+  return "SELECT " + SchemaColumnList(g) + " FROM " + rows + " AS table_rows";
+}
+
+std::string SqlGoldMergeQuery(const PipelineSpec& spec, const GoldSpec& g, const std::string& carried,
+                              const std::string& recomputed) {
+  if (g.op != "rfm") {
+    return (carried.empty() ? "" : "SELECT " + SchemaColumnList(g) + " FROM " + carried + " UNION ALL ") +
+           SqlGoldQuery(spec, g, recomputed);
+  }
+  const std::string base_cols = ColumnList(SqlColumns(g));
+  std::string base = "SELECT " + base_cols + " FROM (" + BaseQuery(spec, g, recomputed) + ")";
+  if (!carried.empty()) base = "SELECT " + base_cols + " FROM " + carried + " UNION ALL " + base;
+  return "SELECT " + SchemaColumnList(g) + " FROM (" + RfmSql(g, "(" + base + ")") + ") AS table_rows";
+}
+
+std::string CheckSqlGold(const PipelineSpec& spec, const GoldSpec& g, ColumnarEngine& engine,
+                         const std::string& empty_silver) {
+  auto described = engine.Query("DESCRIBE SELECT * FROM (" + BaseQuery(spec, g, empty_silver) + ")");
+  if (!described.ok()) {
+    return "its sql does not run over silver (relation `silver`, its lookups and the views): " +
+           described.status().message();
+  }
+  std::map<std::string, std::string> got;  // column -> DuckDB type
+  std::vector<std::string> order;
+  for (const auto& row : described->rows) {
+    got[row.at(0).value_or("")] = row.at(1).value_or("");
+    order.push_back(row.at(0).value_or(""));
+  }
+  std::string problems;
+  auto add = [&](const std::string& p) { problems += (problems.empty() ? "" : "; ") + p; };
+  const std::vector<std::string> wanted = SqlColumns(g);
+  for (const auto& name : wanted) {
+    auto it = got.find(name);
+    const ColumnSpec* c = nullptr;
+    for (const auto& x : g.columns) {
+      if (x.name == name) c = &x;
+    }
+    if (it == got.end()) {
+      add("its sql returns no column " + name + " (declared in schema)");
+      continue;
+    }
+    std::string type = it->second == "TIMESTAMP WITH TIME ZONE" ? "TIMESTAMPTZ" : it->second;
+    if (type != c->SqlType()) {
+      add("column " + name + " is " + type + " in its sql but " + c->SqlType() + " in schema: cast it in the sql, e.g. " +
+          name + "::" + c->SqlType());
+    }
+  }
+  for (const auto& name : order) {
+    if (std::find(wanted.begin(), wanted.end(), name) == wanted.end()) {
+      add("its sql returns column " + name + ", which schema does not declare" +
+          (g.op == "rfm" && IsRfmColumn(name) ? " as a base column (operator \"rfm\" adds it)" : ""));
+    }
+  }
+  if (!problems.empty()) return problems;
+  if (g.op == "rfm") {
+    auto ranked = engine.Query("DESCRIBE SELECT * FROM (" + SqlGoldQuery(spec, g, empty_silver) + ")");
+    if (!ranked.ok()) {
+      return "operator \"rfm\" cannot rank its rows (rfm.last_date must be a DATE column, rfm.frequency and "
+             "rfm.monetary numeric): " + ranked.status().message();
+    }
+    for (const auto& row : ranked->rows) {
+      const std::string name = row.at(0).value_or("");
+      for (const auto& c : g.columns) {
+        if (c.name == name && IsRfmColumn(name) && row.at(1).value_or("") != c.SqlType()) {
+          add("operator \"rfm\" gives " + name + " as " + row.at(1).value_or("") + ": declare it " + c.SqlType() +
+              " in schema");
+        }
+      }
+    }
+  }
+  return problems;
+}
 
 std::string WindowGoldQuery(const PipelineSpec& spec, const GoldSpec& g, bool adjustments,
                             const std::string& silver_sql, int64_t first_open_day) {

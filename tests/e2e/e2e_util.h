@@ -19,7 +19,8 @@
 #include "lake/columnar/columnar.h"
 #include "lake/delta/delta_scan.h"
 #include "lake/delta/delta_table.h"
-#include "pipeline/orders_gold.h"
+#include "pipeline/pipeline_spec.h"
+#include "pipeline/window_gold.h"
 
 namespace lakestream::e2e {
 
@@ -165,16 +166,18 @@ inline void ExpectGoldMatchesRecount(const std::string& lakehouse, const std::st
 // Gold equals the gold definitions evaluated over the lake's own silver table (a full recount).
 inline void ExpectGoldEqualsRecountOfSilver(Lake& lake) {
   std::string silver = "(SELECT * FROM " + lake.Scan("silver/orders") + ")";
-  for (const auto& def : OrdersGoldTables()) {
-    std::string recount = "(" + GoldQueryFromSilver(def, silver) + ")";
-    std::string gold = "(SELECT * FROM " + lake.Scan(def.name) + ")";
+  auto orders = DefaultOrdersPipelineSpec();
+  ASSERT_TRUE(orders.ok()) << orders.status().ToString();
+  for (const auto& def : orders->gold) {
+    std::string recount = "(" + SqlGoldQuery(*orders, def, silver) + ")";
+    std::string gold = "(SELECT * FROM " + lake.Scan(def.location) + ")";
     // Partitioned tables read back with the partition column last: compare by name.
     std::string cols;
     for (const auto& c : def.columns) cols += (cols.empty() ? "" : ", ") + ColumnarEngine::QuoteIdentifier(c.name);
     std::string a = "SELECT " + cols + " FROM " + gold, b = "SELECT " + cols + " FROM " + recount;
     EXPECT_EQ(lake.One("SELECT count(*) FROM ((" + a + " EXCEPT ALL " + b + ") UNION ALL (" + b + " EXCEPT ALL " + a + "))"),
               "0")
-        << def.name << " differs from a recount of silver";
+        << def.location << " differs from a recount of silver";
   }
 }
 

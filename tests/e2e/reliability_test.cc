@@ -9,7 +9,6 @@
 #include "format/schema_decoder.h"
 #include "lake/delta/delta_scan.h"
 #include "lake/delta/delta_writer.h"
-#include "pipeline/orders_gold.h"
 #include "pipeline/medallion.h"
 #include "pipeline/medallion_pipeline.h"
 #include "pipeline/pipeline_spec.h"

@@ -18,7 +18,7 @@
 #include "lake/columnar/columnar.h"
 #include "lake/delta/delta_scan.h"
 #include "lake/delta/delta_table.h"
-#include "pipeline/orders_gold.h"
+#include "pipeline/pipeline_spec.h"
 
 using namespace lakestream;
 
@@ -126,13 +126,18 @@ int main(int argc, char** argv) {
   std::printf("%-22s %10s %12s %10s %12s %10s\n", "gold table", "lake rows", "duckdb rows", "differ", "pandas rows",
               "differ");
   bool all_equal = true;
-  for (const auto& def : OrdersGoldTables()) {
-    auto storage = OpenStorage(lake + "/" + def.name, false);
+  auto orders = DefaultOrdersPipelineSpec();
+  if (!orders.ok()) {
+    std::fprintf(stderr, "%s\n", orders.status().ToString().c_str());
+    return 2;
+  }
+  for (const auto& def : orders->gold) {
+    auto storage = OpenStorage(lake + "/" + def.location, false);
     if (!storage.ok()) {
       std::fprintf(stderr, "%s\n", storage.status().ToString().c_str());
       return 2;
     }
-    auto table = DeltaTable::Open(*storage, def.name);
+    auto table = DeltaTable::Open(*storage, def.location);
     if (!table.ok()) {
       std::fprintf(stderr, "%s\n", table.status().ToString().c_str());
       return 2;
@@ -143,7 +148,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     const std::string lake_rel = "(" + *scan + ")";
-    const std::string recount_rel = "recount_" + Short(def.name);
+    const std::string recount_rel = "recount_" + Short(def.location);
     int64_t lake_rows = Count(e, "SELECT * FROM " + lake_rel);
     int64_t duck_rows = Count(e, "SELECT * FROM " + recount_rel);
     int64_t duck_diff = Differences(e, lake_rel, recount_rel, "lake only", "duckdb only");
@@ -154,7 +159,7 @@ int main(int argc, char** argv) {
       for (const auto& c : def.columns) {
         types += (types.empty() ? "" : ", ") + ColumnarEngine::Quote(c.name) + ": " + ColumnarEngine::Quote(c.SqlType());
       }
-      std::string rel = "read_csv(" + ColumnarEngine::Quote(pandas + "/" + Short(def.name) + ".csv") +
+      std::string rel = "read_csv(" + ColumnarEngine::Quote(pandas + "/" + Short(def.location) + ".csv") +
                         ", header = true, columns = {" + types + "})";
       pandas_rows = std::to_string(Count(e, "SELECT * FROM " + rel));
       int64_t d = Differences(e, lake_rel, rel, "lake only", "pandas only");
@@ -162,7 +167,7 @@ int main(int argc, char** argv) {
       all_equal = all_equal && d == 0;
     }
     all_equal = all_equal && duck_diff == 0 && lake_rows == duck_rows;
-    std::printf("%-22s %10lld %12lld %10lld %12s %10s\n", def.name.c_str(), static_cast<long long>(lake_rows),
+    std::printf("%-22s %10lld %12lld %10lld %12s %10s\n", def.location.c_str(), static_cast<long long>(lake_rows),
                 static_cast<long long>(duck_rows), static_cast<long long>(duck_diff), pandas_rows.c_str(),
                 pandas_diff.c_str());
   }

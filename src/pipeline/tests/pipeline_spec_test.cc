@@ -4,6 +4,7 @@
 
 #include "lake/columnar/columnar.h"
 #include "pipeline/window_gold.h"
+#include "support/status_testing.h"
 
 namespace lakestream {
 namespace {
@@ -26,7 +27,9 @@ TEST(PipelineSpec, TheShippedFilesAreValid) {
   EXPECT_TRUE(CheckPipelineSql(*n, **engine).ok());
   auto o = LoadPipelineSpec(kDir + "/pipelines/orders.toml");
   ASSERT_TRUE(o.ok()) << o.status().ToString();
-  EXPECT_TRUE(o->is_orders());
+  EXPECT_EQ(o->format, kOrderLineFormat);
+  ASSERT_EQ(o->gold.size(), 5u);
+  EXPECT_EQ(o->GoldAt("gold/customer_rfm")->op, "rfm");
   EXPECT_EQ(o->group_id, "lakestream-orders");
   EXPECT_TRUE(CheckPipelineSql(*o, **engine).ok());
 }
@@ -106,6 +109,104 @@ TEST(PipelineSpec, SqlThatDoesNotBindIsReportedWithItsLine) {
   EXPECT_NE(st.message().find("p.toml:25: the condition of expectation 'typo'"), std::string::npos) << st.message();
   EXPECT_NE(st.message().find("the filter of gold table 'per_hour'"), std::string::npos) << st.message();
   EXPECT_EQ(st.message().find("'positive'"), std::string::npos) << st.message();
+}
+
+// Minimal() with one more [[gold]] table defined by SQL (starting at line 25), `body` its keys.
+std::string WithSqlGold(const std::string& body) {
+  return Minimal() + "[[gold]]\nname = \"per_id\"\n" + body;
+}
+
+TEST(PipelineSpec, GoldDefinedBySqlIsCheckedAgainstItsSchema) {
+  auto engine = ColumnarEngine::Open(1, "256MB");
+  ASSERT_TRUE(engine.ok());
+  const std::string good = "refresh = \"merge_by_key\"\nkey = \"id\"\n"
+                           "schema = \"id string NOT NULL, n long NOT NULL, total decimal(18,2)\"\n"
+                           "sql = \"SELECT id, count(*) AS n, sum(amount)::DECIMAL(18,2) AS total FROM silver GROUP BY id\"\n";
+  auto s = ParsePipelineSpec(WithSqlGold(good), "p.toml");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  const GoldSpec& g = s->gold[1];
+  EXPECT_TRUE(g.IsSql());
+  EXPECT_EQ(g.refresh, GoldRefresh::kMergeByKey);
+  auto cols = GoldColumns(*s, g, false);
+  ASSERT_EQ(cols.size(), 3u);
+  EXPECT_FALSE(cols[0].nullable);
+  EXPECT_TRUE(cols[2].nullable);
+  EXPECT_EQ(cols[2].SqlType(), "DECIMAL(18,2)");
+  EXPECT_OK(CheckPipelineSql(*s, **engine));
+
+  // The sql's columns and types must be the schema's: each mismatch is named, with the fix.
+  auto typed = ParsePipelineSpec(WithSqlGold("refresh = \"merge_by_key\"\nkey = \"id\"\n"
+                                             "schema = \"id string NOT NULL, n int NOT NULL, gone long\"\n"
+                                             "sql = \"SELECT id, count(*) AS n, 1 AS extra FROM silver GROUP BY id\"\n"),
+                                 "p.toml");
+  ASSERT_TRUE(typed.ok()) << typed.status().ToString();
+  Status st = CheckPipelineSql(*typed, **engine);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("p.toml:25: gold table 'per_id': "), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("column n is BIGINT in its sql but INTEGER in schema: cast it in the sql, e.g. n::INTEGER"),
+            std::string::npos)
+      << st.message();
+  EXPECT_NE(st.message().find("its sql returns no column gone"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("its sql returns column extra, which schema does not declare"), std::string::npos)
+      << st.message();
+  auto unbound = ParsePipelineSpec(WithSqlGold("refresh = \"merge_by_key\"\nkey = \"id\"\nschema = \"id string\"\n"
+                                               "sql = \"SELECT id FROM silvr\"\n"),
+                                   "p.toml");
+  ASSERT_TRUE(unbound.ok()) << unbound.status().ToString();
+  st = CheckPipelineSql(*unbound, **engine);
+  EXPECT_NE(st.message().find("its sql does not run over silver"), std::string::npos) << st.message();
+}
+
+TEST(PipelineSpec, GoldDefinedBySqlRefusesWhatCannotBeRefreshed) {
+  auto s = ParsePipelineSpec(WithSqlGold("refresh = \"sometimes\"\nschema = \"id strng, n long NOT NUL\"\n"
+                                         "sql = \"SELECT 1; DROP TABLE x\"\nwindow = \"1h\"\n") +
+                                 "[[gold]]\nname = \"by_day\"\nrefresh = \"date_partitions\"\nschema = \"d date\"\n"
+                                 "sql = \"SELECT event_date AS d FROM silver\"\nsilver_date = \"event_date\"\n"
+                                 "[[gold]]\nname = \"ranked\"\nrefresh = \"date_partitions\"\noperator = \"rfm\"\n"
+                                 "partition_by = [\"d\"]\nschema = \"d date\"\nsql = \"SELECT 1\"\nsilver_date = \"ts\"\n"
+                                 "[[gold]]\nname = \"by_key\"\nrefresh = \"merge_by_key\"\nkey = \"nope\"\n"
+                                 "schema = \"id string\"\nsql = \"SELECT id FROM silver\"\noperator = \"median\"\n",
+                             "p.toml");
+  ASSERT_FALSE(s.ok());
+  const std::string m = s.status().message();
+  EXPECT_NE(m.find("unknown key 'window' in gold table 'per_id' (defined by sql)"), std::string::npos) << m;
+  EXPECT_NE(m.find("refresh 'sometimes' must be \"date_partitions\""), std::string::npos) << m;
+  EXPECT_NE(m.find("schema column 'id strng' must be written"), std::string::npos) << m;
+  EXPECT_NE(m.find("schema column 'n long NOT NUL' must be written"), std::string::npos) << m;
+  EXPECT_NE(m.find("sql must be one SELECT, without ';'"), std::string::npos) << m;
+  EXPECT_NE(m.find("gold table 'by_day': refresh = \"date_partitions\" needs partition_by"), std::string::npos) << m;
+  EXPECT_NE(m.find("gold table 'ranked': operator \"rfm\" ranks every key, so it needs refresh = \"merge_by_key\""),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("operator \"rfm\" adds column recency_days; declare it in schema"), std::string::npos) << m;
+  EXPECT_NE(m.find("gold table 'by_key': key 'nope' must be a column of silver and of the schema"), std::string::npos)
+      << m;
+  EXPECT_NE(m.find("operator 'median' is not a built-in operator"), std::string::npos) << m;
+}
+
+TEST(PipelineSpec, TheOldOrdersFormatNameIsRefusedWithTheWayForward) {
+  std::string text = "[pipeline]\nname = \"orders\"\n[source]\ntopic = \"orders\"\nformat = \"orders\"\n[silver]\n";
+  auto s = ParsePipelineSpec(text, "old.toml");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("old.toml:5: format \"orders\" is now called \"order-line.v1\", and the orders "
+                                      "gold tables are declared in the file: start from pipelines/orders.toml"),
+            std::string::npos)
+      << s.status().message();
+  // A window aggregation needs a declared schema and event time.
+  text = "[pipeline]\nname = \"o\"\n[source]\ntopic = \"o\"\nformat = \"order-line.v1\"\n[silver]\n"
+         "[[gold]]\nname = \"w\"\nwindow = \"1d\"\nmeasures = [{ name = \"n\", fn = \"count\" }]\n";
+  s = ParsePipelineSpec(text, "o.toml");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("o.toml:7: gold table 'w': a window aggregation needs a declared [schema]"),
+            std::string::npos)
+      << s.status().message();
+  // A [silver]-only file (the form before pipeline files) is the built-in orders pipeline with its rules.
+  auto legacy = ParsePipelineSpec("[silver]\ndedupe_horizon = \"1d\"\n", "rules.toml");
+  ASSERT_TRUE(legacy.ok()) << legacy.status().ToString();
+  EXPECT_EQ(legacy->format, kOrderLineFormat);
+  EXPECT_EQ(legacy->silver.dedupe_horizon_ms, 86400000);
+  EXPECT_TRUE(legacy->silver.expectations.empty());
+  EXPECT_EQ(legacy->gold.size(), 5u);
 }
 
 TEST(PipelineSpec, GoldQueryCountsOnTimeRowsAndMarksFinalDays) {

@@ -4,7 +4,7 @@
 
 #include "lake/columnar/columnar.h"
 #include "pipeline/event_id_set.h"
-#include "pipeline/orders_gold.h"
+#include "pipeline/pipeline_spec.h"
 
 namespace lakestream {
 namespace {
@@ -25,8 +25,10 @@ TEST(SilverRules, TheBuiltInFileDeclaresTheOrdersDefaults) {
   // Every built-in condition binds against the silver columns.
   auto engine = ColumnarEngine::Open(1, "256MB");
   ASSERT_TRUE(engine.ok());
+  auto orders = DefaultOrdersPipelineSpec();
+  ASSERT_TRUE(orders.ok()) << orders.status().ToString();
   for (const auto& x : r->expectations) {
-    EXPECT_TRUE((*engine)->CheckPredicates(OrdersSilverColumns(), {x.condition}).ok()) << x.name;
+    EXPECT_TRUE((*engine)->CheckPredicates(SilverColumnsOf(*orders), {x.condition}).ok()) << x.name;
   }
 }
 
