@@ -286,9 +286,9 @@ Status CheckInputComplete(const std::string& name, std::string_view text, const 
     }
     return Status::OK();
   }
-  bool quoted = false;
-  for (char c : text) quoted = c == '"' ? !quoted : quoted;
-  if (quoted) {
+  CsvScanner scanner;
+  for (char c : text) scanner.Feed(c);
+  if (scanner.in_quotes()) {
     return Corruption("input {} is cut short: a quoted field opened in its last record is never closed (the file "
                            "ends at line {}, byte {}). Nothing was committed: get the whole file and run the job again",
                            name, lines, text.size());
@@ -302,72 +302,6 @@ Status CheckInputComplete(const std::string& name, std::string_view text, const 
         name, lines, text.rfind('\n') == std::string_view::npos ? 0 : text.rfind('\n') + 1);
   }
   return Status::OK();
-}
-
-std::vector<InputRecord> SplitCsvRecords(std::string_view text) {
-  std::vector<InputRecord> out;
-  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // UTF-8 byte-order mark
-  size_t i = 0;
-  int64_t line = 1;
-  while (i < text.size()) {
-    const size_t start = i;
-    const int64_t start_line = line;
-    bool quoted = false;
-    for (; i < text.size(); ++i) {
-      const char c = text[i];
-      if (c == '"') quoted = !quoted;
-      else if (c == '\n') {
-        ++line;
-        if (!quoted) break;
-      }
-    }
-    size_t end = i;
-    if (end > start && text[end - 1] == '\r') --end;
-    if (i < text.size()) ++i;  // past the '\n'
-    if (end > start) out.push_back(InputRecord{std::string(text.substr(start, end - start)), start_line});
-  }
-  return out;
-}
-
-Result<std::vector<std::string>> FieldsOfCsvRecord(std::string_view r) {
-  std::vector<std::string> fields(1);
-  size_t i = 0;
-  bool at_start = true;
-  while (i < r.size()) {
-    const char c = r[i];
-    if (at_start && c == '"') {
-      ++i;
-      bool closed = false;
-      while (i < r.size()) {
-        if (r[i] == '"') {
-          if (i + 1 < r.size() && r[i + 1] == '"') {
-            fields.back() += '"';
-            i += 2;
-            continue;
-          }
-          closed = true;
-          ++i;
-          break;
-        }
-        fields.back() += r[i++];
-      }
-      if (!closed) return InvalidArgument("column {}: a quoted field is not closed", fields.size());
-      if (i < r.size() && r[i] != ',') {
-        return InvalidArgument("column {}: text after the closing quote (RFC 4180 allows only a comma there)", fields.size());
-      }
-      at_start = false;
-      continue;
-    }
-    if (c == ',') {
-      fields.emplace_back();
-      at_start = true;
-    } else {
-      fields.back() += c;
-      at_start = false;
-    }
-    ++i;
-  }
-  return fields;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -481,7 +415,7 @@ Decoded Decode(const JobSpec& spec, const std::vector<BronzeRow>& rows) {
   if (spec.input_format == "csv") {
     for (const auto& r : rows) {
       if (header_of.count(r.header)) continue;
-      auto h = FieldsOfCsvRecord(r.header);
+      auto h = ParseCsvFields(r.header);
       header_of[r.header] = h.ok() ? *h : std::vector<std::string>{};
       for (const auto& f : header_of[r.header]) {
         if (std::find(columns.begin(), columns.end(), f) == columns.end()) columns.push_back(f);
@@ -507,7 +441,7 @@ Decoded Decode(const JobSpec& spec, const std::vector<BronzeRow>& rows) {
     std::vector<std::optional<std::string>> values(columns.size());
     if (spec.input_format == "csv") {
       const auto& header = header_of[r.header];
-      auto fields = FieldsOfCsvRecord(r.raw);
+      auto fields = ParseCsvFields(r.raw);
       if (header.empty()) {
         bad("csv_header", "the file's header line is not valid CSV");
         continue;

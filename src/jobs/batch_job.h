@@ -29,6 +29,7 @@
 
 #include "common/status.h"
 #include "lake/columnar/columnar.h"
+#include "source/file/csv_reader.h"
 
 namespace lakestream {
 
@@ -114,23 +115,13 @@ Status WriteJobOutput(const JobSpec& spec, const std::string& lakehouse, const s
 /// Splits the text of a JSON input file into records: the elements of a top-level array, else one per
 /// non-empty line (JSON lines). Each record is its exact text and the line it starts on. A malformed
 /// element stays one record (its JSON check fails later); an unterminated array or string makes the
-/// rest of the file one record. Pure.
-struct InputRecord {
-  std::string text;
-  int64_t line = 0;  // 1-based
-};
+/// rest of the file one record. Pure. (CSV files are cut by source/file/csv_reader.h, SplitCsvRecords.)
+using InputRecord = TextRecord;  // its text and first line (1-based)
 std::vector<InputRecord> SplitJsonRecords(std::string_view text);
 /// OK when `text` (an input file of `format` "csv" or "json") is whole: a JSON array ends with its
 /// ']'; a CSV closes its last quoted field and, unless `last_line_break_optional`, ends its last record
 /// with a line break. Errors: Corruption naming `name`, the line and byte offset, and the fix.
 Status CheckInputComplete(const std::string& name, std::string_view text, const std::string& format,
                           bool last_line_break_optional);
-
-/// Splits CSV text into records (RFC 4180: quoted fields may hold line breaks) and each into fields.
-/// Returns the records' exact texts; `FieldsOfCsvRecord` parses one. Pure.
-std::vector<InputRecord> SplitCsvRecords(std::string_view text);
-/// The fields of one CSV record. Errors: InvalidArgument for an unterminated quote or text after a
-/// closing quote (names the column number).
-Result<std::vector<std::string>> FieldsOfCsvRecord(std::string_view record);
 
 }  // namespace lakestream

@@ -56,51 +56,121 @@ Result<bool> CsvReader::Next(CsvRecord* out) {
       return IoError("{}: read error (corrupt gzip stream?)", path_);
     }
   }
+  record_.clear();
+  out->first_line = scanner_.line();
   int c = Get();
-  if (c == -2) return IoError("{}: read error (corrupt gzip stream?)", path_);
   if (c == -1) return false;
-  out->first_line = line_;
-  std::string field;
-  bool quoted = false;
-  for (;;) {
+  for (;; c = Get()) {
     if (c == -2) return IoError("{}: read error (corrupt gzip stream?)", path_);
-    if (quoted) {
-      if (c == -1) {
-        return Corruption("{}: line {}: quoted field is not closed before end of file (RFC 4180)",
-                          path_, out->first_line);
+    if (c == -1) {
+      if (scanner_.in_quotes()) {
+        return Corruption("{}: line {}: quoted field is not closed before end of file (RFC 4180)", path_,
+                          out->first_line);
       }
-      if (c == '"') {
-        int n = Get();
-        if (n == '"') {
-          field.push_back('"');
-        } else {
-          quoted = false;
-          c = n;
-          continue;
+      break;
+    }
+    if (scanner_.Feed(static_cast<char>(c))) break;
+    record_.push_back(static_cast<char>(c));
+  }
+  if (!record_.empty() && record_.back() == '\r') record_.pop_back();
+  auto fields = ParseCsvFields(record_);
+  if (!fields.ok()) return Corruption("{}: line {}: {} (RFC 4180)", path_, out->first_line, fields.status().message());
+  out->fields = std::move(fields).value();
+  return true;
+}
+
+bool CsvScanner::Feed(char c) {
+  if (in_quotes_) {
+    if (c == '"') {
+      in_quotes_ = false;
+      quote_in_quotes_ = true;
+    } else if (c == '\n') {
+      ++line_;
+    }
+    return false;
+  }
+  if (quote_in_quotes_) {
+    quote_in_quotes_ = false;
+    if (c == '"') {  // "" inside a quoted field: a quote, and the field goes on
+      in_quotes_ = true;
+      return false;
+    }
+  }
+  if (c == '\n') {
+    ++line_;
+    at_field_start_ = true;
+    return true;
+  }
+  if (c == '"' && at_field_start_) {
+    in_quotes_ = true;
+    at_field_start_ = false;
+    return false;
+  }
+  at_field_start_ = c == ',';
+  return false;
+}
+
+std::vector<TextRecord> SplitCsvRecords(std::string_view text) {
+  std::vector<TextRecord> out;
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // UTF-8 byte-order mark
+  CsvScanner scanner;
+  size_t start = 0;
+  int64_t start_line = 1;
+  auto cut = [&](size_t end) {
+    if (end > start && text[end - 1] == '\r') --end;
+    if (end > start) out.push_back(TextRecord{std::string(text.substr(start, end - start)), start_line});
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (scanner.Feed(text[i])) {
+      cut(i);
+      start = i + 1;
+      start_line = scanner.line();
+    }
+  }
+  cut(text.size());
+  return out;
+}
+
+Result<std::vector<std::string>> ParseCsvFields(std::string_view r) {
+  std::vector<std::string> fields(1);
+  size_t i = 0;
+  bool at_start = true;
+  while (i < r.size()) {
+    const char c = r[i];
+    if (at_start && c == '"') {
+      ++i;
+      bool closed = false;
+      while (i < r.size()) {
+        if (r[i] == '"') {
+          if (i + 1 < r.size() && r[i + 1] == '"') {
+            fields.back() += '"';
+            i += 2;
+            continue;
+          }
+          closed = true;
+          ++i;
+          break;
         }
-      } else {
-        if (c == '\n') ++line_;
-        field.push_back(static_cast<char>(c));
+        fields.back() += r[i++];
       }
-      c = Get();
+      if (!closed) return InvalidArgument("column {}: a quoted field is not closed", fields.size());
+      if (i < r.size() && r[i] != ',') {
+        return InvalidArgument("column {}: text after the closing quote (RFC 4180 allows only a comma there)",
+                               fields.size());
+      }
+      at_start = false;
       continue;
     }
-    if (c == -1 || c == '\n') {
-      if (!field.empty() && field.back() == '\r') field.pop_back();
-      out->fields.push_back(std::move(field));
-      if (c == '\n') ++line_;
-      return true;
-    }
     if (c == ',') {
-      out->fields.push_back(std::move(field));
-      field.clear();
-    } else if (c == '"' && field.empty()) {
-      quoted = true;
+      fields.emplace_back();
+      at_start = true;
     } else {
-      field.push_back(static_cast<char>(c));
+      fields.back() += c;
+      at_start = false;
     }
-    c = Get();
+    ++i;
   }
+  return fields;
 }
 
 }  // namespace lakestream
