@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -87,34 +88,26 @@ bool ValidLocation(std::string_view s) {
 
 // "string", "long", "int", "double", "boolean", "timestamp", "date", "decimal(p,s)" -> a column type.
 std::optional<ColumnSpec> ParseType(std::string_view t) {
+  static const std::map<std::string_view, ColumnType> kNamed = {
+      {"string", ColumnType::kString}, {"long", ColumnType::kInt64},   {"int", ColumnType::kInt32},
+      {"double", ColumnType::kDouble}, {"boolean", ColumnType::kBool}, {"timestamp", ColumnType::kTimestampMicros},
+      {"date", ColumnType::kDate},
+  };
   ColumnSpec c;
-  if (t == "string") {
-    c.type = ColumnType::kString;
-  } else if (t == "long") {
-    c.type = ColumnType::kInt64;
-  } else if (t == "int") {
-    c.type = ColumnType::kInt32;
-  } else if (t == "double") {
-    c.type = ColumnType::kDouble;
-  } else if (t == "boolean") {
-    c.type = ColumnType::kBool;
-  } else if (t == "timestamp") {
-    c.type = ColumnType::kTimestampMicros;
-  } else if (t == "date") {
-    c.type = ColumnType::kDate;
-  } else if (t.substr(0, 8) == "decimal(" && t.back() == ')') {
-    int p = 0, s = 0;
-    char tail = 0;
-    std::string inner(t.substr(8, t.size() - 9));
-    if (std::sscanf(inner.c_str(), "%d,%d%c", &p, &s, &tail) != 2 || p < 1 || p > 18 || s < 0 || s > p) {
-      return std::nullopt;
-    }
-    c.type = ColumnType::kDecimal;
-    c.precision = p;
-    c.scale = s;
-  } else {
+  if (auto it = kNamed.find(t); it != kNamed.end()) {
+    c.type = it->second;
+    return c;
+  }
+  if (t.substr(0, 8) != "decimal(" || t.back() != ')') return std::nullopt;
+  int p = 0, s = 0;
+  char tail = 0;
+  std::string inner(t.substr(8, t.size() - 9));
+  if (std::sscanf(inner.c_str(), "%d,%d%c", &p, &s, &tail) != 2 || p < 1 || p > 18 || s < 0 || s > p) {
     return std::nullopt;
   }
+  c.type = ColumnType::kDecimal;
+  c.precision = p;
+  c.scale = s;
   return c;
 }
 
@@ -251,13 +244,8 @@ class SpecParser : public TomlChecker {
       OnlyKeys(*t, {"name", "type", "required", "description"}, "[[schema.fields]]");
       FieldSpec f;
       f.line = static_cast<int>(t->source().begin.line);
-      f.name = String(*t, "name", "[[schema.fields]]", true);
+      f.name = EntryName(*t, "[[schema.fields]]", "field", names);
       if (f.name.empty()) continue;
-      if (!ValidName(f.name)) {
-        Error(t->get("name"), "field name '" + f.name +
-                                  "' must be lower-case letters, digits and '_', starting with a letter");
-      }
-      if (!names.insert(f.name).second) Error(t->get("name"), "field '" + f.name + "' is declared twice");
       if (kReservedColumns.count(f.name)) {
         Error(t->get("name"), "field name '" + f.name + "' is a column silver adds itself; rename the field");
       }
@@ -280,6 +268,19 @@ class SpecParser : public TomlChecker {
       spec_.fields.push_back(std::move(f));
     }
     if (spec_.fields.empty()) Error(s, "[schema] declares no fields: add [[schema.fields]] entries");
+  }
+
+  // The `name` of entry `t` of `section`: required, [a-z][a-z0-9_]*, and not in `names` (which gets it).
+  // "" when absent. `what` names the entry in errors ("field", "expectation").
+  std::string EntryName(const toml::table& t, const std::string& section, const std::string& what,
+                        std::set<std::string>& names) {
+    std::string name = String(t, "name", section, true);
+    if (name.empty()) return name;
+    if (!ValidName(name)) {
+      Error(t.get("name"), what + " name '" + name + "' must be lower-case letters, digits and '_', starting with a letter");
+    }
+    if (!names.insert(name).second) Error(t.get("name"), what + " '" + name + "' is declared twice");
+    return name;
   }
 
   void ParseSilver(const toml::table& root) {
@@ -355,26 +356,19 @@ class SpecParser : public TomlChecker {
       OnlyKeys(*t, {"name", "condition", "action", "description"}, "[[silver.expectations]]");
       Expectation x;
       x.line = static_cast<int>(t->source().begin.line);
-      x.name = String(*t, "name", "[[silver.expectations]]", true);
+      x.name = EntryName(*t, "[[silver.expectations]]", "expectation", names);
       if (x.name.empty()) continue;
-      if (!ValidName(x.name)) {
-        Error(t->get("name"), "expectation name '" + x.name +
-                                  "' must be lower-case letters, digits and '_', starting with a letter");
-      }
-      if (!names.insert(x.name).second) Error(t->get("name"), "expectation '" + x.name + "' is declared twice");
       x.condition = String(*t, "condition", "expectation '" + x.name + "'", true);
       if (x.condition.find(';') != std::string::npos) {
         Error(t->get("condition"), "the condition of expectation '" + x.name + "' must be one SQL expression, without ';'");
       }
       std::string action = String(*t, "action", "expectation '" + x.name + "'", true);
-      if (action == "warn") {
-        x.action = ExpectationAction::kWarn;
-      } else if (action == "drop") {
-        x.action = ExpectationAction::kDrop;
-      } else if (action == "quarantine") {
-        x.action = ExpectationAction::kQuarantine;
-      } else if (action == "fail") {
-        x.action = ExpectationAction::kFail;
+      static const std::map<std::string, ExpectationAction> kActions = {{"warn", ExpectationAction::kWarn},
+                                                                        {"drop", ExpectationAction::kDrop},
+                                                                        {"quarantine", ExpectationAction::kQuarantine},
+                                                                        {"fail", ExpectationAction::kFail}};
+      if (auto it = kActions.find(action); it != kActions.end()) {
+        x.action = it->second;
       } else if (!action.empty()) {
         Error(t->get("action"), "action '" + action + "' of expectation '" + x.name +
                                     "' is not one of warn, drop, quarantine, fail");
